@@ -1,0 +1,47 @@
+"""The baseline CNN of the original code (REFERENCE section 5).
+
+conv 5x5x512 ReLU -> maxpool 2x2/2 SAME -> conv 5x5x256 ReLU -> maxpool ->
+FC 1024 ReLU -> FC classes. Conv padding from hparams (VALID by default).
+MNIST: [b,28,28,1] -> [b,12,12,512] -> [b,4,4,256] -> [b,1024] -> [b,10].
+"""
+
+import tensorflow as tf
+
+from models import model
+from models.layers import layers
+
+
+class ConvModel(model.Model):
+  """Baseline; TF1 names conv1, conv2, fc1, softmax_layer (weights|biases)."""
+
+  def __init__(self, hparams, image_size, image_depth, num_classes,
+               num_targets=1):
+    super().__init__(hparams, image_size, image_depth, num_classes,
+                     num_targets, name='conv_model')
+    size = image_size
+    for _ in range(2):
+      size = layers.conv_output_size(size, 5, 1, hparams.padding)
+      size = layers.conv_output_size(size, 2, 2, 'SAME')
+    if size < 1:
+      raise ValueError('images of %dx%d are too small for the baseline with '
+                       'padding %s' % (image_size, image_size, hparams.padding))
+    with self.name_scope:
+      self.conv1 = layers.Conv2D(5, image_depth, 512, 'conv1', hparams.padding)
+      self.conv2 = layers.Conv2D(5, 512, 256, 'conv2', hparams.padding)
+      self.fc1 = layers.Dense(size * size * 256, 1024, 'fc1',
+                              activation=tf.nn.relu)
+      self.softmax_layer = layers.Dense(1024, num_classes, 'softmax_layer')
+
+  def tf1_variables(self):
+    names = {}
+    for module in (self.conv1, self.conv2, self.fc1, self.softmax_layer):
+      names.update(module.tf1_variables())
+    return names
+
+  def inference(self, features):
+    x = self.images_nhwc(features['images'])
+    for conv in (self.conv1, self.conv2):
+      x = tf.nn.max_pool2d(conv(x), ksize=2, strides=2, padding='SAME')
+    hidden = tf.reshape(x, [-1, self.fc1.weights.shape[0]])  # [b, 4096]
+    logits = self.softmax_layer(self.fc1(hidden))  # [b, classes]
+    return model.Inferred(logits, None, None)

@@ -1,0 +1,225 @@
+"""Model base, the original's optimiser and schedule, compiled train/eval steps.
+
+`Model` holds the variables (built eagerly in the constructor, so that they
+are created under whatever `tf.distribute` strategy scope is active) and
+computes per-example losses. `make_train_step` / `make_eval_step` return
+`tf.function`s that run under any strategy: the default one, Mirrored over
+local devices, or MultiWorkerMirrored. Losses are averaged over the GLOBAL
+batch: each replica sums its examples' losses and divides by the global batch
+size, and gradients are summed over replicas.
+"""
+
+import collections
+
+import tensorflow as tf
+
+from models.layers import layers
+
+# logits: [batch, classes]; remakes: list of [batch, pixels] (one per target)
+# or None; capsules: [batch, classes, atoms] or None for the baseline.
+Inferred = collections.namedtuple('Inferred', ('logits', 'remakes', 'capsules'))
+
+RECONSTRUCTION_BALANCE = 0.0005  # The original's balance_factor.
+MIN_LEARNING_RATE = 1e-6  # The original's floor on the decayed rate.
+
+
+def learning_rate(hparams, step):
+  """max(lr0 * decay_rate^(step / decay_steps), 1e-6): continuous decay."""
+  step = tf.cast(step, tf.float32)
+  decayed = hparams.learning_rate * tf.pow(
+      hparams.decay_rate, step / float(hparams.decay_steps))
+  return tf.maximum(decayed, MIN_LEARNING_RATE)
+
+
+class Model(layers.Tf1Module):
+  """Base of the capsule and baseline models.
+
+  Subclasses build their variables in `__init__` and implement `inference`
+  and `tf1_variables`. Features are the original's dict keys: images
+  [batch, depth*height*width] (depth-major, in [0, 1]), labels [batch,
+  classes] (one- or two-hot), recons_image/recons_label and, for two targets,
+  spare_image/spare_label.
+  """
+
+  def __init__(self, hparams, image_size, image_depth, num_classes,
+               num_targets=1, name=None):
+    super().__init__('', name=name)
+    if num_targets not in (1, 2):
+      raise ValueError('num_targets must be 1 or 2, got %r' % (num_targets,))
+    self.hparams = hparams
+    self.image_size = image_size
+    self.image_depth = image_depth
+    self.num_classes = num_classes
+    self.num_targets = num_targets
+
+  def images_nhwc(self, images):
+    """[batch, depth*h*w] depth-major -> [batch, h, w, depth]."""
+    images = tf.reshape(
+        images, [-1, self.image_depth, self.image_size, self.image_size])
+    return tf.transpose(images, [0, 2, 3, 1])
+
+  def inference(self, features):
+    raise NotImplementedError
+
+  def per_example_losses(self, features, inferred):
+    """(classification [batch], reconstruction [batch]) with original scaling.
+
+    Their means over the batch are the original's `batch_classification_cost`
+    (mean over batch and classes) and `reconstruction_error` (0.0005 * mean
+    over batch of summed squared pixel error, summed over the targets).
+    """
+    classification = layers.classification_loss_elements(
+        inferred.logits, features['labels'], self.hparams.loss_type)
+    if classification.shape.rank == 2:  # margin, sigmoid: mean over classes.
+      classification = tf.reduce_mean(classification, axis=1)
+    reconstruction = tf.zeros_like(classification)
+    for remake, key in zip(inferred.remakes or [],
+                           ('recons_image', 'spare_image')):
+      target = tf.reshape(features[key], tf.shape(remake))
+      reconstruction += RECONSTRUCTION_BALANCE * tf.reduce_sum(
+          tf.square(remake - target), axis=1)
+    return classification, reconstruction
+
+  def num_params(self):
+    return int(sum(v.shape.num_elements() for v in self.trainable_variables))
+
+
+class Adam(tf.Module):
+  """Adam with TF1's `tf.train.AdamOptimizer` update and slot layout.
+
+    lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+    m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
+    var -= lr_t m / (sqrt(v) + epsilon)
+  with the bias corrections kept as `beta1_power` / `beta2_power` variables
+  and slots `m` (TF1 `<var>/Adam`) and `v` (`<var>/Adam_1`), so TF1
+  checkpoints map onto it. Written here rather than taken from Keras so the
+  update and the checkpoint layout cannot change under us.
+  """
+
+  def __init__(self, variables, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    super().__init__(name='Adam')
+    self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+    self.variables_to_train = list(variables)
+    self.m = [tf.Variable(tf.zeros_like(v), trainable=False, name='Adam')
+              for v in self.variables_to_train]
+    self.v = [tf.Variable(tf.zeros_like(v), trainable=False, name='Adam_1')
+              for v in self.variables_to_train]
+    self.beta1_power = tf.Variable(beta1, trainable=False, name='beta1_power')
+    self.beta2_power = tf.Variable(beta2, trainable=False, name='beta2_power')
+    # The number of updates applied: the TF1 `global_step`.
+    self.step = tf.Variable(0, dtype=tf.int64, trainable=False,
+                            name='global_step')
+
+  def apply_gradients(self, grads, lr):
+    """Applies per-replica gradients (summed over replicas) at rate lr.
+
+    Call in replica context (inside `strategy.run`) or outside any strategy.
+    """
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None:  # Cross-replica context: nothing to reduce.
+      return self._apply(tf.distribute.get_strategy(), grads, lr)
+    return ctx.merge_call(self._apply, args=(grads, lr))
+
+  def _apply(self, strategy, grads, lr):
+    reduced = strategy.extended.batch_reduce_to(
+        tf.distribute.ReduceOp.SUM, list(zip(grads, self.variables_to_train)))
+    updates = []
+    for grad, var, m, v in zip(reduced, self.variables_to_train, self.m,
+                               self.v):
+      updates.append(strategy.extended.update(
+          var, self._update_one, args=(grad, m, v, lr), group=False))
+    with tf.control_dependencies(tf.nest.flatten(updates)):
+      return strategy.extended.update(
+          self.beta1_power, self._finish, args=(), group=True)
+
+  def _update_one(self, var, grad, m, v, lr):
+    # Inside strategy.extended.update: var, m, v, lr and the powers are this
+    # device's copies.
+    lr_t = lr * tf.sqrt(1.0 - self.beta2_power) / (1.0 - self.beta1_power)
+    m_t = m.assign(self.beta1 * m + (1.0 - self.beta1) * grad)
+    v_t = v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(grad))
+    return var.assign_sub(lr_t * m_t / (tf.sqrt(v_t) + self.epsilon))
+
+  def _finish(self, beta1_power):
+    return tf.group(beta1_power.assign(beta1_power * self.beta1),
+                    self.beta2_power.assign(self.beta2_power * self.beta2),
+                    self.step.assign_add(1))
+
+  def tf1_variables(self, model_variables_by_name):
+    """{TF1 name: variable} of the slots and powers, given the model's map."""
+    slot = {id(v): (m, v2) for v, m, v2 in
+            zip(self.variables_to_train, self.m, self.v)}
+    names = {'beta1_power': self.beta1_power, 'beta2_power': self.beta2_power}
+    for name, var in model_variables_by_name.items():
+      if id(var) in slot:
+        names[name + '/Adam'], names[name + '/Adam_1'] = slot[id(var)]
+    return names
+
+
+def _metric_sums(model, features, logits, classification, reconstruction):
+  """Per-replica sums over the batch of everything the loop reports."""
+  correct, almost = layers.correct_counts(
+      logits, features['labels'], model.num_targets)
+  return {
+      'batch_classification_cost': tf.reduce_sum(classification),
+      'reconstruction_error': tf.reduce_sum(reconstruction),
+      'total_loss': tf.reduce_sum(classification + reconstruction),
+      'correct': tf.reduce_sum(tf.cast(correct, tf.float32)),
+      'almost_correct': tf.reduce_sum(tf.cast(almost, tf.float32)),
+      'examples': tf.cast(tf.shape(logits)[0], tf.float32),
+  }
+
+
+def _reduce_sums(strategy, per_replica):
+  return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+          for k, v in per_replica.items()}
+
+
+def make_train_step(model, optimizer, strategy, global_batch_size):
+  """A compiled training step over one distributed batch.
+
+  Returns a `tf.function` taking the per-replica features (from
+  `strategy.experimental_distribute_dataset` or the plain batch under the
+  default strategy) and returning {name: sum over the global batch} of the
+  losses and correct counts, and the learning rate used.
+  """
+  def replica_step(features):
+    lr = learning_rate(model.hparams, optimizer.step)
+    with tf.GradientTape() as tape:
+      inferred = model.inference(features)
+      classification, reconstruction = model.per_example_losses(
+          features, inferred)
+      # The global-batch mean: this replica's share, summed by the reduction.
+      loss = tf.reduce_sum(classification + reconstruction) / global_batch_size
+    variables = optimizer.variables_to_train
+    grads = tape.gradient(loss, variables)
+    with tf.control_dependencies([optimizer.apply_gradients(grads, lr)]):
+      sums = _metric_sums(model, features, inferred.logits, classification,
+                          reconstruction)
+    return sums, lr
+
+  @tf.function
+  def train_step(features):
+    sums, lr = strategy.run(replica_step, args=(features,))
+    sums = _reduce_sums(strategy, sums)
+    sums['learning_rate'] = strategy.reduce(
+        tf.distribute.ReduceOp.MEAN, lr, axis=None)
+    return sums
+  return train_step
+
+
+def make_eval_step(model, strategy):
+  """A compiled evaluation step: ({name: sum over batch}, logits [batch, C])."""
+  def replica_step(features):
+    inferred = model.inference(features)
+    classification, reconstruction = model.per_example_losses(
+        features, inferred)
+    sums = _metric_sums(model, features, inferred.logits, classification,
+                        reconstruction)
+    return sums, inferred.logits
+
+  @tf.function
+  def eval_step(features):
+    sums, logits = strategy.run(replica_step, args=(features,))
+    return _reduce_sums(strategy, sums), strategy.gather(logits, axis=0)
+  return eval_step
