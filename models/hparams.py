@@ -55,8 +55,14 @@ class HParams:
     return dataclasses.asdict(self)
 
 
-def default_hparams() -> HParams:
-  return HParams()
+def default_hparams(model_name: str = 'capsule') -> HParams:
+  """The original defaults; the baseline CNN trains with the softmax loss."""
+  if model_name == 'capsule':
+    return HParams()
+  if model_name == 'baseline':
+    return HParams(loss_type='softmax')
+  raise ValueError('unknown model %r: expected capsule or baseline' %
+                   (model_name,))
 
 
 def _convert(key: str, text: str, kind: type) -> Any:

@@ -1,0 +1,262 @@
+"""Tests of models/layers/layers.py with literal expected values.
+
+Runs under pytest and as `python layers_test.py`.
+"""
+
+from absl.testing import parameterized
+import numpy as np
+import tensorflow as tf
+
+from models.layers import layers
+
+
+def _numpy_routing(votes, biases, num_routing, leaky):
+  """The original's tile-and-transpose routing, written again in NumPy."""
+  votes = votes.astype(np.float64)
+  logits = np.zeros(votes.shape[:3] + votes.shape[4:])
+  for _ in range(num_routing):
+    if leaky:
+      padded = np.concatenate([np.zeros_like(logits[:, :, :1]), logits], 2)
+      exp = np.exp(padded - padded.max(axis=2, keepdims=True))
+      route = (exp / exp.sum(axis=2, keepdims=True))[:, :, 1:]
+    else:
+      exp = np.exp(logits - logits.max(axis=2, keepdims=True))
+      route = exp / exp.sum(axis=2, keepdims=True)
+    preactivate = (np.expand_dims(route, 3) * votes).sum(axis=1) + biases
+    norm = np.sqrt((preactivate ** 2).sum(axis=2, keepdims=True))
+    activation = preactivate / norm * norm ** 2 / (1 + norm ** 2)
+    tiled = np.repeat(activation[:, None], votes.shape[1], axis=1)
+    logits = logits + (votes * tiled).sum(axis=3)
+  return activation
+
+
+class SquashTest(tf.test.TestCase):
+
+  def test_unit_vector_has_norm_half(self):
+    out = layers._squash(tf.constant([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]]))
+    self.assertAllClose(out, [[[0.5, 0.0, 0.0], [0.0, 0.0, 0.5]]])
+
+  def test_three_four_vector(self):
+    # |s| = 5: s/5 * 25/26.
+    out = layers._squash(tf.constant([[[3.0, 4.0]]]))
+    self.assertAllClose(out, [[[3.0 / 5 * 25 / 26, 4.0 / 5 * 25 / 26]]])
+
+  def test_squashes_axis_two_of_rank_five(self):
+    x = tf.reshape(tf.range(1.0, 25.0), [1, 2, 3, 2, 2])
+    out = layers._squash(x)
+    norms = tf.norm(x, axis=2)
+    expected = x / norms[:, :, None] * (norms ** 2 / (1 + norms ** 2))[:, :, None]
+    self.assertAllClose(out, expected)
+
+  def test_zero_vector_value_and_gradient_are_finite(self):
+    x = tf.zeros([2, 3, 4])
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      out = layers._squash(x)
+      total = tf.reduce_sum(out)
+    grad = tape.gradient(total, x)
+    self.assertAllEqual(out, np.zeros([2, 3, 4]))
+    self.assertTrue(np.all(np.isfinite(grad.numpy())))
+
+  def test_equal_to_epsilon_free_squash_elsewhere(self):
+    x = tf.random.stateless_normal([4, 10, 16], seed=[1, 2]) * 0.1
+    norm = tf.norm(x, axis=2, keepdims=True)
+    exact = x / norm * norm ** 2 / (1 + norm ** 2)
+    self.assertAllClose(layers._squash(x), exact, rtol=1e-6, atol=0)
+
+
+class LeakyRoutingTest(tf.test.TestCase):
+
+  def test_zero_logits_share_with_the_leak(self):
+    route = layers._leaky_routing(tf.zeros([1, 2, 3]), 3)
+    self.assertAllClose(route, np.full([1, 2, 3], 0.25))
+
+  def test_sums_below_one(self):
+    logits = tf.constant([[[1.0, -2.0, 0.5], [3.0, 3.0, 3.0]]])
+    route = layers._leaky_routing(logits, 3)
+    sums = tf.reduce_sum(route, axis=2).numpy()
+    self.assertTrue(np.all(sums < 1.0))
+    # Logits (3, 3, 3) against the leak's 0: 3 e^3 / (1 + 3 e^3).
+    self.assertAllClose(sums[0, 1], 3 * np.exp(3.0) / (1 + 3 * np.exp(3.0)))
+
+
+class UpdateRoutingTest(tf.test.TestCase, parameterized.TestCase):
+
+  def test_one_pass_hand_computed(self):
+    # One input capsule, two outputs: c = 1/2, s_0 = (1.5, 2), s_1 = 0.
+    votes = tf.constant([[[[3.0, 4.0], [0.0, 0.0]]]])  # [1, 1, 2, 2]
+    out = layers._update_routing(votes, tf.zeros([2, 2]), [1, 1, 2], 4, 1, 2,
+                                 num_routing=1, leaky=False)
+    scale = 6.25 / 7.25 / 2.5  # |s|^2 / (1 + |s|^2) / |s| with |s| = 2.5
+    self.assertAllClose(out, [[[1.5 * scale, 2.0 * scale], [0.0, 0.0]]])
+
+  def test_biases_added_before_squash(self):
+    votes = tf.zeros([1, 3, 2, 2])
+    out = layers._update_routing(votes, tf.constant([[3.0, 4.0], [0.0, 0.0]]),
+                                 [1, 3, 2], 4, 3, 2, num_routing=2, leaky=False)
+    self.assertAllClose(out, [[[3 / 5 * 25 / 26, 4 / 5 * 25 / 26], [0, 0]]])
+
+  @parameterized.parameters(
+      (1, False), (2, False), (3, False), (3, True), (5, True))
+  def test_matches_original_fully_connected(self, num_routing, leaky):
+    rng = np.random.RandomState(num_routing)
+    votes = rng.randn(2, 7, 4, 5).astype(np.float32) * 0.3
+    biases = rng.randn(4, 5).astype(np.float32) * 0.1
+    out = layers._update_routing(tf.constant(votes), tf.constant(biases),
+                                 [2, 7, 4], 4, 7, 4, num_routing, leaky)
+    self.assertAllClose(out, _numpy_routing(votes, biases, num_routing, leaky),
+                        rtol=1e-5, atol=1e-6)
+
+  @parameterized.parameters((1, False), (3, True))
+  def test_matches_original_convolutional(self, num_routing, leaky):
+    rng = np.random.RandomState(7)
+    votes = rng.randn(2, 3, 4, 5, 2, 3).astype(np.float32) * 0.3
+    biases = rng.randn(4, 5, 1, 1).astype(np.float32) * 0.1
+    out = layers._update_routing(tf.constant(votes), tf.constant(biases),
+                                 [2, 3, 4, 2, 3], 6, 3, 4, num_routing, leaky)
+    self.assertEqual(out.shape, (2, 4, 5, 2, 3))
+    self.assertAllClose(out, _numpy_routing(votes, biases, num_routing, leaky),
+                        rtol=1e-5, atol=1e-6)
+
+  def test_more_iterations_change_the_result_equal_ones_do_not(self):
+    votes = tf.random.stateless_normal([2, 6, 3, 4], seed=[3, 4])
+    biases = tf.zeros([3, 4])
+
+    def route(n):
+      return layers._update_routing(votes, biases, [2, 6, 3], 4, 6, 3, n,
+                                    False).numpy()
+    self.assertAllEqual(route(3), route(3))
+    self.assertGreater(np.abs(route(3) - route(1)).max(), 1e-3)
+    self.assertGreater(np.abs(route(3) - route(2)).max(), 1e-4)
+
+  def test_rejects_bad_num_dims(self):
+    with self.assertRaisesRegex(ValueError, 'num_dims'):
+      layers._update_routing(tf.zeros([1, 1, 1]), 0.0, [1, 1], 3, 1, 1, 1,
+                             False)
+
+
+class MarginLossTest(tf.test.TestCase):
+
+  def test_hand_computed(self):
+    labels = tf.constant([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    raw = tf.constant([[0.5, 0.5], [0.95, 0.05], [0.2, 0.3]])
+    # Row 0: positive 0.5*(0-0.4)^2 = 0.08; negative 0.25*(0+0.4)^2 = 0.04.
+    # Row 1: both beyond the margins: 0.
+    # Row 2: negative l=-0.3 > -0.4: 0.25*0.1^2 = 0.0025;
+    #        positive l=-0.2 < 0.4: 0.5*0.6^2 = 0.18.
+    self.assertAllClose(layers._margin_loss(labels, raw),
+                        [[0.08, 0.04], [0.0, 0.0], [0.0025, 0.18]])
+
+  def test_margin_and_downweight_arguments(self):
+    cost = layers._margin_loss(tf.constant([[0.0]]), tf.constant([[0.5]]),
+                               margin=0.2, downweight=1.0)
+    self.assertAllClose(cost, [[0.5 * 0.2 ** 2]])
+
+
+class EvaluateTest(tf.test.TestCase, parameterized.TestCase):
+
+  def test_single_target_counts(self):
+    logits = tf.constant([[0.9, 0.1, 0.0], [0.1, 0.8, 0.3], [0.2, 0.1, 0.7]])
+    labels = tf.constant([[1.0, 0, 0], [0, 0, 1.0], [0, 0, 1.0]])
+    _, correct, almost = layers.evaluate(logits, labels, 1, 'margin')
+    self.assertEqual(float(correct), 2.0)
+    self.assertEqual(float(almost), 2.0)
+
+  def test_two_target_set_semantics(self):
+    labels = tf.constant([[1.0, 1.0, 0, 0]] * 3)
+    logits = tf.constant([[0.2, 0.9, 0.1, 0.0],    # {1, 0}: correct
+                          [0.9, 0.1, 0.8, 0.0],    # {0, 2}: one found
+                          [0.0, 0.1, 0.8, 0.9]])   # {3, 2}: none
+    _, correct, almost = layers.evaluate(logits, labels, 2, 'sigmoid')
+    self.assertEqual(float(correct), 1.0)
+    self.assertEqual(float(almost), 2.0)
+
+  def test_margin_loss_is_mean_over_batch_and_classes(self):
+    loss, _, _ = layers.evaluate(tf.constant([[0.5, 0.5]]),
+                                 tf.constant([[1.0, 0.0]]), 1, 'margin')
+    self.assertAllClose(loss, (0.08 + 0.04) / 2)
+
+  @parameterized.parameters('softmax', 'sigmoid')
+  def test_cross_entropy_losses(self, loss_type):
+    logits = np.array([[2.0, 0.0]], np.float32)
+    loss, _, _ = layers.evaluate(tf.constant(logits), tf.constant([[1.0, 0.0]]),
+                                 1, loss_type)
+    if loss_type == 'softmax':
+      expected = np.log(1 + np.exp(-2.0))
+    else:  # Targets labels/2 = (0.5, 0): mean of the two sigmoid entropies.
+      expected = ((np.log(1 + np.exp(2.0)) - 0.5 * 2.0) + np.log(2.0)) / 2
+    self.assertAllClose(loss, expected)
+
+  def test_unknown_loss_type(self):
+    with self.assertRaisesRegex(ValueError, 'loss_type'):
+      layers.evaluate(tf.zeros([1, 2]), tf.zeros([1, 2]), 1, 'hinge')
+
+
+class LayerVariablesTest(tf.test.TestCase):
+
+  def test_capsule_variables_and_votes(self):
+    layer = layers.Capsule(input_dim=3, output_dim=2, layer_name='capsule2',
+                           input_atoms=4, output_atoms=5, num_routing=2)
+    shapes = {k: v.shape.as_list() for k, v in layer.tf1_variables().items()}
+    self.assertEqual(shapes, {'capsule2/weights': [3, 4, 10],
+                              'capsule2/biases': [2, 5]})
+    self.assertLen(layer.trainable_variables, 2)
+    x = tf.random.stateless_normal([6, 3, 4], seed=[5, 6])
+    # The original's tiled product, summed over input atoms.
+    tiled = tf.reduce_sum(x[..., None] * layer.weights, axis=2)
+    self.assertAllClose(layer.votes(x), tf.reshape(tiled, [6, 3, 2, 5]),
+                        atol=1e-6)
+    self.assertEqual(layer(x).shape, (6, 2, 5))
+
+  def test_conv_slim_capsule_variables_and_shape(self):
+    layer = layers.ConvSlimCapsule(input_dim=2, output_dim=3,
+                                   layer_name='conv_capsule1', input_atoms=4,
+                                   output_atoms=5, stride=2, kernel_size=3,
+                                   padding='VALID', num_routing=2)
+    shapes = {k: v.shape.as_list() for k, v in layer.tf1_variables().items()}
+    self.assertEqual(shapes, {'conv_capsule1/weights': [3, 3, 4, 15],
+                              'conv_capsule1/biases': [3, 5, 1, 1]})
+    out = layer(tf.random.stateless_normal([2, 2, 4, 7, 7], seed=[1, 1]))
+    self.assertEqual(out.shape, (2, 3, 5, 3, 3))
+
+  def test_reconstruction_variables(self):
+    layer = layers.Reconstruction(num_atoms=16, num_capsules=10,
+                                  layer_sizes=(512, 1024), num_pixels=784)
+    shapes = {k: v.shape.as_list() for k, v in layer.tf1_variables().items()}
+    self.assertEqual(shapes, {
+        'recons/recons_1/weights': [160, 512], 'recons/recons_1/biases': [512],
+        'recons/recons_2/weights': [512, 1024],
+        'recons/recons_2/biases': [1024],
+        'recons/recons_3/weights': [1024, 784],
+        'recons/recons_3/biases': [784]})
+    self.assertAllClose(layer.layers[0].biases[:3], [0.1, 0.1, 0.1])
+
+  def test_reconstruction_depends_only_on_the_masked_capsule(self):
+    layer = layers.Reconstruction(num_atoms=4, num_capsules=3,
+                                  layer_sizes=(8, 8), num_pixels=5)
+    mask = tf.constant([[0.0, 1.0, 0.0]])
+    embedding = tf.random.stateless_normal([1, 3, 4], seed=[2, 3])
+    changed = tf.concat([embedding[:, :1] * 5.0, embedding[:, 1:2],
+                         -embedding[:, 2:]], axis=1)
+    moved_target = tf.concat([embedding[:, :1], embedding[:, 1:2] + 1.0,
+                              embedding[:, 2:]], axis=1)
+    self.assertAllEqual(layer(mask, embedding), layer(mask, changed))
+    self.assertNotAllClose(layer(mask, embedding), layer(mask, moved_target))
+    out = layer(mask, embedding).numpy()
+    self.assertTrue(np.all((out > 0) & (out < 1)))  # Sigmoid output.
+
+  def test_reconstruction_loss(self):
+    loss = layers.reconstruction_loss(tf.constant([[0.5, 0.5], [1.0, 0.0]]),
+                                      tf.constant([[1.0, 0.0], [1.0, 0.0]]),
+                                      0.0005)
+    self.assertAllClose(loss, 0.0005 * (0.5 + 0.0) / 2)
+
+  def test_init_statistics(self):
+    w = layers.weight_variable([200, 200], stddev=0.1).numpy()
+    self.assertLessEqual(np.abs(w).max(), 0.2)  # Truncated at 2 stddev.
+    self.assertAllClose(w.std(), 0.088, atol=0.003)  # 0.1 * 0.8796
+    self.assertAllClose(layers.bias_variable([3]), [0.1, 0.1, 0.1])
+
+
+if __name__ == '__main__':
+  tf.test.main()

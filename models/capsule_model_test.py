@@ -1,0 +1,123 @@
+"""Tests of the capsule model: sizes, primary capsules, hparams, training."""
+
+from absl.testing import parameterized
+import numpy as np
+import tensorflow as tf
+
+from models import capsule_model
+from models import hparams as hparams_lib
+from models import model
+from models import testing
+
+
+def _model(overrides='', image_size=28, depth=1, num_classes=10,
+           num_targets=1):
+  hparams = hparams_lib.default_hparams().parse(overrides)
+  return capsule_model.CapsuleModel(hparams, image_size, depth, num_classes,
+                                    num_targets)
+
+
+class CapsuleModelTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.named_parameters(
+      ('mnist', '', 28, 1, 10, 1, 8215728),
+      ('mnist_no_remake', 'remake=false', 28, 1, 10, 1, 6804384),
+      ('cifar10', 'num_prime_capsules=64,padding=SAME,leaky=true,remake=false',
+       24, 3, 10, 1, 22476448),
+      ('multimnist', '', 36, 1, 10, 2, 11361968),
+      ('smallnorb', '', 32, 2, 5, 1, 9327184))
+  def test_parameter_count(self, overrides, size, depth, classes, targets,
+                           expected):
+    self.assertEqual(
+        _model(overrides, size, depth, classes, targets).num_params(), expected)
+
+  def test_tf1_names(self):
+    names = set(_model().tf1_variables())
+    self.assertEqual(names, {
+        'conv1/weights', 'conv1/biases', 'conv_capsule1/weights',
+        'conv_capsule1/biases', 'capsule2/weights', 'capsule2/biases',
+        'recons/recons_1/weights', 'recons/recons_1/biases',
+        'recons/recons_2/weights', 'recons/recons_2/biases',
+        'recons/recons_3/weights', 'recons/recons_3/biases'})
+    self.assertNotIn('recons/recons_1/weights',
+                     _model('remake=false').tf1_variables())
+
+  @parameterized.parameters((False, 32), (True, 33))
+  def test_primary_capsules_are_squashed_conv_over_types(self, leaky, share):
+    m = _model('leaky=%s' % leaky)
+    images = testing.feature_batch(2)['images']
+    conv1 = tf.nn.relu(tf.nn.conv2d(images.reshape(2, 28, 28, 1),
+                                    m.conv1.weights, 1, 'VALID')
+                       + m.conv1.biases)
+    conv = tf.nn.conv2d(conv1, m.primary_capsules.weights, 2, 'VALID').numpy()
+    # Channel c = type * 8 + atom; zero routing logits give each vote 1/32
+    # (1/33 when leaky), then the bias, then squash over the 8 atoms.
+    s = conv.reshape(2, 6, 6, 32, 8) / share + m.primary_capsules.biases.numpy()[
+        :, :, 0, 0]
+    norm = np.sqrt((s ** 2).sum(-1, keepdims=True))
+    v = s / norm * norm ** 2 / (1 + norm ** 2)  # [b, row, col, type, atom]
+    expected = np.zeros([2, 1152, 8], np.float32)
+    for t in range(32):
+      for r in range(6):
+        for c in range(6):
+          expected[:, t * 36 + r * 6 + c] = v[:, r, c, t]
+    self.assertAllClose(m.primary(images), expected, rtol=1e-4, atol=1e-6)
+
+  def test_outputs_and_hparams_act(self):
+    features = testing.feature_batch(3)
+    tf.random.set_seed(3)
+    base = _model()
+    inferred = base.inference(features)
+    self.assertEqual(inferred.logits.shape, (3, 10))
+    self.assertEqual(inferred.capsules.shape, (3, 10, 16))
+    self.assertAllClose(inferred.logits, tf.norm(inferred.capsules, axis=-1))
+    self.assertLen(inferred.remakes, 1)
+    self.assertEqual(inferred.remakes[0].shape, (3, 784))
+    # Same weights, other routing: other scores.
+    for overrides in ('routing=1', 'leaky=true'):
+      other = _model(overrides)
+      for a, b in zip(other.trainable_variables, base.trainable_variables):
+        a.assign(b)
+      self.assertNotAllClose(other.inference(features).logits,
+                             inferred.logits)
+
+  def test_two_targets_reconstruct_both_with_shared_weights(self):
+    m = _model(image_size=36, num_targets=2)
+    features = testing.feature_batch(2, image_size=36, num_targets=2)
+    inferred = m.inference(features)
+    self.assertLen(inferred.remakes, 2)
+    self.assertNotAllClose(inferred.remakes[0], inferred.remakes[1])
+    _, reconstruction = m.per_example_losses(features, inferred)
+    expected = sum(
+        0.0005 * np.sum((r.numpy() - features[k]) ** 2, axis=1)
+        for r, k in zip(inferred.remakes, ('recons_image', 'spare_image')))
+    self.assertAllClose(reconstruction, expected, rtol=1e-5)
+
+  def test_zero_image_gives_finite_gradients(self):
+    m = _model()
+    features = testing.feature_batch(2)
+    features['images'] = np.zeros_like(features['images'])
+    for v in m.trainable_variables:  # Every capsule zero: the worst case.
+      v.assign(tf.zeros_like(v))
+    with tf.GradientTape() as tape:
+      inferred = m.inference(features)
+      loss = tf.add_n([tf.reduce_sum(x) for x in
+                       m.per_example_losses(features, inferred)])
+    grads = tape.gradient(loss, m.trainable_variables)
+    self.assertTrue(all(np.all(np.isfinite(g.numpy())) for g in grads))
+
+  @parameterized.parameters('margin', 'softmax')
+  def test_training_lowers_the_loss(self, loss_type):
+    tf.random.set_seed(0)
+    m = _model('loss_type=%s' % loss_type)
+    optimizer = model.Adam(m.trainable_variables)
+    strategy = tf.distribute.get_strategy()
+    step = model.make_train_step(m, optimizer, strategy, global_batch_size=8)
+    features = testing.feature_batch(8)
+    losses = [float(step(features)['total_loss']) for _ in range(10)]
+    self.assertLess(losses[-1], 0.8 * losses[0])
+    self.assertEqual(int(optimizer.step), 10)
+
+
+if __name__ == '__main__':
+  tf.test.main()

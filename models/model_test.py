@@ -1,0 +1,85 @@
+"""Tests of the schedule, the TF1 Adam and the distributed steps."""
+
+import numpy as np
+import tensorflow as tf
+
+from models import capsule_model
+from models import hparams as hparams_lib
+from models import model
+from models import testing
+
+
+class LearningRateTest(tf.test.TestCase):
+
+  def test_continuous_decay_with_floor(self):
+    h = hparams_lib.default_hparams()
+    self.assertAllClose(model.learning_rate(h, 0), 1e-3)
+    self.assertAllClose(model.learning_rate(h, 2000), 0.96e-3)
+    self.assertAllClose(model.learning_rate(h, 1000), 1e-3 * 0.96 ** 0.5)
+    self.assertAllClose(model.learning_rate(h, 10 ** 7), 1e-6)
+
+
+class AdamTest(tf.test.TestCase):
+
+  def test_first_two_steps_by_hand(self):
+    var = tf.Variable([1.0, -2.0])
+    adam = model.Adam([var])
+    adam.apply_gradients([tf.constant([0.5, 0.0])], 0.1)
+    # m = 0.05, v = 0.00025, lr_t = 0.1 sqrt(0.001) / 0.1: a step of 0.1.
+    self.assertAllClose(var, [0.9, -2.0])
+    adam.apply_gradients([tf.constant([0.5, 0.0])], 0.1)
+    m = 0.9 * 0.05 + 0.05
+    v = 0.999 * 0.00025 + 0.00025
+    lr_t = 0.1 * np.sqrt(1 - 0.999 ** 2) / (1 - 0.9 ** 2)
+    self.assertAllClose(var, [0.9 - lr_t * m / (np.sqrt(v) + 1e-8), -2.0])
+    self.assertAllClose(adam.beta1_power, 0.9 ** 3)
+    self.assertEqual(int(adam.step), 2)
+
+  def test_tf1_slot_names(self):
+    m = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1, 10)
+    adam = model.Adam(m.trainable_variables)
+    names = adam.tf1_variables(m.tf1_variables())
+    self.assertIn('capsule2/weights/Adam', names)
+    self.assertIn('capsule2/weights/Adam_1', names)
+    self.assertEqual(names['conv1/weights/Adam'].shape, (9, 9, 1, 256))
+    self.assertLen(names, 2 + 2 * 12)
+
+
+class DistributedStepTest(tf.test.TestCase):
+
+  def _train(self, strategy, features, steps=2):
+    with strategy.scope():
+      tf.random.set_seed(5)
+      m = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1, 10)
+      adam = model.Adam(m.trainable_variables)
+    step = model.make_train_step(m, adam, strategy, global_batch_size=8)
+    batches = strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensors(features).repeat())
+    iterator = iter(batches)
+    losses = [float(step(next(iterator))['total_loss']) for _ in range(steps)]
+    return losses, [v.numpy() for v in m.trainable_variables], int(adam.step.numpy())
+
+  def test_two_replicas_equal_one_at_the_same_global_batch(self):
+    features = testing.feature_batch(8)
+    one = self._train(tf.distribute.get_strategy(), features)
+    two = self._train(tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']),
+                      features)
+    self.assertAllClose(one[0], two[0], rtol=1e-5)
+    for a, b in zip(one[1], two[1]):
+      self.assertAllClose(a, b, atol=1e-5)
+    self.assertEqual(one[2], 2)
+    self.assertEqual(two[2], 2)
+
+  def test_eval_step_sums_and_logits(self):
+    m = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1, 10)
+    eval_step = model.make_eval_step(m, tf.distribute.get_strategy())
+    features = testing.feature_batch(5)
+    sums, logits = eval_step(features)
+    self.assertEqual(logits.shape, (5, 10))
+    self.assertEqual(float(sums['examples']), 5.0)
+    correct = np.sum(np.argmax(logits, 1) == features['recons_label'])
+    self.assertEqual(float(sums['correct']), correct)
+
+
+if __name__ == '__main__':
+  tf.test.main()

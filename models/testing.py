@@ -1,0 +1,24 @@
+"""Small fixtures shared by the tests: a deterministic feature batch."""
+
+import numpy as np
+
+
+def feature_batch(batch_size, image_size=28, depth=1, num_classes=10,
+                  num_targets=1, seed=0):
+  """A batch of the features dict the models read, random but fixed."""
+  rng = np.random.RandomState(seed)
+  pixels = image_size * image_size * depth
+  labels_1 = np.arange(batch_size) % num_classes
+  labels_2 = (labels_1 + 1 + np.arange(batch_size) % (num_classes - 1)) % num_classes
+  features = {
+      'images': rng.rand(batch_size, pixels).astype(np.float32),
+      'recons_label': labels_1.astype(np.int64),
+      'labels': np.eye(num_classes, dtype=np.float32)[labels_1],
+  }
+  features['recons_image'] = features['images']
+  if num_targets == 2:
+    features['spare_label'] = labels_2.astype(np.int64)
+    features['spare_image'] = rng.rand(batch_size, pixels).astype(np.float32)
+    features['labels'] = features['labels'] + np.eye(
+        num_classes, dtype=np.float32)[labels_2]
+  return features
