@@ -84,6 +84,13 @@ class Model(layers.Tf1Module):
     return int(sum(v.shape.num_elements() for v in self.trainable_variables))
 
 
+class _Untracked:
+  """A plain holder that checkpoints do not follow."""
+
+  def __init__(self, items):
+    self.items = list(items)
+
+
 class Adam(tf.Module):
   """Adam with TF1's `tf.train.AdamOptimizer` update and slot layout.
 
@@ -99,7 +106,9 @@ class Adam(tf.Module):
   def __init__(self, variables, beta1=0.9, beta2=0.999, epsilon=1e-8):
     super().__init__(name='Adam')
     self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
-    self.variables_to_train = list(variables)
+    # Held outside the checkpoint's object graph: the variables are saved
+    # once, under the model's own paths (model/conv1/weights, ...).
+    self._variables = _Untracked(variables)
     self.m = [tf.Variable(tf.zeros_like(v), trainable=False, name='Adam')
               for v in self.variables_to_train]
     self.v = [tf.Variable(tf.zeros_like(v), trainable=False, name='Adam_1')
@@ -109,6 +118,10 @@ class Adam(tf.Module):
     # The number of updates applied: the TF1 `global_step`.
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False,
                             name='global_step')
+
+  @property
+  def variables_to_train(self):
+    return self._variables.items
 
   def apply_gradients(self, grads, lr):
     """Applies per-replica gradients (summed over replicas) at rate lr.

@@ -1,0 +1,279 @@
+"""tf.data readers of MNIST-like data: shifted MNIST records, IDX files with
+shifts made on the fly, Fashion-MNIST, and MultiMNIST shards.
+
+Every pipeline yields dicts of the original's keys, batched:
+  images        float32 [batch, depth*height*width], depth-major, in [0, 1]
+  labels        float32 [batch, classes], one-hot (two-hot for two targets)
+  recons_image  float32 like images: the digit to reconstruct
+  recons_label  int64 [batch]
+  spare_image, spare_label   the second digit (two targets only)
+Static facts (height, depth, num_classes, num_targets) are in `DatasetInfo`.
+
+Record features read (see mnist_shift.py, which writes them):
+  single digit: height, width, depth, label (int64), image_raw (uint8 bytes)
+  MultiMNIST:   height, width, depth, label_1, label_2 (int64),
+                image_raw_1, image_raw_2, merged_raw (uint8 bytes)
+"""
+
+import collections
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from input_data import idx
+from input_data import records
+from input_data.mnist import mnist_shift
+
+DatasetInfo = collections.namedtuple(
+    'DatasetInfo', ('height', 'depth', 'num_classes', 'num_targets'))
+
+_SINGLE_FEATURES = {
+    'height': tf.io.FixedLenFeature([], tf.int64),
+    'width': tf.io.FixedLenFeature([], tf.int64),
+    'depth': tf.io.FixedLenFeature([], tf.int64),
+    'label': tf.io.FixedLenFeature([], tf.int64),
+    'image_raw': tf.io.FixedLenFeature([], tf.string),
+}
+_MULTI_FEATURES = {
+    'height': tf.io.FixedLenFeature([], tf.int64),
+    'width': tf.io.FixedLenFeature([], tf.int64),
+    'depth': tf.io.FixedLenFeature([], tf.int64),
+    'label_1': tf.io.FixedLenFeature([], tf.int64),
+    'label_2': tf.io.FixedLenFeature([], tf.int64),
+    'image_raw_1': tf.io.FixedLenFeature([], tf.string),
+    'image_raw_2': tf.io.FixedLenFeature([], tf.string),
+    'merged_raw': tf.io.FixedLenFeature([], tf.string),
+}
+
+
+def _first_record_shape(path, keys):
+  """(height, width, depth) of the first record of path."""
+  try:
+    first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+    if first is None:
+      raise idx.DataError('%s: no records' % path)
+    parsed = tf.io.parse_single_example(first, keys)
+  except tf.errors.OpError as e:
+    raise idx.DataError('%s: not a readable TFRecord file of the expected '
+                        'features (%s)' % (path, e.message.splitlines()[0]))
+  return tuple(int(parsed[k]) for k in ('height', 'width', 'depth'))
+
+
+def _decode(raw, num_pixels):
+  """uint8 bytes -> [num_pixels] uint8, failing on a record of another size."""
+  image = tf.io.decode_raw(raw, tf.uint8)
+  tf.debugging.assert_equal(
+      tf.size(image), num_pixels,
+      message='record image_raw has the wrong number of bytes')
+  return tf.reshape(image, [num_pixels])
+
+
+def load_single_records(path):
+  """All records of a single-digit file into memory.
+
+  Returns:
+    (images uint8 [n, h*w*d], labels int64 [n], (height, width, depth)).
+  """
+  height, width, depth = _first_record_shape(path, _SINGLE_FEATURES)
+  num_pixels = height * width * depth
+
+  def parse(serialized):
+    parsed = tf.io.parse_example(serialized, _SINGLE_FEATURES)
+    images = tf.map_fn(lambda r: _decode(r, num_pixels), parsed['image_raw'],
+                       fn_output_signature=tf.uint8)
+    return images, parsed['label']
+  images, labels = [], []
+  try:
+    for image_batch, label_batch in (tf.data.TFRecordDataset(path)
+                                     .batch(8192).map(parse)):
+      images.append(image_batch.numpy())
+      labels.append(label_batch.numpy())
+  except tf.errors.OpError as e:
+    raise idx.DataError('%s: corrupt record (%s)' %
+                        (path, e.message.splitlines()[0])) from e
+  return np.concatenate(images), np.concatenate(labels), (height, width, depth)
+
+
+def _one_target_features(images_u8, labels, num_classes):
+  """Batched uint8 images [b, pixels] and labels [b] -> the feature dict."""
+  images = tf.cast(images_u8, tf.float32) / 255.0
+  labels = tf.cast(labels, tf.int64)
+  return {'images': images, 'labels': tf.one_hot(labels, num_classes),
+          'recons_image': images, 'recons_label': labels}
+
+
+def random_shift(image, max_shift, seed):
+  """image [h, w] moved by a uniform (dy, dx) in [-max_shift, max_shift]^2.
+
+  The same distribution as drawing uniformly from the (2s+1)^2 copies that
+  mnist_shift.py writes. `seed` is a stateless seed [2].
+  """
+  h, w = image.shape
+  offset = tf.random.stateless_uniform([2], seed, -max_shift, max_shift + 1,
+                                       dtype=tf.int32)
+  padded = tf.pad(image, [[max_shift, max_shift], [max_shift, max_shift]])
+  return tf.slice(padded, max_shift - offset, [h, w])
+
+
+def random_flip(image, seed):
+  """image [h, w] mirrored left-right with probability 1/2."""
+  flip = tf.random.stateless_uniform([], seed) < 0.5
+  return tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image)
+
+
+class InMemorySource:
+  """Single-digit examples held in memory (records or IDX files).
+
+  Training draws a fresh uniform permutation of the whole split every epoch
+  (a shuffled index stream: a few MB even for the 1.5M shifted records),
+  optionally shifting/flipping each image on the fly.
+  """
+
+  def __init__(self, images, labels, height, num_classes=10, shift=0,
+               flip=False):
+    self.images = images  # uint8 [n, h*w] (depth 1)
+    self.labels = labels  # int [n]
+    self.info = DatasetInfo(height, 1, num_classes, 1)
+    self.shift = shift
+    self.flip = flip
+
+  @property
+  def num_examples(self):
+    return self.images.shape[0]
+
+  def train_dataset(self, batch_size, seed, input_context=None):
+    """Endless shuffled batches of batch_size (per replica if input_context)."""
+    n, height = self.num_examples, self.info.height
+    images = tf.constant(self.images)
+    labels = tf.constant(self.labels)
+    shift, flip = self.shift, self.flip
+
+    def example(index, element_seed):
+      image = tf.reshape(tf.gather(images, index), [height, height])
+      seeds = tf.random.experimental.stateless_split(element_seed, 2)
+      if shift:
+        image = random_shift(image, shift, seeds[0])
+      if flip:
+        image = random_flip(image, seeds[1])
+      return tf.reshape(image, [height * height]), tf.gather(labels, index)
+
+    ds = tf.data.Dataset.range(n)
+    if input_context is not None:
+      ds = ds.shard(input_context.num_input_pipelines,
+                    input_context.input_pipeline_id)
+    # Shuffle indices, not images: a whole-split buffer costs 8 bytes an
+    # example, and reshuffling each epoch gives a new uniform permutation.
+    ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
+    # Stateless per-element seeds: augmentation is reproducible for a seed
+    # whatever the parallelism of the map below.
+    ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed).batch(2))
+    ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=True)
+    ds = ds.map(lambda x, y: _one_target_features(x, y, self.info.num_classes),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+  def eval_dataset(self, batch_size, eval_size):
+    """The first eval_size examples, in order, the last batch partial."""
+    if eval_size > self.num_examples:
+      raise idx.DataError('--eval_size=%d but the evaluation data holds only '
+                          '%d examples' % (eval_size, self.num_examples))
+    ds = tf.data.Dataset.from_tensor_slices(
+        (self.images[:eval_size], self.labels[:eval_size]))
+    ds = ds.batch(batch_size)
+    ds = ds.map(lambda x, y: _one_target_features(x, y, self.info.num_classes))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _two_target_features(serialized, num_pixels, num_classes):
+  parsed = tf.io.parse_single_example(serialized, _MULTI_FEATURES)
+
+  def image(key):
+    return tf.cast(_decode(parsed[key], num_pixels), tf.float32) / 255.0
+  return {
+      'images': image('merged_raw'),
+      'labels': (tf.one_hot(parsed['label_1'], num_classes) +
+                 tf.one_hot(parsed['label_2'], num_classes)),
+      'recons_image': image('image_raw_1'), 'recons_label': parsed['label_1'],
+      'spare_image': image('image_raw_2'), 'spare_label': parsed['label_2'],
+  }
+
+
+class MultiMnistSource:
+  """MultiMNIST pairs streamed from `PREFIX@N` shards (too many for memory)."""
+
+  SHUFFLE_BUFFER = 100000  # About 400 MB of parsed 36x36 pair features.
+
+  def __init__(self, pattern):
+    self.paths = records.expand_pattern(pattern)
+    height, width, depth = _first_record_shape(self.paths[0], _MULTI_FEATURES)
+    if height != width or depth != 1:
+      raise idx.DataError('%s: %dx%dx%d images, expected square, depth 1' %
+                          (self.paths[0], height, width, depth))
+    self.info = DatasetInfo(height, 1, 10, 2)
+
+  def _parse(self, ds):
+    num_pixels = self.info.height ** 2
+    return ds.map(lambda s: _two_target_features(s, num_pixels, 10),
+                  num_parallel_calls=tf.data.AUTOTUNE)
+
+  def train_dataset(self, batch_size, seed, input_context=None):
+    files = tf.data.Dataset.from_tensor_slices(self.paths)
+    if input_context is not None:
+      files = files.shard(input_context.num_input_pipelines,
+                          input_context.input_pipeline_id)
+    # New shard order each epoch, records of several shards interleaved, then
+    # a large buffer: the generator already spread pairs randomly over shards.
+    files = files.shuffle(len(self.paths), seed=seed).repeat()
+    ds = files.interleave(tf.data.TFRecordDataset,
+                          cycle_length=min(8, len(self.paths)),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.shuffle(self.SHUFFLE_BUFFER, seed=seed)
+    ds = self._parse(ds).batch(batch_size, drop_remainder=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+  def eval_dataset(self, batch_size, eval_size):
+    ds = tf.data.TFRecordDataset(self.paths).take(eval_size)
+    return self._parse(ds).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def mnist_source(data_dir, split, num_targets=1, validate=False,
+                 source='records', shift=2, flip=False):
+  """The MNIST-family source the experiment asked for.
+
+  Args:
+    data_dir: records directory; for source='idx' the IDX directory; for
+      num_targets=2 a `PREFIX@N` shard pattern (the original's convention).
+    split: 'train' or 'test'.
+    num_targets: 1 (MNIST) or 2 (MultiMNIST records).
+    validate: read the held-out split files (valid_train / valid_test).
+    source: 'records' (the generator's files) or 'idx' (shifts on the fly).
+    shift: training shift of the records' names / of the on-the-fly shifts.
+    flip: random horizontal flips on the fly (Fashion-MNIST).
+  """
+  if split not in ('train', 'test'):
+    raise ValueError('split must be train or test, got %r' % (split,))
+  if num_targets == 2:
+    return MultiMnistSource(data_dir)
+  record_split = ('valid_' + split) if validate else split
+  if source == 'idx':
+    images, labels = mnist_shift.load_split(data_dir, record_split)
+    height = images.shape[1]
+    return InMemorySource(images.reshape(images.shape[0], -1),
+                          labels.astype(np.int64), height,
+                          shift=shift if split == 'train' else 0, flip=flip
+                          and split == 'train')
+  if source != 'records':
+    raise ValueError('source must be records or idx, got %r' % (source,))
+  path = os.path.join(data_dir, mnist_shift.record_name(
+      record_split, shift if split == 'train' else 0, False))
+  if not os.path.isfile(path):
+    raise idx.DataError('%s: no such file (make it with input_data/mnist/'
+                        'mnist_shift.py --split=%s --shift=%d)' %
+                        (path, record_split, shift if split == 'train' else 0))
+  images, labels, (height, width, depth) = load_single_records(path)
+  if height != width or depth != 1:
+    raise idx.DataError('%s: %dx%dx%d images, expected square, depth 1' %
+                        (path, height, width, depth))
+  return InMemorySource(images, labels, height)

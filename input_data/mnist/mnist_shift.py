@@ -1,0 +1,232 @@
+r"""Writes shifted MNIST and MultiMNIST TFRecords (the original generator).
+
+Single digit (`--multi_targets=false`): every image, then its (2*shift+1)^2
+shifted copies in row-major (dy, dx) order, dy and dx in [-shift, shift],
+zero-filled, after `pad` zero pixels on each side. Output
+`{output_dir}/{split}_{shift}shifted_mnist.tfrecords`, features
+  height, width, depth, label: int64;  image_raw: bytes (uint8 [h, w]).
+
+MultiMNIST (`--multi_targets=true`): for each base image, `num_pairs` partners
+of another label drawn from 2*num_pairs random candidates; each digit shifted
+by its own random (dy, dx) in [-shift, shift] after padding; merged =
+min(a + b, 255). Output `multi{split}_{shift}shifted_mnist.tfrecords-
+0000k-of-0000n` (read back as `PREFIX@n`), examples spread at random over
+the shards, features
+  height, width, depth, label_1, label_2: int64;
+  image_raw_1, image_raw_2, merged_raw: bytes.
+
+Splits: train, test, valid_train (train images 10000..60000), valid_test
+(train images 0..10000). `experiment.py --validate=true` reads exactly the
+valid_* files written here.
+
+Example (the paper's MultiMNIST test set, 10 shards):
+  python input_data/mnist/mnist_shift.py --data_dir=data/mnist \
+    --output_dir=/tmp/mnist --split=test --shift=4 --pad=4 \
+    --multi_targets=true --num_pairs=1000 --max_shard=1000000
+"""
+
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from input_data import idx
+from input_data import records
+# pylint: enable=g-import-not-at-top,wrong-import-position
+
+SPLITS = ('train', 'test', 'valid_train', 'valid_test')
+VALIDATION_SIZE = 10000  # valid_test = train images [0, 10000).
+
+
+def record_name(split, shift, multi_targets):
+  """File name (shards: prefix) the generator writes and the readers read."""
+  return '%s%s_%dshifted_mnist.tfrecords' % ('multi' if multi_targets else '',
+                                             split, shift)
+
+
+def load_split(data_dir, split):
+  """(images, labels) uint8 of one generator split."""
+  if split not in SPLITS:
+    raise idx.DataError('--split must be one of %s, got %r' % (SPLITS, split))
+  images, labels = idx.load_mnist(data_dir, 'test' if split == 'test'
+                                  else 'train')
+  if split == 'valid_train':
+    return images[VALIDATION_SIZE:], labels[VALIDATION_SIZE:]
+  if split == 'valid_test':
+    return images[:VALIDATION_SIZE], labels[:VALIDATION_SIZE]
+  return images, labels
+
+
+def shift_image(image, dy, dx):
+  """image [h, w] moved down dy and right dx, zero-filled."""
+  h, w = image.shape
+  out = np.zeros_like(image)
+  out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = (
+      image[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)])
+  return out
+
+
+def all_shifts(images, shift):
+  """[n, h, w] -> [n, (2s+1)^2, h, w]: every shift, row-major (dy, dx)."""
+  n, h, w = images.shape
+  padded = np.pad(images, ((0, 0), (shift, shift), (shift, shift)))
+  copies = [padded[:, shift - dy:shift - dy + h, shift - dx:shift - dx + w]
+            for dy in range(-shift, shift + 1)
+            for dx in range(-shift, shift + 1)]
+  return np.stack(copies, axis=1)
+
+
+def pad_images(images, pad):
+  return np.pad(images, ((0, 0), (pad, pad), (pad, pad))) if pad else images
+
+
+def choose_partners(labels, num_pairs, rng):
+  """[n, num_pairs] partner indices (-1: none found) of another label.
+
+  For each base image, 2*num_pairs random candidates; the first num_pairs of
+  them whose label differs are kept, as the original generator did.
+  """
+  n = labels.shape[0]
+  candidates = rng.randint(0, n, size=(n, 2 * num_pairs))
+  valid = labels[candidates] != labels[:, None]
+  # Stable sort puts the valid candidates first, in their drawn order.
+  order = np.argsort(~valid, axis=1, kind='stable')[:, :num_pairs]
+  chosen = np.take_along_axis(candidates, order, axis=1)
+  return np.where(np.take_along_axis(valid, order, axis=1), chosen, -1)
+
+
+def random_shift_batch(images, shift, rng):
+  """Each image [n, h, w] shifted by its own random (dy, dx) in [-s, s]."""
+  n, h, w = images.shape
+  offsets = rng.randint(-shift, shift + 1, size=(n, 2))
+  padded = np.pad(images, ((0, 0), (shift, shift), (shift, shift)))
+  rows = (np.arange(h)[None, :] + shift - offsets[:, :1])  # [n, h]
+  cols = (np.arange(w)[None, :] + shift - offsets[:, 1:])  # [n, w]
+  return padded[np.arange(n)[:, None, None], rows[:, :, None],
+                cols[:, None, :]]
+
+
+def merge(a, b):
+  """min(a + b, 255) in uint8."""
+  return np.minimum(a.astype(np.int32) + b, 255).astype(np.uint8)
+
+
+def write_single(images, labels, shift, pad, path, max_shard, log_every=5.0):
+  """Writes the shifted single-digit records; returns the paths written."""
+  images = pad_images(images, pad)
+  n, h, w = images.shape
+  per_image = (2 * shift + 1) ** 2
+  total = n * per_image
+
+  def examples():
+    start = last = time.time()
+    for begin in range(0, n, 1000):
+      block = all_shifts(images[begin:begin + 1000], shift)
+      for i in range(block.shape[0]):
+        label = int(labels[begin + i])
+        for copy in block[i]:
+          yield records.single_example(copy, label)
+      now = time.time()
+      if now - last > log_every:
+        last = now
+        done = min(begin + 1000, n) * per_image
+        print('%s: %d/%d records, %.0f records/s' %
+              (path, done, total, done / (now - start)), flush=True)
+  num_shards = -(-total // max_shard) if max_shard else 0
+  return records.write_records(path, examples(), num_shards, total=total)
+
+
+def write_multi(images, labels, shift, pad, num_pairs, path, max_shard, rng,
+                log_every=5.0):
+  """Writes MultiMNIST pairs into shards; returns the paths written."""
+  if num_pairs < 1:
+    raise idx.DataError('--num_pairs must be >= 1 with --multi_targets, got '
+                        '%d' % num_pairs)
+  images = pad_images(images, pad)
+  n = images.shape[0]
+  partners = choose_partners(labels, num_pairs, rng)  # [n, num_pairs]
+  base_index = np.repeat(np.arange(n), num_pairs)[partners.ravel() >= 0]
+  partner_index = partners.ravel()[partners.ravel() >= 0]
+  total = base_index.shape[0]
+  num_shards = max(1, -(-total // max_shard)) if max_shard else 1
+  shard_of = rng.randint(0, num_shards, size=total)
+
+  def examples():
+    start = last = time.time()
+    for begin in range(0, total, 10000):
+      a_idx = base_index[begin:begin + 10000]
+      b_idx = partner_index[begin:begin + 10000]
+      a = random_shift_batch(images[a_idx], shift, rng)
+      b = random_shift_batch(images[b_idx], shift, rng)
+      merged = merge(a, b)
+      for i in range(a.shape[0]):
+        yield shard_of[begin + i], records.multi_example(
+            a[i], b[i], merged[i], int(labels[a_idx[i]]),
+            int(labels[b_idx[i]]))
+      now = time.time()
+      if now - last > log_every:
+        last = now
+        done = min(begin + 10000, total)
+        print('%s: %d/%d pairs, %.0f pairs/s' %
+              (path, done, total, done / (now - start)), flush=True)
+  return records.write_sharded(path, examples(), num_shards)
+
+
+def generate(data_dir, output_dir, split, shift, pad, multi_targets,
+             num_pairs, max_shard, seed):
+  """Generates one split; returns the list of files written."""
+  if shift < 0 or pad < 0 or max_shard < 0:
+    raise idx.DataError('--shift, --pad and --max_shard must be >= 0')
+  images, labels = load_split(data_dir, split)
+  os.makedirs(output_dir, exist_ok=True)
+  path = os.path.join(output_dir, record_name(split, shift, multi_targets))
+  if multi_targets:
+    return write_multi(images, labels, shift, pad, num_pairs, path, max_shard,
+                       np.random.RandomState(seed))
+  return write_single(images, labels, shift, pad, path, max_shard)
+
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """The original's flags; defined only when run as a program."""
+  flags.DEFINE_string('data_dir', None, 'Directory of the four MNIST IDX files '
+                      '(raw or .gz); records are written here too unless '
+                      '--output_dir is given.')
+  flags.DEFINE_string('output_dir', None, 'Where to write (default: data_dir).')
+  flags.DEFINE_integer('shift', 2, 'Maximum shift in pixels.')
+  flags.DEFINE_integer('pad', 0, 'Zero pixels added on each side first.')
+  flags.DEFINE_boolean('multi_targets', False, 'Write MultiMNIST pairs.')
+  flags.DEFINE_integer('max_shard', 0, 'At most this many records per shard '
+                       '(0: one file).')
+  flags.DEFINE_integer('num_pairs', 0, 'MultiMNIST partners per image.')
+  flags.DEFINE_string('split', 'train', 'train, test, valid_train or '
+                      'valid_test.')
+  flags.DEFINE_integer('seed', 0, 'Seed of the MultiMNIST pairing and shifts.')
+
+
+def main(argv):
+  del argv
+  if not FLAGS.data_dir:
+    sys.exit('mnist_shift.py: --data_dir is required (the MNIST IDX files)')
+  try:
+    paths = generate(FLAGS.data_dir, FLAGS.output_dir or FLAGS.data_dir,
+                     FLAGS.split, FLAGS.shift, FLAGS.pad, FLAGS.multi_targets,
+                     FLAGS.num_pairs, FLAGS.max_shard, FLAGS.seed)
+  except (idx.DataError, OSError) as e:
+    sys.exit('mnist_shift.py: %s' % e)
+  for path in paths:
+    print('wrote %s' % path)
+
+
+if __name__ == '__main__':
+  define_flags()
+  app.run(main)

@@ -1,0 +1,127 @@
+"""TFRecord helpers shared by the generators and readers.
+
+Writers never leave a half-written file under a final name: they write to
+`NAME.tmp-PID` and rename when every record is written (also for all the
+shards of a sharded set), and delete the temporaries on any error.
+"""
+
+import glob
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from input_data.idx import DataError
+
+
+def _int64(value):
+  return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+
+def _bytes(value):
+  return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def single_example(image, label):
+  """Serialized tf.Example of one digit: image uint8 [h, w] (or [h, w, d])."""
+  image = np.asarray(image, np.uint8)
+  depth = image.shape[2] if image.ndim == 3 else 1
+  return tf.train.Example(features=tf.train.Features(feature={
+      'height': _int64(image.shape[0]), 'width': _int64(image.shape[1]),
+      'depth': _int64(depth), 'label': _int64(label),
+      'image_raw': _bytes(image.tobytes())})).SerializeToString()
+
+
+def multi_example(image_1, image_2, merged, label_1, label_2):
+  """Serialized tf.Example of a MultiMNIST pair (uint8 [h, w] each)."""
+  return tf.train.Example(features=tf.train.Features(feature={
+      'height': _int64(merged.shape[0]), 'width': _int64(merged.shape[1]),
+      'depth': _int64(1), 'label_1': _int64(label_1),
+      'label_2': _int64(label_2), 'image_raw_1': _bytes(image_1.tobytes()),
+      'image_raw_2': _bytes(image_2.tobytes()),
+      'merged_raw': _bytes(merged.tobytes())})).SerializeToString()
+
+
+def shard_name(prefix, index, num_shards):
+  return '%s-%05d-of-%05d' % (prefix, index, num_shards)
+
+
+class _AtomicWriters:
+  """TFRecord writers to temporary names, renamed together on success."""
+
+  def __init__(self, paths):
+    self.paths = paths
+    self.temps = ['%s.tmp-%d' % (p, os.getpid()) for p in paths]
+    self.writers = []
+
+  def __enter__(self):
+    self.writers = [tf.io.TFRecordWriter(t) for t in self.temps]
+    return self.writers
+
+  def __exit__(self, exc_type, exc, tb):
+    for writer in self.writers:
+      writer.close()
+    if exc_type is None:
+      for temp, path in zip(self.temps, self.paths):
+        os.replace(temp, path)
+    else:
+      for temp in self.temps:
+        if os.path.exists(temp):
+          os.remove(temp)
+    return False
+
+
+def write_records(path, examples, num_shards=0, total=None):
+  """Writes serialized examples in order: one file, or num_shards shards.
+
+  With shards, consecutive runs of ceil(total / num_shards) records go to
+  each shard. Returns the list of paths written.
+  """
+  if not num_shards:
+    with _AtomicWriters([path]) as (writer,):
+      for example in examples:
+        writer.write(example)
+    return [path]
+  per_shard = -(-total // num_shards)
+  return write_sharded(path, ((i // per_shard, e)
+                              for i, e in enumerate(examples)), num_shards)
+
+
+def write_sharded(prefix, shard_examples, num_shards):
+  """Writes (shard index, serialized example) pairs; returns the shard paths."""
+  paths = [shard_name(prefix, i, num_shards) for i in range(num_shards)]
+  with _AtomicWriters(paths) as writers:
+    for shard, example in shard_examples:
+      writers[shard].write(example)
+  return paths
+
+
+def expand_pattern(pattern):
+  """Files of `PREFIX@N` (N shards), a glob, or one path; DataError if none."""
+  match = re.fullmatch(r'(.+)@(\d+)', pattern)
+  if match:
+    prefix, num_shards = match.group(1), int(match.group(2))
+    paths = [shard_name(prefix, i, num_shards) for i in range(num_shards)]
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+      raise DataError('%s: %d of %d shards missing, first %s' %
+                      (pattern, len(missing), num_shards, missing[0]))
+    return paths
+  paths = sorted(glob.glob(pattern))
+  if not paths:
+    raise DataError('%s: no such file (nor matching files)' % pattern)
+  return paths
+
+
+def count_records(paths):
+  """Number of records in the files; DataError naming a corrupt file."""
+  total = 0
+  for path in paths:
+    try:
+      total += int(tf.data.TFRecordDataset(path).reduce(
+          np.int64(0), lambda n, _: n + 1))
+    except tf.errors.OpError as e:
+      raise DataError('%s: corrupt or truncated TFRecord file (%s)' %
+                      (path, e.message.splitlines()[0])) from e
+  return total

@@ -1,0 +1,329 @@
+"""Training and evaluation loops behind experiment.py (explicit arguments).
+
+train:                 resumable training, checkpoints, summaries, logs.
+evaluate_checkpoints:  one checkpoint, or the summed class scores of several
+                       (the original's ensemble evaluation).
+evaluate_continuously: the validation job: evaluates each new checkpoint of a
+                       training directory as it appears.
+"""
+
+import json
+import os
+import re
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from input_data import idx
+from input_data.mnist import mnist_input_record
+from models import capsule_model
+from models import conv_model
+from models import model as model_lib
+from models.layers import layers
+import summaries
+
+MODELS = {'capsule': capsule_model.CapsuleModel,
+          'baseline': conv_model.ConvModel}
+DATASETS = ('mnist', 'fashion_mnist')
+EVAL_BATCH = 100  # The original's evaluation batch.
+CHECKPOINT_PREFIX = 'model.ckpt'
+
+
+class ExperimentError(ValueError):
+  """Bad input found before or during a run: one line for the user."""
+
+
+def get_source(dataset, data_dir, split, num_targets, validate, data_source):
+  """The data source of a dataset name and split (see mnist_input_record)."""
+  if dataset not in DATASETS:
+    raise ExperimentError('--dataset=%s is not supported; choose one of %s' %
+                          (dataset, ', '.join(DATASETS)))
+  if num_targets not in (1, 2):
+    raise ExperimentError('--num_targets must be 1 or 2, got %d' % num_targets)
+  if num_targets == 2 and (dataset != 'mnist' or data_source != 'records'):
+    raise ExperimentError('--num_targets=2 needs --dataset=mnist with '
+                          'MultiMNIST records (--data_source=records)')
+  if dataset == 'fashion_mnist' and data_source != 'idx':
+    raise ExperimentError('--dataset=fashion_mnist reads IDX files: use '
+                          '--data_source=idx')
+  try:
+    return mnist_input_record.mnist_source(
+        data_dir, split, num_targets, validate, data_source,
+        flip=dataset == 'fashion_mnist')
+  except idx.DataError as e:
+    raise ExperimentError(str(e)) from e
+
+
+def build_model(model_name, hparams, info):
+  if model_name not in MODELS:
+    raise ExperimentError('--model=%s is unknown; choose capsule or baseline' %
+                          model_name)
+  return MODELS[model_name](hparams, info.height, info.depth,
+                            info.num_classes, info.num_targets)
+
+
+def make_strategy(num_gpus, devices=None):
+  """Default strategy for one device, MirroredStrategy over several.
+
+  Args:
+    num_gpus: replicas wanted.
+    devices: the devices to use (tests pass logical CPUs); default the GPUs.
+  """
+  if devices is None:
+    devices = [d.name for d in tf.config.list_logical_devices('GPU')]
+    if num_gpus > max(len(devices), 1):
+      raise ExperimentError('--num_gpus=%d but this machine has %d GPU(s)' %
+                            (num_gpus, len(devices)))
+  if num_gpus < 1:
+    raise ExperimentError('--num_gpus must be >= 1, got %d' % num_gpus)
+  if num_gpus == 1:
+    return tf.distribute.get_strategy()
+  return tf.distribute.MirroredStrategy(devices[:num_gpus])
+
+
+def _step_of(path):
+  match = re.search(r'-(\d+)$', path)
+  return int(match.group(1)) if match else -1
+
+
+def restore_model(model, path):
+  """Loads model weights from a native or a TF1 (name-based) checkpoint.
+
+  Raises ExperimentError naming the first missing or mis-shaped variable.
+  """
+  try:
+    saved = dict(tf.train.list_variables(path))
+  except (tf.errors.OpError, ValueError) as e:
+    raise ExperimentError('--checkpoint=%s: not a readable checkpoint (%s)' %
+                          (path, str(e).splitlines()[0])) from e
+  names = model.tf1_variables()
+  if any(name in saved for name in names):  # The authors' TF1 checkpoint.
+    reader = tf.train.load_checkpoint(path)
+    for name, variable in names.items():
+      if name not in saved:
+        raise ExperimentError('%s: variable %s missing from the checkpoint' %
+                              (path, name))
+      if list(saved[name]) != variable.shape.as_list():
+        raise ExperimentError('%s: variable %s has shape %s in the checkpoint,'
+                              ' the model expects %s' % (
+                                  path, name, saved[name],
+                                  variable.shape.as_list()))
+      variable.assign(reader.get_tensor(name))
+    return
+  # Native checkpoints: keys like model/digit_capsules/weights/.ATTRIBUTES/...
+  for name, variable in _native_names(model).items():
+    key = 'model/%s/.ATTRIBUTES/VARIABLE_VALUE' % name
+    if key not in saved:
+      raise ExperimentError('%s: variable %s missing from the checkpoint '
+                            '(another model or hparams?)' % (path, name))
+    if list(saved[key]) != variable.shape.as_list():
+      raise ExperimentError('%s: variable %s has shape %s in the checkpoint, '
+                            'the model expects %s' % (
+                                path, name, saved[key],
+                                variable.shape.as_list()))
+  tf.train.Checkpoint(model=model).read(path).expect_partial()
+
+
+def _native_names(model):
+  """{object path in a tf.train.Checkpoint: variable} of the model."""
+  paths = {}
+
+  def walk(obj, prefix):
+    for attr, value in vars(obj).items():
+      if isinstance(value, tf.Variable):
+        paths['%s%s' % (prefix, attr)] = value
+      elif isinstance(value, tf.Module):
+        walk(value, '%s%s/' % (prefix, attr))
+      elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+          if isinstance(item, tf.Module):
+            walk(item, '%s%s/%d/' % (prefix, attr, i))
+  walk(model, '')
+  return paths
+
+
+def _log(message):
+  print(message, flush=True)
+
+
+def train(model_name, hparams, source, summary_dir, max_steps, save_step,
+          strategy, batch_size=128, seed=0, log_every_secs=10.0):
+  """Trains to max_steps, resuming from the newest checkpoint of summary_dir.
+
+  Returns:
+    The final global step.
+  """
+  train_dir = os.path.join(summary_dir, 'train')
+  os.makedirs(train_dir, exist_ok=True)
+  with strategy.scope():
+    tf.random.set_seed(seed)
+    model = build_model(model_name, hparams, source.info)
+    optimizer = model_lib.Adam(model.trainable_variables)
+  _log('total_params: %d' % model.num_params())
+  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+  manager = tf.train.CheckpointManager(checkpoint, train_dir, max_to_keep=10,
+                                       checkpoint_name=CHECKPOINT_PREFIX)
+  if manager.latest_checkpoint:
+    checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+    _log('resumed from %s' % manager.latest_checkpoint)
+  step = int(optimizer.step.numpy())
+  with open(os.path.join(train_dir, 'hparams.json'), 'w') as f:
+    json.dump(dict(hparams.to_dict(), model=model_name), f, indent=2)
+  if step >= max_steps:
+    _log('step %d >= max_steps %d: nothing to train' % (step, max_steps))
+    return step
+
+  # A resumed run draws a new order rather than replaying the first epoch.
+  data_seed = seed * 1000003 + step
+  dataset = strategy.distribute_datasets_from_function(
+      lambda ctx: source.train_dataset(
+          ctx.get_per_replica_batch_size(batch_size), data_seed, ctx))
+  train_step = model_lib.make_train_step(model, optimizer, strategy,
+                                         batch_size)
+  writer = tf.summary.create_file_writer(train_dir)
+  iterator = iter(dataset)
+  start_step, start_time = step, time.time()
+  last_log, window = start_time, None
+  while step < max_steps:
+    sums = train_step(next(iterator))
+    step += 1
+    window = sums if window is None else {k: window[k] + sums[k]
+                                          for k in sums}
+    now = time.time()
+    if now - last_log >= log_every_secs or step == max_steps or (
+        step % save_step == 0):
+      _write_train_log(writer, window, step, max_steps, start_step,
+                       now - start_time, batch_size)
+      window, last_log = None, now
+    if step % save_step == 0 or step == max_steps:
+      _log('saved %s' % manager.save(checkpoint_number=step))
+  return step
+
+
+def _write_train_log(writer, window, step, max_steps, start_step, elapsed,
+                     batch_size):
+  """Summaries and one log line from the summed metrics since the last one."""
+  window = {k: float(v) for k, v in window.items()}
+  steps_in_window = window['examples'] / batch_size
+  scalars = {
+      'total_loss': window['total_loss'] / window['examples'],
+      'batch_classification_cost':
+          window['batch_classification_cost'] / window['examples'],
+      'reconstruction_error':
+          window['reconstruction_error'] / window['examples'],
+      'accuracy': window['correct'] / window['examples'],
+      'learning_rate': window['learning_rate'] / steps_in_window,
+  }
+  rate = (step - start_step) * batch_size / max(elapsed, 1e-9)
+  scalars['examples_per_sec'] = rate
+  if not np.isfinite(scalars['total_loss']):
+    raise ExperimentError('non-finite loss at steps up to %d; the last '
+                          'checkpoint is intact' % step)
+  summaries.write_scalars(writer, step, scalars)
+  left = (max_steps - step) * batch_size / max(rate, 1e-9)
+  _log('step %d: loss %.4f, accuracy %.4f, %.1f examples/s, %s left' %
+       (step, scalars['total_loss'], scalars['accuracy'], rate,
+        time.strftime('%H:%M:%S', time.gmtime(left))))
+
+
+def _evaluate_logits(model, dataset):
+  """(logits [n, C], labels [n, C], summed metrics) over the whole dataset."""
+  eval_step = model_lib.make_eval_step(model, tf.distribute.get_strategy())
+  logits, labels, totals = [], [], None
+  for features in dataset:
+    sums, batch_logits = eval_step(features)
+    logits.append(batch_logits.numpy())
+    labels.append(features['labels'].numpy())
+    totals = sums if totals is None else {k: totals[k] + sums[k] for k in sums}
+  totals = {k: float(v) for k, v in totals.items()}
+  return np.concatenate(logits), np.concatenate(labels), totals
+
+
+def _report(correct, eval_size):
+  wrong = int(round(eval_size - correct))
+  _log('Total wrong predictions: %d, wrong percent: %.2f%%' %
+       (wrong, 100.0 * wrong / eval_size))
+  return wrong
+
+
+def evaluate_checkpoints(model_name, hparams, source, paths, eval_size,
+                         summary_dir=None):
+  """Evaluates one checkpoint, or the sum of the class scores of several.
+
+  Returns:
+    (wrong, eval_size): wrong predictions on the first eval_size examples.
+  """
+  if eval_size <= 0:
+    raise ExperimentError('--eval_size must be > 0, got %d' % eval_size)
+  for path in paths:
+    if not tf.io.gfile.exists(path + '.index'):
+      raise ExperimentError('--checkpoint: %s does not exist (no %s.index)' %
+                            (path, path))
+  try:
+    dataset = source.eval_dataset(EVAL_BATCH, eval_size)
+  except idx.DataError as e:
+    raise ExperimentError(str(e)) from e
+  model = build_model(model_name, hparams, source.info)
+  summed, labels, totals = None, None, None
+  for path in paths:
+    restore_model(model, path)
+    logits, labels, totals = _evaluate_logits(model, dataset)
+    # Only the running sum is kept: memory does not grow with the trials.
+    summed = logits if summed is None else summed + logits
+  if labels.shape[0] != eval_size:
+    raise ExperimentError('--eval_size=%d but the evaluation data holds only '
+                          '%d examples' % (eval_size, labels.shape[0]))
+  correct, almost = layers.correct_counts(tf.constant(summed),
+                                          tf.constant(labels),
+                                          source.info.num_targets)
+  correct = int(tf.reduce_sum(tf.cast(correct, tf.int32)))
+  almost = int(tf.reduce_sum(tf.cast(almost, tf.int32)))
+  wrong = _report(correct, eval_size)
+  if summary_dir and len(paths) == 1:
+    _write_eval_summaries(os.path.join(summary_dir, 'test'),
+                          _step_of(paths[0]), totals, correct, almost,
+                          eval_size)
+  return wrong, eval_size
+
+
+def _write_eval_summaries(test_dir, step, totals, correct, almost, eval_size):
+  n = totals['examples']
+  summaries.write_scalars(tf.summary.create_file_writer(test_dir), step, {
+      'total_loss': totals['total_loss'] / n,
+      'batch_classification_cost': totals['batch_classification_cost'] / n,
+      'reconstruction_error': totals['reconstruction_error'] / n,
+      'accuracy': correct / eval_size,
+      'correct_prediction': correct,
+      'wrong_prediction': eval_size - correct,
+      'almost_wrong_prediction': eval_size - almost})
+
+
+def evaluate_continuously(model_name, hparams, source, summary_dir,
+                          eval_size, max_steps, timeout_secs=6 * 3600,
+                          poll_secs=60):
+  """Evaluates each new checkpoint of summary_dir/train until max_steps.
+
+  Returns:
+    {step: wrong predictions} of the checkpoints evaluated.
+  """
+  train_dir = os.path.join(summary_dir, 'train')
+  results = {}
+  for path in tf.train.checkpoints_iterator(
+      train_dir, min_interval_secs=poll_secs, timeout=timeout_secs):
+    step = _step_of(path)
+    try:
+      wrong, _ = evaluate_checkpoints(model_name, hparams, source, [path],
+                                      eval_size, summary_dir)
+    except ExperimentError as e:
+      if tf.io.gfile.exists(path + '.index'):
+        raise
+      _log('skipped %s: deleted before it could be read (%s)' % (path, e))
+      continue
+    results[step] = wrong
+    _log('evaluated step %d' % step)
+    if step >= max_steps:
+      break
+  else:
+    _log('no new checkpoint in %d s: stopping' % timeout_secs)
+  return results
