@@ -16,3 +16,9 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 _cpus = tf.config.list_physical_devices('CPU')
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+
+# absl's test helpers (create_tempdir, ...) read flags; pytest never parses
+# them, so take the defaults.
+from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+flags.FLAGS.mark_as_parsed()

@@ -1,0 +1,152 @@
+"""Tests of the MNIST-family tf.data readers."""
+
+import collections
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from input_data import idx
+from input_data import records
+from input_data.mnist import mnist_input_record as reader
+from input_data.mnist import mnist_shift
+from input_data.mnist import mnist_shift_test
+
+
+class ReaderTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.idx_dir = mnist_shift_test.write_mnist(
+        self.create_tempdir().full_path, n_train=20, n_test=7)
+    self.out = self.create_tempdir().full_path
+
+  def test_records_features_and_exact_eval_size(self):
+    mnist_shift.generate(self.idx_dir, self.out, 'test', 0, 0, False, 0, 0, 0)
+    source = reader.mnist_source(self.out, 'test')
+    self.assertEqual(source.info, reader.DatasetInfo(28, 1, 10, 1))
+    batches = list(source.eval_dataset(batch_size=2, eval_size=5))
+    self.assertEqual([b['images'].shape[0] for b in batches], [2, 2, 1])
+    first = batches[0]
+    self.assertAllClose(first['labels'][1], np.eye(10)[1])
+    self.assertAllEqual(first['recons_label'], [0, 1])
+    images, _ = idx.load_mnist(self.idx_dir, 'test')
+    self.assertAllClose(first['images'][1], images[1].ravel() / 255.0)
+    self.assertAllEqual(first['recons_image'], first['images'])
+    with self.assertRaisesRegex(idx.DataError, 'holds only 7 examples'):
+      source.eval_dataset(2, 8)
+
+  def test_missing_records_say_how_to_make_them(self):
+    with self.assertRaisesRegex(idx.DataError,
+                                'train_2shifted_mnist.tfrecords: no such file'
+                                '.*mnist_shift.py --split=train --shift=2'):
+      reader.mnist_source(self.out, 'train')
+
+  def test_wrong_sized_record_names_the_file(self):
+    path = os.path.join(self.out, 'test_0shifted_mnist.tfrecords')
+    examples = [records.single_example(np.zeros([28, 28]), 1),
+                records.single_example(np.zeros([28, 27]), 2)]
+    examples[1] = examples[1].replace(b'\x1b', b'\x1c', 1)  # width 27 -> 28
+    records.write_records(path, examples)
+    with self.assertRaisesRegex(idx.DataError,
+                                'test_0shifted_mnist.tfrecords: corrupt record'):
+      reader.mnist_source(self.out, 'test')
+
+  def test_truncated_file_names_the_file(self):
+    mnist_shift.generate(self.idx_dir, self.out, 'test', 0, 0, False, 0, 0, 0)
+    path = os.path.join(self.out, 'test_0shifted_mnist.tfrecords')
+    with open(path, 'rb') as f:
+      data = f.read()
+    with open(path, 'wb') as f:
+      f.write(data[:-100])
+    with self.assertRaisesRegex(idx.DataError, 'test_0shifted_mnist'):
+      reader.mnist_source(self.out, 'test')
+
+  def test_training_epoch_is_a_permutation(self):
+    source = reader.mnist_source(self.idx_dir, 'train', source='idx', shift=0)
+    batches = iter(source.train_dataset(batch_size=5, seed=3))
+    first_epoch = np.concatenate([next(batches)['images'][:, 3 * 28 + 3]
+                                  for _ in range(4)])
+    # Pixel (3, 3) holds the image index / 255: each image once per epoch.
+    self.assertAllClose(np.sort(first_epoch * 255), np.arange(20))
+    self.assertNotAllClose(first_epoch * 255, np.arange(20))
+
+  def test_validate_reads_the_generator_files(self):
+    d = mnist_shift_test.write_mnist(self.create_tempdir().full_path,
+                                     n_train=10003, n_test=1)
+    mnist_shift.generate(d, self.out, 'valid_test', 0, 0, False, 0, 0, 0)
+    mnist_shift.generate(d, self.out, 'valid_train', 2, 0, False, 0, 0, 0)
+    self.assertEqual(reader.mnist_source(self.out, 'test',
+                                         validate=True).num_examples, 10000)
+    self.assertEqual(reader.mnist_source(self.out, 'train',
+                                         validate=True).num_examples, 3 * 25)
+
+  def test_multi_mnist_shards(self):
+    mnist_shift.generate(self.idx_dir, self.out, 'test', 2, 4, True, 2, 4, 0)
+    names = sorted(os.listdir(self.out))
+    num_shards = len(names)
+    pattern = os.path.join(self.out, 'multitest_2shifted_mnist.tfrecords@%d'
+                           % num_shards)
+    source = reader.mnist_source(pattern, 'test', num_targets=2)
+    self.assertEqual(source.info, reader.DatasetInfo(36, 1, 10, 2))
+    batch = next(iter(source.eval_dataset(3, 3)))
+    self.assertEqual(batch['images'].shape, (3, 36 * 36))
+    self.assertAllClose(tf.reduce_sum(batch['labels'], 1), [2.0, 2.0, 2.0])
+    self.assertAllClose(batch['images'], tf.minimum(
+        batch['recons_image'] + batch['spare_image'], 1.0), atol=1e-6)
+    train = next(iter(source.train_dataset(4, seed=0)))
+    self.assertEqual(train['spare_label'].shape, (4,))
+    with self.assertRaisesRegex(idx.DataError, 'shards missing'):
+      reader.mnist_source(pattern.replace('@%d' % num_shards, '@99'), 'test',
+                          num_targets=2)
+
+
+class OnTheFlyTest(tf.test.TestCase):
+
+  def test_random_shift_eagerly_and_in_tf_data(self):
+    image = tf.constant(np.pad([[9]], 2).astype(np.uint8))  # 5x5, centre 9
+    eager = []
+    for i in range(50):
+      shifted = reader.random_shift(image, 2, tf.constant([i, 0]))
+      self.assertEqual(int(tf.reduce_sum(tf.cast(shifted, tf.int32))), 9)
+      eager.append(int(tf.argmax(tf.reshape(shifted, [-1]))))
+    in_data = [int(tf.argmax(tf.reshape(x, [-1]))) for x in
+               tf.data.Dataset.range(50).map(
+                   lambda i: reader.random_shift(image, 2, tf.stack([i, 0])))]
+    self.assertEqual(eager, in_data)
+
+  def test_flip_eagerly_and_in_tf_data(self):
+    image = tf.constant([[1, 2, 3]], tf.uint8)
+    outs = {tuple(reader.random_flip(image, tf.constant([i, 1]))[0].numpy())
+            for i in range(20)}
+    self.assertEqual(outs, {(1, 2, 3), (3, 2, 1)})
+    ds = tf.data.Dataset.range(20).map(
+        lambda i: reader.random_flip(image, tf.stack([i, 1])))
+    self.assertEqual({tuple(x[0].numpy()) for x in ds}, outs)
+
+  def test_on_the_fly_shifts_match_the_generator_distribution(self):
+    # The generator writes each of the 25 shifts once per image; on the fly,
+    # each training example should land on the 25 positions uniformly.
+    idx_dir = mnist_shift_test.write_mnist(self.create_tempdir().full_path,
+                                           n_train=1, n_test=1)
+    images, _ = idx.load_mnist(idx_dir, 'train')
+    images = images.copy()
+    images[0, 3, 3] = 0  # Only the bright pixel at (10, 12) is left.
+    generated = collections.Counter(
+        int(np.argmax(c)) for c in mnist_shift.all_shifts(images, 2)[0])
+    source = reader.InMemorySource(images.reshape(1, -1), np.array([0]), 28,
+                                   shift=2)
+    batches = iter(source.train_dataset(batch_size=500, seed=0))
+    drawn = collections.Counter(
+        int(i) for b in (next(batches) for _ in range(10))
+        for i in np.argmax(b['images'], axis=1))
+    self.assertEqual(set(drawn), set(generated))
+    self.assertLen(generated, 25)
+    counts = np.array([drawn[k] for k in generated])
+    # 5000 draws, 200 expected per position: chi-square, 24 d.o.f., p ~ 1e-4.
+    chi2 = ((counts - 200.0) ** 2 / 200.0).sum()
+    self.assertLess(chi2, 60.0)
+
+
+if __name__ == '__main__':
+  tf.test.main()
