@@ -79,11 +79,10 @@ def _configure_devices(evaluating_continuously):
 
 def main(argv):
   del argv
-  # Imported here so that --help is instant and flag errors need no TF.
+  # Everything that needs no data is checked before TensorFlow is imported:
+  # a mistyped flag costs no start-up and prints one line.
   # pylint: disable=g-import-not-at-top
   from models import hparams as hparams_lib
-  import train_eval
-  # pylint: enable=g-import-not-at-top
   if not FLAGS.data_dir:
     _fail('--data_dir is required')
   if FLAGS.eval_size <= 0:
@@ -97,11 +96,16 @@ def main(argv):
           FLAGS.num_trials)
   if (FLAGS.train or not FLAGS.checkpoint) and not FLAGS.summary_dir:
     _fail('--summary_dir is required to train or to run the validation job')
-  continuous = not FLAGS.train and not FLAGS.checkpoint
-  _configure_devices(continuous)
   try:
     hparams = hparams_lib.default_hparams(FLAGS.model).parse(
         FLAGS.hparams_override or '')
+  except ValueError as e:
+    _fail(str(e))
+  continuous = not FLAGS.train and not FLAGS.checkpoint
+  _configure_devices(continuous)
+  import train_eval
+  # pylint: enable=g-import-not-at-top
+  try:
     source = train_eval.get_source(
         FLAGS.dataset, FLAGS.data_dir, 'train' if FLAGS.train else 'test',
         FLAGS.num_targets, FLAGS.validate, FLAGS.data_source)
@@ -122,7 +126,7 @@ def main(argv):
           FLAGS.model, hparams, source, FLAGS.summary_dir, FLAGS.eval_size,
           FLAGS.max_steps, FLAGS.eval_timeout_secs, FLAGS.eval_poll_secs)
       return 0
-  except (ValueError, OSError) as e:  # HParamsError, ExperimentError, ...
+  except (ValueError, OSError) as e:  # ExperimentError, DataError, ...
     _fail(str(e))
   raise AssertionError('unreachable: no mode matched the flags')
 

@@ -1,0 +1,220 @@
+"""End-to-end tests of experiment.py and train_eval on tiny generated records."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from input_data.mnist import mnist_input_record
+from input_data.mnist import mnist_shift
+from input_data.mnist import mnist_shift_test
+from models import capsule_model
+from models import hparams as hparams_lib
+from models import model as model_lib
+import summaries
+import train_eval
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_experiment(*args, check=True):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', CUDA_VISIBLE_DEVICES='')
+  proc = subprocess.run([sys.executable, os.path.join(ROOT, 'experiment.py')]
+                        + list(args), capture_output=True, text=True, env=env,
+                        timeout=600)
+  if check and proc.returncode:
+    raise AssertionError('experiment.py %s failed:\n%s' % (args, proc.stderr))
+  return proc
+
+
+def make_records(tmp):
+  idx_dir = mnist_shift_test.write_mnist(os.path.join(tmp, 'idx'), n_train=20,
+                                         n_test=7)
+  data_dir = os.path.join(tmp, 'records')
+  mnist_shift.generate(idx_dir, data_dir, 'train', 1, 0, False, 0, 0, 0)
+  mnist_shift.generate(idx_dir, data_dir, 'test', 0, 0, False, 0, 0, 0)
+  return data_dir
+
+
+def _wrong(stdout):
+  match = re.search(r'Total wrong predictions: (\d+), wrong percent: '
+                    r'([\d.]+)%', stdout)
+  assert match, stdout
+  return int(match.group(1)), float(match.group(2))
+
+
+class ExperimentCliTest(tf.test.TestCase):
+
+  def test_train_evaluate_ensemble_resume(self):
+    tmp = self.create_tempdir().full_path
+    os.makedirs(os.path.join(tmp, 'idx'))
+    data = make_records(tmp)
+    run = os.path.join(tmp, 'run')
+    common = ['--data_dir=' + data, '--summary_dir=' + run]
+    # --shift=1 records: the reader looks for the shift-2 name by default.
+    os.rename(os.path.join(data, 'train_1shifted_mnist.tfrecords'),
+              os.path.join(data, 'train_2shifted_mnist.tfrecords'))
+    out = run_experiment(*common, '--max_steps=2', '--save_step=1').stdout
+    self.assertStartsWith(out, 'total_params: 8215728\n')
+    train_dir = os.path.join(run, 'train')
+    self.assertTrue(os.path.exists(os.path.join(train_dir,
+                                                'model.ckpt-2.index')))
+    self.assertTrue(os.path.exists(os.path.join(train_dir, 'hparams.json')))
+    tags = summaries.read_scalars(train_dir)
+    for tag in ('total_loss', 'batch_classification_cost',
+                'reconstruction_error', 'accuracy', 'learning_rate',
+                'examples_per_sec'):
+      self.assertIn(tag, tags)
+
+    out = run_experiment(*common, '--train=false', '--eval_size=7',
+                         '--checkpoint=%s/model.ckpt-2' % train_dir).stdout
+    wrong, percent = _wrong(out)
+    self.assertAllClose(percent, 100.0 * wrong / 7, atol=0.01)
+    test_tags = summaries.read_scalars(os.path.join(run, 'test'))
+    self.assertEqual(test_tags['wrong_prediction'], [(2, float(wrong))])
+    self.assertIn('almost_wrong_prediction', test_tags)
+
+    # Ensemble of two "trials": trial i at ens/i/model.ckpt-2.
+    for i, step in enumerate((1, 2)):
+      os.makedirs(os.path.join(tmp, 'ens', str(i)))
+      for suffix in ('.index', '.data-00000-of-00001'):
+        shutil.copy(os.path.join(train_dir, 'model.ckpt-%d%s' % (step, suffix)),
+                    os.path.join(tmp, 'ens', str(i), 'model.ckpt-2' + suffix))
+    pattern = os.path.join(tmp, 'ens', '{}', 'model.ckpt-2')
+    out = run_experiment(*common, '--train=false', '--eval_size=7',
+                         '--num_trials=2', '--checkpoint=' + pattern).stdout
+    _wrong(out)
+    proc = run_experiment(*common, '--train=false', '--eval_size=7',
+                          '--num_trials=3', '--checkpoint=' + pattern,
+                          check=False)
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn('ens/2/model.ckpt-2 does not exist', proc.stderr)
+
+    out = run_experiment(*common, '--max_steps=4', '--save_step=2').stdout
+    self.assertIn('resumed from %s/model.ckpt-2' % train_dir, out)
+    self.assertTrue(os.path.exists(os.path.join(train_dir,
+                                                'model.ckpt-4.index')))
+
+  def test_validation_job_beside_training(self):
+    tmp = self.create_tempdir().full_path
+    os.makedirs(os.path.join(tmp, 'idx'))
+    data = make_records(tmp)
+    os.rename(os.path.join(data, 'train_1shifted_mnist.tfrecords'),
+              os.path.join(data, 'train_2shifted_mnist.tfrecords'))
+    run = os.path.join(tmp, 'run')
+    common = ['--data_dir=' + data, '--summary_dir=' + run, '--max_steps=4']
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+    evaluator = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, 'experiment.py'), *common,
+         '--train=false', '--eval_size=7', '--eval_poll_secs=1',
+         '--eval_timeout_secs=300'], stdout=subprocess.PIPE, text=True,
+        env=env)
+    run_experiment(*common, '--save_step=2')
+    out, _ = evaluator.communicate(timeout=300)
+    self.assertEqual(evaluator.returncode, 0)
+    steps = [int(s) for s in re.findall(r'evaluated step (\d+)', out)]
+    self.assertEqual(steps[-1], 4)  # Stopped after the last checkpoint.
+    self.assertEqual(len(steps), len(set(steps)))  # Each at most once.
+    self.assertLen(re.findall('Total wrong predictions', out), len(steps))
+
+  def test_bad_input_is_one_line_and_nonzero(self):
+    tmp = self.create_tempdir().full_path
+    cases = [
+        (['--summary_dir=' + tmp], '--data_dir is required'),
+        (['--data_dir=' + tmp, '--summary_dir=' + tmp, '--dataset=imagenet'],
+         '--dataset=imagenet is not supported'),
+        (['--data_dir=' + tmp, '--summary_dir=' + tmp,
+          '--hparams_override=routng=2'], "unknown key 'routng'"),
+        (['--data_dir=' + tmp, '--train=false', '--num_trials=2',
+          '--checkpoint=x'], 'needs --checkpoint with a {} pattern'),
+        (['--data_dir=' + tmp, '--summary_dir=' + tmp, '--eval_size=0'],
+         '--eval_size must be > 0'),
+        (['--data_dir=' + tmp, '--summary_dir=' + tmp],
+         'train_2shifted_mnist.tfrecords: no such file'),
+    ]
+    for args, message in cases:
+      proc = run_experiment(*args, check=False)
+      self.assertNotEqual(proc.returncode, 0, args)
+      # TensorFlow's own C++ start-up lines may come first; ours is the one
+      # line that names the program, last, with no traceback.
+      lines = proc.stderr.strip().splitlines()
+      self.assertNotIn('Traceback', proc.stderr)
+      self.assertLen([l for l in lines if l.startswith('experiment.py:')], 1)
+      self.assertStartsWith(lines[-1], 'experiment.py: ')
+      self.assertIn(message, lines[-1])
+
+
+class CheckpointTest(tf.test.TestCase):
+
+  def _model(self, overrides=''):
+    return capsule_model.CapsuleModel(
+        hparams_lib.default_hparams().parse(overrides), 28, 1, 10)
+
+  def test_tf1_checkpoint_gives_the_native_scores(self):
+    native = self._model()
+    names = native.tf1_variables()
+    adam = model_lib.Adam(native.trainable_variables)
+    slots = adam.tf1_variables(names)
+    path = os.path.join(self.create_tempdir().full_path, 'model.ckpt-7')
+    values = {n: v.numpy() for n, v in list(names.items()) +
+              list(slots.items())}
+    with tf.Graph().as_default():
+      tf1_vars = [tf.compat.v1.Variable(v, name=n) for n, v in values.items()]
+      tf1_vars.append(tf.compat.v1.Variable(7.0, name='global_step'))
+      saver = tf.compat.v1.train.Saver(tf1_vars)
+      with tf.compat.v1.Session() as sess:
+        sess.run(tf.compat.v1.global_variables_initializer())
+        saver.save(sess, path)
+    native_path = tf.train.Checkpoint(model=native).write(
+        os.path.join(self.create_tempdir().full_path, 'native'))
+    features = {'images': np.random.RandomState(0).rand(4, 784)
+                          .astype(np.float32),
+                'recons_label': np.zeros([4], np.int64)}
+    for checkpoint in (path, native_path):
+      restored = self._model()
+      train_eval.restore_model(restored, checkpoint)
+      self.assertAllClose(restored.inference(features).logits,
+                          native.inference(features).logits, atol=1e-6)
+
+  def test_mismatched_checkpoints_name_the_variable(self):
+    path = tf.train.Checkpoint(model=self._model('remake=false')).write(
+        os.path.join(self.create_tempdir().full_path, 'a'))
+    with self.assertRaisesRegex(train_eval.ExperimentError,
+                                r'variable reconstruction/layers/0/\w+ '
+                                'missing'):
+      train_eval.restore_model(self._model(), path)
+    path = tf.train.Checkpoint(model=self._model('num_prime_capsules=16')).write(
+        os.path.join(self.create_tempdir().full_path, 'b'))
+    with self.assertRaisesRegex(train_eval.ExperimentError,
+                                r'conv_capsule1|primary_capsules/\w+ has shape '
+                                r'\[\S+'):
+      train_eval.restore_model(self._model(), path)
+
+  def test_two_replicas_train_like_one(self):
+    tmp = self.create_tempdir().full_path
+    os.makedirs(os.path.join(tmp, 'idx'))
+    source = mnist_input_record.mnist_source(
+        mnist_shift_test.write_mnist(os.path.join(tmp, 'idx')), 'train',
+        source='idx', shift=0)
+    hparams = hparams_lib.default_hparams()
+    weights = []
+    for i, strategy in enumerate((
+        tf.distribute.get_strategy(),
+        train_eval.make_strategy(2, devices=['/cpu:0', '/cpu:1']))):
+      run = os.path.join(tmp, 'run%d' % i)
+      train_eval.train('capsule', hparams, source, run, max_steps=2,
+                       save_step=2, strategy=strategy, batch_size=8)
+      model = capsule_model.CapsuleModel(hparams, 28, 1, 10)
+      train_eval.restore_model(model, os.path.join(run, 'train',
+                                                   'model.ckpt-2'))
+      weights.append([v.numpy() for v in model.trainable_variables])
+    for a, b in zip(*weights):
+      self.assertAllClose(a, b, atol=1e-5)
+
+
+if __name__ == '__main__':
+  tf.test.main()
