@@ -15,9 +15,11 @@ from input_data.mnist import mnist_shift_test
 from models import capsule_model
 from models import hparams as hparams_lib
 from models import model as model_lib
+from models import testing
 import summaries
 import train_eval
 
+testing.split_cpu()
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 

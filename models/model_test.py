@@ -8,6 +8,8 @@ from models import hparams as hparams_lib
 from models import model
 from models import testing
 
+testing.split_cpu()
+
 
 class LearningRateTest(tf.test.TestCase):
 

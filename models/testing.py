@@ -1,6 +1,20 @@
-"""Small fixtures shared by the tests: a deterministic feature batch."""
+"""Small fixtures shared by the tests."""
 
 import numpy as np
+import tensorflow as tf
+
+
+def split_cpu(num_devices=2):
+  """Splits the CPU into logical devices so tests can run several replicas.
+
+  Must run before TensorFlow initialises its devices (at import of a test
+  module); later calls find the split already made and do nothing.
+  """
+  cpu = tf.config.list_physical_devices('CPU')[0]
+  if len(tf.config.get_logical_device_configuration(cpu) or []) >= num_devices:
+    return
+  tf.config.set_logical_device_configuration(
+      cpu, [tf.config.LogicalDeviceConfiguration()] * num_devices)
 
 
 def feature_batch(batch_size, image_size=28, depth=1, num_classes=10,

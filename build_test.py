@@ -1,0 +1,111 @@
+"""Checks BUILD against the tree, since Bazel cannot run offline here.
+
+Every Python file is in some target's srcs, every *_test.py is a py_test,
+srcs exist, deps name targets of this BUILD, and each project module a file
+imports is provided by its own target or a transitive dependency.
+"""
+
+import ast
+import glob
+import os
+import unittest
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+_SKIP_DIRS = ('.venv', '.git', 'runs', 'checkpoints')
+
+
+def load_build(path):
+  """{target name: {'kind', 'srcs', 'deps'}} from a Starlark BUILD file."""
+  targets = {}
+
+  def rule(kind):
+    def record(name, srcs=(), deps=(), **unused_kwargs):
+      if name in targets:
+        raise ValueError('target %s defined twice' % name)
+      targets[name] = {'kind': kind, 'srcs': list(srcs), 'deps': list(deps)}
+    return record
+  env = {'py_library': rule('py_library'), 'py_binary': rule('py_binary'),
+         'py_test': rule('py_test'), 'package': lambda **kw: None,
+         'licenses': lambda *a: None,
+         'glob': lambda patterns: sorted(
+             f for p in patterns for f in glob.glob(os.path.join(ROOT, p)))}
+  with open(path) as f:
+    exec(compile(f.read(), path, 'exec'), env)  # pylint: disable=exec-used
+  return targets
+
+
+def python_files():
+  found = []
+  for dirpath, dirnames, filenames in os.walk(ROOT):
+    dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS
+                   and not d.startswith('.')]
+    found += [os.path.relpath(os.path.join(dirpath, f), ROOT)
+              for f in filenames if f.endswith('.py')]
+  return sorted(found)
+
+
+def project_imports(path):
+  """Project-relative file paths of the project modules path imports."""
+  with open(os.path.join(ROOT, path)) as f:
+    tree = ast.parse(f.read(), path)
+  names = []
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+      names += [a.name for a in node.names]
+    elif isinstance(node, ast.ImportFrom) and node.module:
+      names += [node.module] + ['%s.%s' % (node.module, a.name)
+                                for a in node.names]
+  files = set()
+  for name in names:
+    candidate = name.replace('.', '/') + '.py'
+    if os.path.isfile(os.path.join(ROOT, candidate)):
+      files.add(candidate)
+  return files
+
+
+class BuildTest(unittest.TestCase):
+
+  def setUp(self):
+    self.targets = load_build(os.path.join(ROOT, 'BUILD'))
+
+  def test_every_python_file_is_in_a_target(self):
+    in_srcs = {s for t in self.targets.values() for s in t['srcs']}
+    missing = [f for f in python_files() if f not in in_srcs]
+    self.assertEqual(missing, [], 'files in no BUILD target')
+
+  def test_srcs_exist_and_tests_are_py_tests(self):
+    for name, target in self.targets.items():
+      for src in target['srcs']:
+        self.assertTrue(os.path.isfile(os.path.join(ROOT, src)),
+                        '%s: %s does not exist' % (name, src))
+    tests = {s for t in self.targets.values() if t['kind'] == 'py_test'
+             for s in t['srcs']}
+    for f in python_files():
+      if f.endswith('_test.py'):
+        self.assertIn(f, tests, '%s is not a py_test' % f)
+
+  def test_deps_name_existing_targets(self):
+    for name, target in self.targets.items():
+      for dep in target['deps']:
+        self.assertTrue(dep.startswith(':') and dep[1:] in self.targets,
+                        '%s: dep %s is not a target of BUILD' % (name, dep))
+
+  def test_imports_are_covered_by_deps(self):
+    def closure(name, seen):
+      if name not in seen:
+        seen.add(name)
+        for dep in self.targets[name]['deps']:
+          closure(dep[1:], seen)
+      return seen
+    for name, target in self.targets.items():
+      provided = {s for t in closure(name, set())
+                  for s in self.targets[t]['srcs']}
+      for src in target['srcs']:
+        for imported in project_imports(src):
+          self.assertIn(imported, provided,
+                        '%s: %s imports %s, which no dep provides' %
+                        (name, src, imported))
+
+
+if __name__ == '__main__':
+  unittest.main()
