@@ -59,12 +59,9 @@ class CapsuleModel(model.Model):
             num_pixels=image_size * image_size * image_depth)
 
   def tf1_variables(self):
-    names = {}
-    modules = [self.conv1, self.primary_capsules, self.digit_capsules]
-    for module in modules + ([self.reconstruction]
-                             if self.reconstruction else []):
-      names.update(module.tf1_variables())
-    return names
+    return layers.merge_tf1_variables(
+        [self.conv1, self.primary_capsules, self.digit_capsules,
+         self.reconstruction])
 
   def primary(self, images):
     """Primary capsules, type-major: [batch, types*h*w, 8]."""

@@ -33,10 +33,8 @@ class ConvModel(model.Model):
       self.softmax_layer = layers.Dense(1024, num_classes, 'softmax_layer')
 
   def tf1_variables(self):
-    names = {}
-    for module in (self.conv1, self.conv2, self.fc1, self.softmax_layer):
-      names.update(module.tf1_variables())
-    return names
+    return layers.merge_tf1_variables(
+        [self.conv1, self.conv2, self.fc1, self.softmax_layer])
 
   def inference(self, features):
     x = self.images_nhwc(features['images'])

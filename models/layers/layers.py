@@ -43,8 +43,22 @@ class Tf1Module(tf.Module):
     self.scope = scope
 
   def tf1_variables(self):
-    """{TF1 variable name: tf.Variable}, e.g. 'conv1/weights'."""
-    raise NotImplementedError
+    """{TF1 variable name: tf.Variable}, e.g. 'conv1/weights'.
+
+    The default fits layers with one `weights` and one `biases` variable;
+    modules made of other modules return `merge_tf1_variables(...)`.
+    """
+    return {self.scope + '/weights': self.weights,
+            self.scope + '/biases': self.biases}
+
+
+def merge_tf1_variables(modules):
+  """The union of the modules' {TF1 name: variable} maps (None skipped)."""
+  names = {}
+  for module in modules:
+    if module is not None:
+      names.update(module.tf1_variables())
+  return names
 
 
 # ----------------------------------------------------------------------------
@@ -233,10 +247,6 @@ class Capsule(Tf1Module):
           [input_dim, input_atoms, output_dim * output_atoms])
       self.biases = bias_variable([output_dim, output_atoms])
 
-  def tf1_variables(self):
-    return {self.scope + '/weights': self.weights,
-            self.scope + '/biases': self.biases}
-
   def votes(self, input_tensor):
     """[batch, input_dim, input_atoms] -> [batch, input_dim, out, out_atoms]."""
     # One [batch, in_atoms] x [in_atoms, out*atoms] matmul per input capsule,
@@ -286,10 +296,6 @@ class ConvSlimCapsule(Tf1Module):
           [kernel_size, kernel_size, input_atoms, output_dim * output_atoms])
       self.biases = bias_variable([output_dim, output_atoms, 1, 1])
 
-  def tf1_variables(self):
-    return {self.scope + '/weights': self.weights,
-            self.scope + '/biases': self.biases}
-
   def call_nhwc(self, input_tensor):
     """Capsule activations from a channels-last input.
 
@@ -333,10 +339,6 @@ class Dense(Tf1Module):
       self.weights = weight_variable([input_size, output_size], stddev=stddev)
       self.biases = bias_variable([output_size])
 
-  def tf1_variables(self):
-    return {self.scope + '/weights': self.weights,
-            self.scope + '/biases': self.biases}
-
   def __call__(self, x):
     y = tf.matmul(x, self.weights) + self.biases
     return self.activation(y) if self.activation else y
@@ -355,10 +357,6 @@ class Conv2D(Tf1Module):
           [kernel_size, kernel_size, input_channels, output_channels],
           stddev=stddev)
       self.biases = bias_variable([output_channels])
-
-  def tf1_variables(self):
-    return {self.scope + '/weights': self.weights,
-            self.scope + '/biases': self.biases}
 
   def __call__(self, x):
     y = tf.nn.conv2d(x, self.weights, strides=1, padding=self.padding)
@@ -394,10 +392,7 @@ class Reconstruction(Tf1Module):
                 activation=activations[i]) for i in range(3)]
 
   def tf1_variables(self):
-    names = {}
-    for layer in self.layers:
-      names.update(layer.tf1_variables())
-    return names
+    return merge_tf1_variables(self.layers)
 
   def __call__(self, capsule_mask, capsule_embedding):
     """Reconstructs the masked capsules.
