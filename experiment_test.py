@@ -79,6 +79,13 @@ class ExperimentCliTest(tf.test.TestCase):
     test_tags = summaries.read_scalars(os.path.join(run, 'test'))
     self.assertEqual(test_tags['wrong_prediction'], [(2, float(wrong))])
     self.assertIn('almost_wrong_prediction', test_tags)
+    # Input above target above reconstruction, 10 examples, at each save.
+    for event_dir, step, count in ((train_dir, 1, 10),
+                                   (os.path.join(run, 'test'), 2, 7)):
+      images = summaries.read_images(event_dir, 'reconstruction')
+      self.assertEqual(images[0][0], step)
+      self.assertLen(images[0][1], count)
+      self.assertEqual(images[0][1][0].shape, (3 * 28, 28, 1))
 
     # Ensemble of two "trials": trial i at ens/i/model.ckpt-2.
     for i, step in enumerate((1, 2)):

@@ -1,4 +1,4 @@
-"""TensorBoard scalar summaries without the tensorboard package.
+"""TensorBoard scalar and image summaries without the tensorboard package.
 
 TensorFlow >= 2.20 no longer installs TensorBoard, and `tf.summary.scalar`
 lives there. `tf.summary.write` with the scalars plugin's metadata writes the
@@ -11,6 +11,8 @@ from tensorflow.core.framework import summary_pb2
 
 _SCALAR_METADATA = summary_pb2.SummaryMetadata(
     plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name='scalars'))
+_IMAGE_METADATA = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name='images'))
 
 
 def write_scalars(writer, step, scalars):
@@ -22,6 +24,33 @@ def write_scalars(writer, step, scalars):
   writer.flush()
 
 
+def write_images(writer, step, tag, images):
+  """Writes float images [n, h, w, c] in [0, 1] as PNGs under tag.
+
+  The images plugin's layout: a string tensor [width, height, png, ...].
+  """
+  images = tf.convert_to_tensor(images)
+  pngs = [tf.image.encode_png(tf.cast(tf.round(image * 255.0), tf.uint8))
+          for image in tf.clip_by_value(images, 0.0, 1.0)]
+  header = [tf.as_string(tf.shape(images)[2]), tf.as_string(tf.shape(images)[1])]
+  with writer.as_default(step=step):
+    tf.summary.write(tag, tf.stack(header + pngs), metadata=_IMAGE_METADATA)
+  writer.flush()
+
+
+def reconstruction_grid(features, remakes, height, depth):
+  """The original's 'reconstruction' image: per example, input above target
+  above reconstruction, one column per target. [n, 3*h, targets*w, depth]."""
+  def to_image(flat):  # depth-major [n, d*h*w] -> [n, h, w, d]
+    return tf.transpose(tf.reshape(flat, [-1, depth, height, height]),
+                        [0, 2, 3, 1])
+  targets = ('recons_image', 'spare_image')
+  columns = [tf.concat([to_image(features['images']),
+                        to_image(features[key]), to_image(remake)], axis=1)
+             for key, remake in zip(targets, remakes)]
+  return tf.concat(columns, axis=2)
+
+
 def read_scalars(event_dir):
   """{tag: [(step, value)]} of the scalars written in event_dir (for tests)."""
   found = {}
@@ -29,6 +58,21 @@ def read_scalars(event_dir):
     for record in tf.data.TFRecordDataset(path):
       event = tf.compat.v1.Event.FromString(record.numpy())
       for value in event.summary.value:
-        found.setdefault(value.tag, []).append(
-            (event.step, float(tf.make_ndarray(value.tensor))))
+        if value.metadata.plugin_data.plugin_name == 'scalars':
+          found.setdefault(value.tag, []).append(
+              (event.step, float(tf.make_ndarray(value.tensor))))
+  return found
+
+
+def read_images(event_dir, tag):
+  """[(step, [uint8 image arrays])] of an image tag in event_dir (tests)."""
+  found = []
+  for path in sorted(tf.io.gfile.glob(event_dir + '/events.out.tfevents.*')):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      for value in event.summary.value:
+        if value.tag == tag:
+          pngs = tf.make_ndarray(value.tensor)[2:]
+          found.append((event.step, [tf.image.decode_png(p).numpy()
+                                     for p in pngs]))
   return found

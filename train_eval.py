@@ -143,6 +143,22 @@ def _native_names(model):
   return paths
 
 
+RECONSTRUCTION_IMAGES = 10  # Examples in the reconstruction summary.
+
+
+def _write_reconstructions(writer, step, model, source, dataset=None):
+  """The reconstruction image summary of the first examples of a split."""
+  if not getattr(model, 'reconstruction', None):
+    return
+  features = next(iter(dataset or source.eval_dataset(
+      RECONSTRUCTION_IMAGES, RECONSTRUCTION_IMAGES)))
+  features = {k: v[:RECONSTRUCTION_IMAGES] for k, v in features.items()}
+  grid = summaries.reconstruction_grid(
+      features, model.inference(features).remakes, source.info.height,
+      source.info.depth)
+  summaries.write_images(writer, step, 'reconstruction', grid)
+
+
 def _log(message):
   print(message, flush=True)
 
@@ -198,6 +214,7 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
       window, last_log = None, now
     if step % save_step == 0 or step == max_steps:
       _log('saved %s' % manager.save(checkpoint_number=step))
+      _write_reconstructions(writer, step, model, source)
   return step
 
 
@@ -281,15 +298,16 @@ def evaluate_checkpoints(model_name, hparams, source, paths, eval_size,
   almost = int(tf.reduce_sum(tf.cast(almost, tf.int32)))
   wrong = _report(correct, eval_size)
   if summary_dir and len(paths) == 1:
-    _write_eval_summaries(os.path.join(summary_dir, 'test'),
-                          _step_of(paths[0]), totals, correct, almost,
+    writer = tf.summary.create_file_writer(os.path.join(summary_dir, 'test'))
+    _write_eval_summaries(writer, _step_of(paths[0]), totals, correct, almost,
                           eval_size)
+    _write_reconstructions(writer, _step_of(paths[0]), model, source, dataset)
   return wrong, eval_size
 
 
-def _write_eval_summaries(test_dir, step, totals, correct, almost, eval_size):
+def _write_eval_summaries(writer, step, totals, correct, almost, eval_size):
   n = totals['examples']
-  summaries.write_scalars(tf.summary.create_file_writer(test_dir), step, {
+  summaries.write_scalars(writer, step, {
       'total_loss': totals['total_loss'] / n,
       'batch_classification_cost': totals['batch_classification_cost'] / n,
       'reconstruction_error': totals['reconstruction_error'] / n,
