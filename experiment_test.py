@@ -9,9 +9,14 @@ import sys
 import numpy as np
 import tensorflow as tf
 
+from absl.testing import parameterized
+
+from input_data.cifar10 import cifar10_input_test
 from input_data.mnist import mnist_input_record
 from input_data.mnist import mnist_shift
 from input_data.mnist import mnist_shift_test
+from input_data.norb import norb_test
+from input_data.norb import smallnorb_convert
 from models import capsule_model
 from models import hparams as hparams_lib
 from models import model as model_lib
@@ -208,7 +213,7 @@ class CheckpointTest(tf.test.TestCase):
     os.makedirs(os.path.join(tmp, 'idx'))
     source = mnist_input_record.mnist_source(
         mnist_shift_test.write_mnist(os.path.join(tmp, 'idx')), 'train',
-        source='idx', shift=0)
+        data_source='idx', shift=0)
     hparams = hparams_lib.default_hparams()
     weights = []
     for i, strategy in enumerate((
@@ -223,6 +228,44 @@ class CheckpointTest(tf.test.TestCase):
       weights.append([v.numpy() for v in model.trainable_variables])
     for a, b in zip(*weights):
       self.assertAllClose(a, b, atol=1e-5)
+
+
+class DatasetsTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.parameters(
+      ('norb', '', 'records', 9327184),
+      ('cifar10', 'num_prime_capsules=64,padding=SAME,leaky=true,remake=false',
+       'records', 22476448),
+      ('fashion_mnist', '', 'idx', 8215728))
+  def test_train_one_step_then_evaluate(self, dataset, overrides, data_source,
+                                        params):
+    tmp = self.create_tempdir().full_path
+    data = os.path.join(tmp, 'data')
+    if dataset == 'norb':
+      raw = norb_test.write_smallnorb(os.path.join(tmp, 'raw'), n=4, size=96)
+      for split in ('train', 'test'):
+        smallnorb_convert.convert(raw, data, split)
+    elif dataset == 'cifar10':
+      cifar10_input_test.write_cifar(data, per_file=2)
+    else:
+      mnist_shift_test.write_mnist(os.makedirs(data) or data, 10, 4)
+    hparams = hparams_lib.default_hparams().parse(overrides)
+    train_source = train_eval.get_source(dataset, data, 'train', 1, False,
+                                         data_source)
+    step = train_eval.train('capsule', hparams, train_source, tmp,
+                            max_steps=1, save_step=1,
+                            strategy=tf.distribute.get_strategy(),
+                            batch_size=2)
+    self.assertEqual(step, 1)
+    test_source = train_eval.get_source(dataset, data, 'test', 1, False,
+                                        data_source)
+    model = train_eval.build_model('capsule', hparams, test_source.info)
+    self.assertEqual(model.num_params(), params)
+    wrong, total = train_eval.evaluate_checkpoints(
+        'capsule', hparams, test_source,
+        [os.path.join(tmp, 'train', 'model.ckpt-1')], eval_size=2)
+    self.assertEqual(total, 2)
+    self.assertBetween(wrong, 0, 2)
 
 
 if __name__ == '__main__':

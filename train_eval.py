@@ -16,7 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from input_data import idx
+from input_data.cifar10 import cifar10_input
 from input_data.mnist import mnist_input_record
+from input_data.norb import norb_input_record
 from models import capsule_model
 from models import conv_model
 from models import model as model_lib
@@ -25,7 +27,7 @@ import summaries
 
 MODELS = {'capsule': capsule_model.CapsuleModel,
           'baseline': conv_model.ConvModel}
-DATASETS = ('mnist', 'fashion_mnist')
+DATASETS = ('mnist', 'fashion_mnist', 'norb', 'cifar10')
 EVAL_BATCH = 100  # The original's evaluation batch.
 CHECKPOINT_PREFIX = 'model.ckpt'
 
@@ -35,7 +37,7 @@ class ExperimentError(ValueError):
 
 
 def get_source(dataset, data_dir, split, num_targets, validate, data_source):
-  """The data source of a dataset name and split (see mnist_input_record)."""
+  """The data source of a dataset name and split (see input_data/)."""
   if dataset not in DATASETS:
     raise ExperimentError('--dataset=%s is not supported; choose one of %s' %
                           (dataset, ', '.join(DATASETS)))
@@ -47,7 +49,13 @@ def get_source(dataset, data_dir, split, num_targets, validate, data_source):
   if dataset == 'fashion_mnist' and data_source != 'idx':
     raise ExperimentError('--dataset=fashion_mnist reads IDX files: use '
                           '--data_source=idx')
+  if validate and dataset not in ('mnist', 'fashion_mnist'):
+    raise ExperimentError('--validate=true is only defined for MNIST')
   try:
+    if dataset == 'norb':
+      return norb_input_record.norb_source(data_dir, split)
+    if dataset == 'cifar10':
+      return cifar10_input.cifar10_source(data_dir, split)
     return mnist_input_record.mnist_source(
         data_dir, split, num_targets, validate, data_source,
         flip=dataset == 'fashion_mnist')
@@ -150,8 +158,10 @@ def _write_reconstructions(writer, step, model, source, dataset=None):
   """The reconstruction image summary of the first examples of a split."""
   if not getattr(model, 'reconstruction', None):
     return
-  features = next(iter(dataset or source.eval_dataset(
-      RECONSTRUCTION_IMAGES, RECONSTRUCTION_IMAGES)))
+  # Streaming sources (MultiMNIST shards) do not count their examples.
+  count = min(RECONSTRUCTION_IMAGES,
+              getattr(source, 'num_examples', RECONSTRUCTION_IMAGES))
+  features = next(iter(dataset or source.eval_dataset(count, count)))
   features = {k: v[:RECONSTRUCTION_IMAGES] for k, v in features.items()}
   grid = summaries.reconstruction_grid(
       features, model.inference(features).remakes, source.info.height,

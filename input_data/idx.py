@@ -32,7 +32,8 @@ def find_file(data_dir, name):
                   (os.path.join(data_dir, name), name))
 
 
-def _read_bytes(path):
+def read_bytes(path):
+  """The bytes of path, gunzipped if it ends in .gz; DataError if unreadable."""
   opener = gzip.open if path.endswith('.gz') else open
   try:
     with opener(path, 'rb') as f:
@@ -69,7 +70,7 @@ def read_idx(path, expected_rank, verify_sha256=None):
   Raises:
     DataError: naming the file, for a bad magic number, rank, size or digest.
   """
-  data = _read_bytes(path)
+  data = read_bytes(path)
   if verify_sha256 and hashlib.sha256(data).hexdigest() != verify_sha256:
     raise DataError('%s: SHA-256 of the uncompressed bytes is %s, expected %s '
                     '(file damaged or not the canonical one)' %

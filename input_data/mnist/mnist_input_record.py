@@ -15,7 +15,6 @@ Record features read (see mnist_shift.py, which writes them):
                 image_raw_1, image_raw_2, merged_raw (uint8 bytes)
 """
 
-import collections
 import os
 
 import numpy as np
@@ -23,10 +22,10 @@ import tensorflow as tf
 
 from input_data import idx
 from input_data import records
+from input_data import source
 from input_data.mnist import mnist_shift
 
-DatasetInfo = collections.namedtuple(
-    'DatasetInfo', ('height', 'depth', 'num_classes', 'num_targets'))
+DatasetInfo = source.DatasetInfo
 
 _SINGLE_FEATURES = {
     'height': tf.io.FixedLenFeature([], tf.int64),
@@ -239,7 +238,7 @@ class MultiMnistSource:
 
 
 def mnist_source(data_dir, split, num_targets=1, validate=False,
-                 source='records', shift=2, flip=False):
+                 data_source='records', shift=2, flip=False):
   """The MNIST-family source the experiment asked for.
 
   Args:
@@ -248,7 +247,8 @@ def mnist_source(data_dir, split, num_targets=1, validate=False,
     split: 'train' or 'test'.
     num_targets: 1 (MNIST) or 2 (MultiMNIST records).
     validate: read the held-out split files (valid_train / valid_test).
-    source: 'records' (the generator's files) or 'idx' (shifts on the fly).
+    data_source: 'records' (the generator's files) or 'idx' (shifts made on
+      the fly).
     shift: training shift of the records' names / of the on-the-fly shifts.
     flip: random horizontal flips on the fly (Fashion-MNIST).
   """
@@ -257,15 +257,16 @@ def mnist_source(data_dir, split, num_targets=1, validate=False,
   if num_targets == 2:
     return MultiMnistSource(data_dir)
   record_split = ('valid_' + split) if validate else split
-  if source == 'idx':
+  if data_source == 'idx':
     images, labels = mnist_shift.load_split(data_dir, record_split)
     height = images.shape[1]
     return InMemorySource(images.reshape(images.shape[0], -1),
                           labels.astype(np.int64), height,
                           shift=shift if split == 'train' else 0, flip=flip
                           and split == 'train')
-  if source != 'records':
-    raise ValueError('source must be records or idx, got %r' % (source,))
+  if data_source != 'records':
+    raise ValueError('data_source must be records or idx, got %r' %
+                     (data_source,))
   path = os.path.join(data_dir, mnist_shift.record_name(
       record_split, shift if split == 'train' else 0, False))
   if not os.path.isfile(path):

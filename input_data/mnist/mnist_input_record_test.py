@@ -63,7 +63,7 @@ class ReaderTest(tf.test.TestCase):
       reader.mnist_source(self.out, 'test')
 
   def test_training_epoch_is_a_permutation(self):
-    source = reader.mnist_source(self.idx_dir, 'train', source='idx', shift=0)
+    source = reader.mnist_source(self.idx_dir, 'train', data_source='idx', shift=0)
     batches = iter(source.train_dataset(batch_size=5, seed=3))
     first_epoch = np.concatenate([next(batches)['images'][:, 3 * 28 + 3]
                                   for _ in range(4)])

@@ -1,0 +1,46 @@
+"""Image distortions of the original readers, with stateless random seeds.
+
+Each op takes an image [h, w, c] and a stateless seed [2] so a pipeline is
+reproducible for a given --seed whatever its parallelism. Pixel values are
+on the 0..255 scale where the original applied brightness (max_delta 63).
+"""
+
+import tensorflow as tf
+
+
+def split_seed(seed, num):
+  """num independent stateless seeds [num, 2] from one seed [2]."""
+  return tf.random.experimental.stateless_split(seed, num)
+
+
+def distort(image, crop_size, seed, flip=False, brightness=63.0,
+            contrast=(0.2, 1.8)):
+  """The original training distortions, then per-image standardization.
+
+  random crop to crop_size x crop_size (all channels), optional left-right
+  flip, random brightness (+- brightness), random contrast in the range, and
+  per-image standardization.
+  """
+  seeds = split_seed(seed, 4)
+  image = tf.cast(image, tf.float32)
+  depth = image.shape[-1]
+  image = tf.image.stateless_random_crop(
+      image, [crop_size, crop_size, depth], seeds[0])
+  if flip:
+    image = tf.image.stateless_random_flip_left_right(image, seeds[1])
+  image = tf.image.stateless_random_brightness(image, brightness, seeds[2])
+  image = tf.image.stateless_random_contrast(image, contrast[0], contrast[1],
+                                             seeds[3])
+  return tf.image.per_image_standardization(image)
+
+
+def centre(image, crop_size):
+  """The original evaluation path: central crop and standardization."""
+  image = tf.image.resize_with_crop_or_pad(tf.cast(image, tf.float32),
+                                           crop_size, crop_size)
+  return tf.image.per_image_standardization(image)
+
+
+def depth_major(image):
+  """[h, w, c] -> [c*h*w] in the original's depth-major order."""
+  return tf.reshape(tf.transpose(image, [2, 0, 1]), [-1])

@@ -1,0 +1,47 @@
+"""Tests of the distortion ops, eagerly and inside tf.data."""
+
+import numpy as np
+import tensorflow as tf
+
+from input_data import augment
+
+
+class AugmentTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.image = tf.constant(
+        np.arange(6 * 6 * 2).reshape(6, 6, 2).astype(np.uint8))
+
+  def test_distort_shape_standardized_and_reproducible(self):
+    out = augment.distort(self.image, 4, tf.constant([1, 2]), flip=True)
+    self.assertEqual(out.shape, (4, 4, 2))
+    self.assertAllClose(tf.reduce_mean(out), 0.0, atol=1e-5)
+    self.assertAllClose(tf.math.reduce_std(out), 1.0, atol=1e-3)
+    self.assertAllEqual(out, augment.distort(self.image, 4,
+                                             tf.constant([1, 2]), flip=True))
+    self.assertNotAllClose(out, augment.distort(self.image, 4,
+                                                tf.constant([3, 2]), flip=True))
+
+  def test_distort_in_tf_data_equals_eager(self):
+    ds = tf.data.Dataset.range(3).map(
+        lambda i: augment.distort(self.image, 4, tf.stack([i, i + 7])))
+    for i, out in enumerate(ds):
+      self.assertAllClose(out, augment.distort(
+          self.image, 4, tf.constant([i, i + 7], tf.int64)))
+
+  def test_centre_crop_is_the_middle(self):
+    out = augment.centre(self.image, 2)
+    middle = tf.cast(self.image[2:4, 2:4], tf.float32)
+    self.assertAllClose(out, tf.image.per_image_standardization(middle))
+    ds = tf.data.Dataset.from_tensors(self.image).map(
+        lambda x: augment.centre(x, 2))
+    self.assertAllClose(next(iter(ds)), out)
+
+  def test_depth_major(self):
+    image = tf.constant([[[1, 10], [2, 20]]])  # [1, 2, 2]: h=1, w=2, c=2
+    self.assertAllEqual(augment.depth_major(image), [1, 2, 10, 20])
+
+
+if __name__ == '__main__':
+  tf.test.main()

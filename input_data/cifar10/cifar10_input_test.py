@@ -1,0 +1,81 @@
+"""Tests of the CIFAR-10 binary reader on files in the published format."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from input_data import idx
+from input_data.cifar10 import cifar10_input
+
+
+def write_cifar(directory, per_file=3):
+  """Tiny data_batch_{1..5}.bin and test_batch.bin; pixel (0,0) red = index."""
+  os.makedirs(directory, exist_ok=True)
+  index = 0
+  for name in cifar10_input.TRAIN_FILES + cifar10_input.TEST_FILES:
+    records = []
+    for _ in range(per_file):
+      planes = np.zeros([3, 32, 32], np.uint8)
+      planes[0, 0, 0] = index
+      planes[1, 5, 7] = 200  # Green pixel at row 5, column 7.
+      records.append(bytes([index % 10]) + planes.tobytes())
+      index += 1
+    with open(os.path.join(directory, name), 'wb') as f:
+      f.write(b''.join(records))
+  return directory
+
+
+class Cifar10Test(tf.test.TestCase):
+
+  def test_parse_record_layout(self):
+    d = write_cifar(os.path.join(self.create_tempdir().full_path,
+                                 'cifar-10-batches-bin'))
+    with open(os.path.join(d, 'test_batch.bin'), 'rb') as f:
+      record = f.read(cifar10_input.RECORD_BYTES)
+    image, label = cifar10_input.parse_record(record)
+    self.assertEqual(image.shape, (32, 32, 3))
+    self.assertEqual(int(label), 5)  # Index 15 -> label 5.
+    self.assertEqual(int(image[0, 0, 0]), 15)
+    self.assertEqual(int(image[5, 7, 1]), 200)
+
+  def test_source_finds_the_subdirectory_and_counts(self):
+    root = self.create_tempdir().full_path
+    write_cifar(os.path.join(root, 'cifar-10-batches-bin'))
+    train = cifar10_input.cifar10_source(root, 'train')
+    self.assertEqual(train.num_examples, 15)
+    self.assertEqual(train.info.height, 24)
+    self.assertEqual(train.info.depth, 3)
+    batch = next(iter(train.train_dataset(4, seed=0)))
+    self.assertEqual(batch['images'].shape, (4, 3 * 24 * 24))
+    test = cifar10_input.cifar10_source(root, 'test')
+    batches = list(test.eval_dataset(2, 3))
+    self.assertEqual([b['images'].shape[0] for b in batches], [2, 1])
+    self.assertAllEqual(batches[0]['recons_label'], [5, 6])
+    # Central crop of a standardized image keeps the green pixel at (5-4,7-4).
+    green = tf.reshape(batches[0]['images'][0], [3, 24, 24])[1]
+    self.assertEqual(int(tf.argmax(tf.reshape(green, [-1]))), 1 * 24 + 3)
+
+  def test_bad_files(self):
+    root = write_cifar(self.create_tempdir().full_path)
+    os.remove(os.path.join(root, 'data_batch_3.bin'))
+    with self.assertRaisesRegex(idx.DataError, 'missing data_batch_3.bin'):
+      cifar10_input.cifar10_source(root, 'train')
+    with open(os.path.join(root, 'test_batch.bin'), 'ab') as f:
+      f.write(b'\0' * 10)
+    with self.assertRaisesRegex(idx.DataError,
+                                'test_batch.bin: 9229 bytes is not a whole'):
+      cifar10_input.cifar10_source(root, 'test')
+
+  def test_bad_label_byte(self):
+    root = write_cifar(self.create_tempdir().full_path, per_file=1)
+    path = os.path.join(root, 'test_batch.bin')
+    with open(path, 'r+b') as f:
+      f.write(bytes([11]))
+    with self.assertRaisesRegex(tf.errors.InvalidArgumentError,
+                                'label byte out of range'):
+      list(cifar10_input.cifar10_source(root, 'test').eval_dataset(1, 1))
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -1,0 +1,116 @@
+"""Tests of the smallNORB converter and reader on published-format files."""
+
+import os
+
+from absl.testing import parameterized
+import numpy as np
+import tensorflow as tf
+
+from input_data import idx
+from input_data.norb import norb_input_record
+from input_data.norb import smallnorb_convert
+
+
+def write_smallnorb(directory, n=6, size=96, gz=False):
+  """Tiny smallNORB .mat files: pair i has value i in the left image."""
+  os.makedirs(directory, exist_ok=True)
+  for split, prefix in smallnorb_convert.PREFIX.items():
+    images = np.zeros([n, 2, size, size], np.uint8)
+    images[:, 0] = np.arange(n)[:, None, None]
+    images[:, 1, 0, 0] = 255
+    labels = (np.arange(n) % 5).astype(np.int32)
+    info = np.stack([np.arange(n), np.full(n, 3), np.full(n, 4),
+                     np.full(n, 5)], 1).astype(np.int32)
+    suffix = '.gz' if gz else ''
+    smallnorb_convert.write_matrix(
+        os.path.join(directory, prefix + 'dat.mat' + suffix), images)
+    smallnorb_convert.write_matrix(
+        os.path.join(directory, prefix + 'cat.mat' + suffix), labels)
+    smallnorb_convert.write_matrix(
+        os.path.join(directory, prefix + 'info.mat' + suffix), info)
+    del split
+  return directory
+
+
+class MatrixTest(tf.test.TestCase, parameterized.TestCase):
+
+  def test_header_bytes_are_the_published_layout(self):
+    path = os.path.join(self.create_tempdir().full_path, 'cat.mat')
+    smallnorb_convert.write_matrix(path, np.array([4, 1], np.int32))
+    with open(path, 'rb') as f:
+      data = f.read()
+    self.assertEqual(data[:8], bytes([0x54, 0x4C, 0x3D, 0x1E, 1, 0, 0, 0]))
+    self.assertEqual(np.frombuffer(data[8:20], '<i4').tolist(), [2, 1, 1])
+    self.assertEqual(np.frombuffer(data[20:], '<i4').tolist(), [4, 1])
+
+  @parameterized.parameters(False, True)
+  def test_round_trip(self, gz):
+    d = write_smallnorb(self.create_tempdir().full_path, n=3, size=8, gz=gz)
+    images, labels, info = smallnorb_convert.load_split(d, 'test')
+    self.assertEqual(images.shape, (3, 2, 8, 8))
+    self.assertAllEqual(labels, [0, 1, 2])
+    self.assertAllEqual(info[2], [2, 3, 4, 5])
+
+  def test_bad_magic_and_truncation(self):
+    path = os.path.join(self.create_tempdir().full_path, 'x.mat')
+    with open(path, 'wb') as f:
+      f.write(np.array([7, 1, 1, 1, 1], '<i4').tobytes())
+    with self.assertRaisesRegex(idx.DataError, 'x.mat: bad binary matrix '
+                                'magic 0x00000007'):
+      smallnorb_convert.read_matrix(path)
+    smallnorb_convert.write_matrix(path, np.zeros([4, 2], np.uint8))
+    with open(path, 'rb') as f:
+      data = f.read()
+    with open(path, 'wb') as f:
+      f.write(data[:-1])
+    with self.assertRaisesRegex(idx.DataError, '7 data bytes for shape'):
+      smallnorb_convert.read_matrix(path)
+
+
+class NorbTest(tf.test.TestCase):
+
+  def test_convert_then_read(self):
+    raw = write_smallnorb(self.create_tempdir().full_path)
+    out = self.create_tempdir().full_path
+    for split in ('train', 'test'):
+      smallnorb_convert.convert(raw, out, split)
+    first = next(iter(tf.data.TFRecordDataset(
+        os.path.join(out, 'testduo.tfrecords'))))
+    parsed = tf.io.parse_single_example(first,
+                                        norb_input_record.FEATURES)
+    self.assertEqual([int(parsed[k]) for k in ('height', 'width', 'depth')],
+                     [96, 96, 2])
+    self.assertAllEqual(parsed['meta'], [0, 3, 4, 5])
+    image, label = norb_input_record.parse_record(first, 96, 96, 2)
+    self.assertEqual(image.shape, (96, 96, 2))
+    self.assertEqual(int(image[0, 0, 1]), 255)
+    self.assertEqual(int(label), 0)
+
+    test = norb_input_record.norb_source(out, 'test')
+    self.assertEqual(test.info, norb_input_record.source.DatasetInfo(
+        32, 2, 5, 1))
+    batches = list(test.eval_dataset(4, 6))
+    self.assertEqual([b['images'].shape for b in batches],
+                     [(4, 2 * 32 * 32), (2, 2 * 32 * 32)])
+    self.assertAllEqual(batches[0]['recons_label'], [0, 1, 2, 3])
+    train = next(iter(norb_input_record.norb_source(out, 'train')
+                      .train_dataset(3, seed=1)))
+    self.assertEqual(train['images'].shape, (3, 2048))
+    self.assertAllClose(tf.reduce_mean(train['images'], 1), [0.0] * 3,
+                        atol=1e-4)
+
+  def test_missing_and_mismatched_files(self):
+    raw = write_smallnorb(self.create_tempdir().full_path, n=4, size=8)
+    cat = os.path.join(raw, smallnorb_convert.PREFIX['train'] + 'cat.mat')
+    smallnorb_convert.write_matrix(cat, np.zeros([3], np.int32))
+    with self.assertRaisesRegex(idx.DataError, 'do not match 4 images'):
+      smallnorb_convert.load_split(raw, 'train')
+    os.remove(cat)
+    with self.assertRaisesRegex(idx.DataError, 'training-cat.mat: no such'):
+      smallnorb_convert.load_split(raw, 'train')
+    with self.assertRaisesRegex(idx.DataError, 'smallnorb_convert.py'):
+      norb_input_record.norb_source(raw, 'train')
+
+
+if __name__ == '__main__':
+  tf.test.main()

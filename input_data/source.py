@@ -1,0 +1,81 @@
+"""A data source over a finite dataset of (image, label) examples.
+
+The pipeline order, and why:
+  parse -> cache       decoded uint8 examples kept in memory after epoch 1
+  -> shuffle(all)      a uniform order over the whole split, new each epoch
+  -> repeat
+  -> zip(seeds) -> map(preprocess, AUTOTUNE)   augmentation after the cache
+                       so every epoch draws new distortions; stateless seeds
+                       make it reproducible whatever the parallelism
+  -> batch -> prefetch
+Evaluation: parse -> first eval_size -> preprocess -> batch (the last one
+partial) -> prefetch, in file order.
+"""
+
+import collections
+
+import tensorflow as tf
+
+from input_data import augment
+from input_data import idx
+
+DatasetInfo = collections.namedtuple(
+    'DatasetInfo', ('height', 'depth', 'num_classes', 'num_targets'))
+
+
+def one_target_features(image, label, num_classes):
+  """One example's feature dict: image float [pixels] depth-major."""
+  label = tf.cast(label, tf.int64)
+  return {'images': image, 'labels': tf.one_hot(label, num_classes),
+          'recons_image': image, 'recons_label': label}
+
+
+class ExampleSource:
+  """Train/eval pipelines over `make_examples()` (see the module doc).
+
+  Args:
+    make_examples: () -> tf.data.Dataset of (image uint8 [h, w, c], label).
+    num_examples: size of the split (the shuffle buffer).
+    info: DatasetInfo of the preprocessed examples.
+    train_fn: (image, seed [2]) -> float image [h', w', c], augmented.
+    eval_fn: image -> float image [h', w', c].
+    describe: names the files, for error messages.
+  """
+
+  def __init__(self, make_examples, num_examples, info, train_fn, eval_fn,
+               describe):
+    self.make_examples = make_examples
+    self.num_examples = num_examples
+    self.info = info
+    self.train_fn = train_fn
+    self.eval_fn = eval_fn
+    self.describe = describe
+
+  def _features(self, image, label):
+    return one_target_features(augment.depth_major(image), label,
+                               self.info.num_classes)
+
+  def train_dataset(self, batch_size, seed, input_context=None):
+    ds = self.make_examples()
+    if input_context is not None:
+      ds = ds.shard(input_context.num_input_pipelines,
+                    input_context.input_pipeline_id)
+    ds = ds.cache()
+    ds = ds.shuffle(self.num_examples, seed=seed,
+                    reshuffle_each_iteration=True).repeat()
+    ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed).batch(2))
+    ds = ds.map(lambda example, s: self._features(
+        self.train_fn(example[0], s), example[1]),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(
+        tf.data.AUTOTUNE)
+
+  def eval_dataset(self, batch_size, eval_size):
+    if eval_size > self.num_examples:
+      raise idx.DataError('--eval_size=%d but %s holds only %d examples' %
+                          (eval_size, self.describe, self.num_examples))
+    ds = self.make_examples().take(eval_size)
+    ds = ds.map(lambda image, label: self._features(self.eval_fn(image),
+                                                    label),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
