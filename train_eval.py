@@ -43,9 +43,8 @@ def get_source(dataset, data_dir, split, num_targets, validate, data_source):
                           (dataset, ', '.join(DATASETS)))
   if num_targets not in (1, 2):
     raise ExperimentError('--num_targets must be 1 or 2, got %d' % num_targets)
-  if num_targets == 2 and (dataset != 'mnist' or data_source != 'records'):
-    raise ExperimentError('--num_targets=2 needs --dataset=mnist with '
-                          'MultiMNIST records (--data_source=records)')
+  if num_targets == 2 and dataset != 'mnist':
+    raise ExperimentError('--num_targets=2 (MultiMNIST) needs --dataset=mnist')
   if dataset == 'fashion_mnist' and data_source != 'idx':
     raise ExperimentError('--dataset=fashion_mnist reads IDX files: use '
                           '--data_source=idx')

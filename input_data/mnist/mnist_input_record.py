@@ -237,15 +237,97 @@ class MultiMnistSource:
     return self._parse(ds).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+class MultiMnistOnTheFlySource:
+  """MultiMNIST pairs made in tf.data with the generator's rules.
+
+  Each base image (a uniform permutation of the split per epoch) is paired
+  with a partner drawn uniformly from the images of another label, the
+  generator's distribution; both are padded by `pad`, shifted by their own
+  uniform (dy, dx) in [-shift, shift] and merged = min(a + b, 255). The
+  paper's 60M training pairs need no disk. Evaluation pairs are a fixed
+  function of `eval_seed`.
+  """
+
+  def __init__(self, images, labels, shift=4, pad=4, eval_seed=0):
+    images = mnist_shift.pad_images(images, pad)  # [n, h, w] uint8
+    self.height = images.shape[1]
+    self.images = images.reshape(images.shape[0], -1)
+    self.labels = labels.astype(np.int64)
+    self.shift = shift
+    self.eval_seed = eval_seed
+    self.info = DatasetInfo(self.height, 1, 10, 2)
+    # Images sorted by label, to draw "any image of another label" in O(1).
+    self.order = np.argsort(self.labels, kind='stable')
+    counts = np.bincount(self.labels, minlength=10)
+    self.counts = counts.astype(np.int64)
+    self.starts = (np.cumsum(counts) - counts).astype(np.int64)
+
+  @property
+  def num_examples(self):
+    return self.images.shape[0]
+
+  def _pair(self, index, seed):
+    """Features of the pair based on image `index`, drawn with seed [2]."""
+    images, labels = tf.constant(self.images), tf.constant(self.labels)
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    label_1 = tf.gather(labels, index)
+    count, start = (tf.gather(tf.constant(self.counts), label_1),
+                    tf.gather(tf.constant(self.starts), label_1))
+    # Uniform over the n - count images of other labels: skip own block.
+    r = tf.random.stateless_uniform([], seeds[0], 0, self.num_examples - count,
+                                    dtype=tf.int64)
+    r = tf.where(r >= start, r + count, r)
+    partner = tf.gather(tf.constant(self.order), r)
+    h = self.height
+
+    def shifted(i, s):
+      image = tf.reshape(tf.gather(images, i), [h, h])
+      return tf.reshape(random_shift(image, self.shift, s), [h * h])
+    a, b = shifted(index, seeds[1]), shifted(partner, seeds[2])
+    merged = tf.minimum(tf.cast(a, tf.int32) + tf.cast(b, tf.int32), 255)
+    label_2 = tf.gather(labels, partner)
+    return {
+        'images': tf.cast(merged, tf.float32) / 255.0,
+        'labels': tf.one_hot(label_1, 10) + tf.one_hot(label_2, 10),
+        'recons_image': tf.cast(a, tf.float32) / 255.0,
+        'recons_label': label_1,
+        'spare_image': tf.cast(b, tf.float32) / 255.0,
+        'spare_label': label_2,
+    }
+
+  def train_dataset(self, batch_size, seed, input_context=None):
+    ds = tf.data.Dataset.range(self.num_examples)
+    if input_context is not None:
+      ds = ds.shard(input_context.num_input_pipelines,
+                    input_context.input_pipeline_id)
+    ds = ds.shuffle(self.num_examples, seed=seed,
+                    reshuffle_each_iteration=True).repeat()
+    ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed).batch(2))
+    ds = ds.map(self._pair, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(
+        tf.data.AUTOTUNE)
+
+  def eval_dataset(self, batch_size, eval_size):
+    # Pair k is based on image k % n with seed (eval_seed, k): a fixed set.
+    ds = tf.data.Dataset.range(eval_size).map(
+        lambda k: self._pair(k % self.num_examples,
+                             tf.stack([tf.constant(self.eval_seed,
+                                                   tf.int64), k])),
+        num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
 def mnist_source(data_dir, split, num_targets=1, validate=False,
                  data_source='records', shift=2, flip=False):
   """The MNIST-family source the experiment asked for.
 
   Args:
-    data_dir: records directory; for source='idx' the IDX directory; for
-      num_targets=2 a `PREFIX@N` shard pattern (the original's convention).
+    data_dir: records directory; for data_source='idx' the IDX directory;
+      for MultiMNIST records a `PREFIX@N` shard pattern (the original's
+      convention).
     split: 'train' or 'test'.
-    num_targets: 1 (MNIST) or 2 (MultiMNIST records).
+    num_targets: 1 (MNIST) or 2 (MultiMNIST: records, or with
+      data_source='idx' pairs made on the fly, shift 4 after padding 4).
     validate: read the held-out split files (valid_train / valid_test).
     data_source: 'records' (the generator's files) or 'idx' (shifts made on
       the fly).
@@ -254,9 +336,12 @@ def mnist_source(data_dir, split, num_targets=1, validate=False,
   """
   if split not in ('train', 'test'):
     raise ValueError('split must be train or test, got %r' % (split,))
+  record_split = ('valid_' + split) if validate else split
+  if num_targets == 2 and data_source == 'idx':
+    images, labels = mnist_shift.load_split(data_dir, record_split)
+    return MultiMnistOnTheFlySource(images, labels)
   if num_targets == 2:
     return MultiMnistSource(data_dir)
-  record_split = ('valid_' + split) if validate else split
   if data_source == 'idx':
     images, labels = mnist_shift.load_split(data_dir, record_split)
     height = images.shape[1]

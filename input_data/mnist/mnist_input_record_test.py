@@ -150,3 +150,54 @@ class OnTheFlyTest(tf.test.TestCase):
 
 if __name__ == '__main__':
   tf.test.main()
+
+
+class MultiOnTheFlyTest(tf.test.TestCase):
+
+  def test_pairs_follow_the_generator_rules_and_statistics(self):
+    idx_dir = mnist_shift_test.write_mnist(self.create_tempdir().full_path,
+                                           n_train=20, n_test=20)
+    images, labels = idx.load_mnist(idx_dir, 'test')
+    source = reader.MultiMnistOnTheFlySource(images, labels, shift=2, pad=4)
+    self.assertEqual(source.info, reader.DatasetInfo(36, 1, 10, 2))
+    batches = iter(source.train_dataset(batch_size=200, seed=0))
+    fly = [next(batches) for _ in range(5)]
+    self.assertAllClose(fly[0]['images'], tf.minimum(
+        fly[0]['recons_image'] + fly[0]['spare_image'], 1.0), atol=1e-6)
+    label_1 = np.concatenate([b['recons_label'] for b in fly])
+    label_2 = np.concatenate([b['spare_label'] for b in fly])
+    self.assertFalse(np.any(label_1 == label_2))
+    self.assertAllClose(fly[0]['labels'][0], np.eye(10)[label_1[0]] +
+                        np.eye(10)[label_2[0]])
+    # The generator's pairs of the same images: same partner-label and
+    # shift statistics (each label has 2 of 20 images: partners uniform
+    # over the other 9 labels; bright-pixel rows uniform over 5 shifts).
+    out = self.create_tempdir().full_path
+    paths = mnist_shift.generate(idx_dir, out, 'test', 2, 4, True, 50, 0, 0)
+    gen = list(reader.MultiMnistSource(paths[0]).eval_dataset(500, 1000))
+    gen_2 = np.concatenate([b['spare_label'] for b in gen])
+    fly_diff = np.mod(label_2 - label_1, 10)
+    gen_diff = np.mod(gen_2 - np.concatenate([b['recons_label']
+                                              for b in gen]), 10)
+    for diff in (fly_diff, gen_diff):
+      counts = np.bincount(diff, minlength=10)[1:]
+      self.assertLess(np.abs(counts / diff.size - 1 / 9).max(), 0.04)
+
+    def bright_rows(batches):
+      spare = np.concatenate([b['spare_image'] for b in batches])
+      spare = spare.reshape(-1, 36, 36)[:, 5:, :]  # Below the marker pixel.
+      return np.argmax(spare.max(axis=2), axis=1)
+    # Row 10 + i % 5 + pad 4 + dy (the marker row 3 is cut off above).
+    self.assertAllClose(np.mean(bright_rows(fly)), np.mean(bright_rows(gen)),
+                        atol=0.3)
+
+  def test_eval_pairs_are_fixed(self):
+    idx_dir = mnist_shift_test.write_mnist(self.create_tempdir().full_path,
+                                           n_train=20, n_test=20)
+    images, labels = idx.load_mnist(idx_dir, 'test')
+    source = reader.MultiMnistOnTheFlySource(images, labels)
+    first = list(source.eval_dataset(4, 10))
+    second = list(source.eval_dataset(5, 10))
+    self.assertAllEqual(np.concatenate([b['images'] for b in first]),
+                        np.concatenate([b['images'] for b in second]))
+    self.assertEqual(first[-1]['images'].shape, (2, 36 * 36))
