@@ -35,8 +35,9 @@ flags.DEFINE_string('hparams_override', None, 'key=value,key=value over the '
                     'model defaults, applied left to right.')
 flags.DEFINE_integer('max_steps', 1000, 'Training steps (global batch 128).')
 flags.DEFINE_string('model', 'capsule', 'capsule or baseline.')
-flags.DEFINE_string('dataset', 'mnist', 'mnist, fashion_mnist, norb or '
-                    'cifar10.')
+flags.DEFINE_string('dataset', 'mnist', 'mnist, fashion_mnist, norb, cifar10 '
+                    'or affnist (train: MNIST IDX files placed in 40x40; '
+                    'test: the affNIST .mat files).')
 flags.DEFINE_integer('num_gpus', 1, 'Data-parallel replicas.')
 flags.DEFINE_integer('num_targets', 1, '1, or 2 for MultiMNIST.')
 flags.DEFINE_integer('num_trials', 1, 'Checkpoints in an ensemble evaluation.')

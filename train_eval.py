@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from input_data import idx
+from input_data.affnist import affnist_input
 from input_data.cifar10 import cifar10_input
 from input_data.mnist import mnist_input_record
 from input_data.norb import norb_input_record
@@ -27,7 +28,7 @@ import summaries
 
 MODELS = {'capsule': capsule_model.CapsuleModel,
           'baseline': conv_model.ConvModel}
-DATASETS = ('mnist', 'fashion_mnist', 'norb', 'cifar10')
+DATASETS = ('mnist', 'fashion_mnist', 'norb', 'cifar10', 'affnist')
 EVAL_BATCH = 100  # The original's evaluation batch.
 CHECKPOINT_PREFIX = 'model.ckpt'
 
@@ -55,6 +56,8 @@ def get_source(dataset, data_dir, split, num_targets, validate, data_source):
       return norb_input_record.norb_source(data_dir, split)
     if dataset == 'cifar10':
       return cifar10_input.cifar10_source(data_dir, split)
+    if dataset == 'affnist':
+      return affnist_input.affnist_source(data_dir, split)
     return mnist_input_record.mnist_source(
         data_dir, split, num_targets, validate, data_source,
         flip=dataset == 'fashion_mnist')

@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from input_data import idx
 from input_data import records
+from input_data import tfds_export
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 SPLITS = ('train', 'test', 'valid_train', 'valid_test')
@@ -51,12 +52,20 @@ def record_name(split, shift, multi_targets):
                                              split, shift)
 
 
-def load_split(data_dir, split):
-  """(images, labels) uint8 of one generator split."""
+def load_split(data_dir, split, tfds_dataset=None):
+  """(images, labels) uint8 of one generator split.
+
+  From the IDX files in data_dir, or with tfds_dataset ('mnist' or
+  'fashion_mnist') from tensorflow-datasets (data_dir is then its data_dir).
+  """
   if split not in SPLITS:
     raise idx.DataError('--split must be one of %s, got %r' % (SPLITS, split))
-  images, labels = idx.load_mnist(data_dir, 'test' if split == 'test'
-                                  else 'train')
+  base = 'test' if split == 'test' else 'train'
+  if tfds_dataset:
+    images, labels = tfds_export.tfds_arrays(tfds_dataset, base, data_dir)
+    images, labels = images[..., 0], labels.astype(np.uint8)
+  else:
+    images, labels = idx.load_mnist(data_dir, base)
   if split == 'valid_train':
     return images[VALIDATION_SIZE:], labels[VALIDATION_SIZE:]
   if split == 'valid_test':
@@ -180,11 +189,11 @@ def write_multi(images, labels, shift, pad, num_pairs, path, max_shard, rng,
 
 
 def generate(data_dir, output_dir, split, shift, pad, multi_targets,
-             num_pairs, max_shard, seed):
+             num_pairs, max_shard, seed, tfds_dataset=None):
   """Generates one split; returns the list of files written."""
   if shift < 0 or pad < 0 or max_shard < 0:
     raise idx.DataError('--shift, --pad and --max_shard must be >= 0')
-  images, labels = load_split(data_dir, split)
+  images, labels = load_split(data_dir, split, tfds_dataset)
   os.makedirs(output_dir, exist_ok=True)
   path = os.path.join(output_dir, record_name(split, shift, multi_targets))
   if multi_targets:
@@ -211,16 +220,24 @@ def define_flags():
   flags.DEFINE_string('split', 'train', 'train, test, valid_train or '
                       'valid_test.')
   flags.DEFINE_integer('seed', 0, 'Seed of the MultiMNIST pairing and shifts.')
+  flags.DEFINE_enum('source', 'files', ['files', 'tfds'], 'files: the IDX '
+                    'files in data_dir; tfds: tensorflow-datasets (online, or '
+                    'data_dir is its filled data_dir).')
+  flags.DEFINE_enum('tfds_dataset', 'mnist', ['mnist', 'fashion_mnist'],
+                    'With --source=tfds: which dataset.')
 
 
 def main(argv):
   del argv
-  if not FLAGS.data_dir:
+  if not FLAGS.data_dir and FLAGS.source == 'files':
     sys.exit('mnist_shift.py: --data_dir is required (the MNIST IDX files)')
+  if not (FLAGS.output_dir or FLAGS.data_dir):
+    sys.exit('mnist_shift.py: --output_dir is required with --source=tfds')
   try:
     paths = generate(FLAGS.data_dir, FLAGS.output_dir or FLAGS.data_dir,
                      FLAGS.split, FLAGS.shift, FLAGS.pad, FLAGS.multi_targets,
-                     FLAGS.num_pairs, FLAGS.max_shard, FLAGS.seed)
+                     FLAGS.num_pairs, FLAGS.max_shard, FLAGS.seed,
+                     FLAGS.tfds_dataset if FLAGS.source == 'tfds' else None)
   except (idx.DataError, OSError) as e:
     sys.exit('mnist_shift.py: %s' % e)
   for path in paths:
