@@ -208,6 +208,16 @@ class CheckpointTest(tf.test.TestCase):
                                 r'\[\S+'):
       train_eval.restore_model(self._model(), path)
 
+  def test_strategy_choice(self):
+    self.assertIs(train_eval.make_strategy(1), tf.distribute.get_strategy())
+    with self.assertRaisesRegex(train_eval.ExperimentError,
+                                '--num_gpus=2 but this machine has 0 GPU'):
+      train_eval.make_strategy(2, devices=[])
+    with self.assertRaisesRegex(train_eval.ExperimentError, '>= 1'):
+      train_eval.make_strategy(0)
+    mirrored = train_eval.make_strategy(2, devices=['/cpu:0', '/cpu:1'])
+    self.assertEqual(mirrored.num_replicas_in_sync, 2)
+
   def test_two_replicas_train_like_one(self):
     tmp = self.create_tempdir().full_path
     os.makedirs(os.path.join(tmp, 'idx'))

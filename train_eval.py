@@ -74,21 +74,22 @@ def build_model(model_name, hparams, info):
 
 
 def make_strategy(num_gpus, devices=None):
-  """Default strategy for one device, MirroredStrategy over several.
+  """Default strategy for one replica, MirroredStrategy over several.
 
   Args:
     num_gpus: replicas wanted.
-    devices: the devices to use (tests pass logical CPUs); default the GPUs.
+    devices: the devices to spread them over; default this machine's GPUs
+      (tests pass logical CPUs).
   """
-  if devices is None:
-    devices = [d.name for d in tf.config.list_logical_devices('GPU')]
-    if num_gpus > max(len(devices), 1):
-      raise ExperimentError('--num_gpus=%d but this machine has %d GPU(s)' %
-                            (num_gpus, len(devices)))
   if num_gpus < 1:
     raise ExperimentError('--num_gpus must be >= 1, got %d' % num_gpus)
+  if devices is None:
+    devices = [d.name for d in tf.config.list_logical_devices('GPU')]
   if num_gpus == 1:
     return tf.distribute.get_strategy()
+  if num_gpus > len(devices):
+    raise ExperimentError('--num_gpus=%d but this machine has %d GPU(s)' %
+                          (num_gpus, len(devices)))
   return tf.distribute.MirroredStrategy(devices[:num_gpus])
 
 
