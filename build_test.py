@@ -84,11 +84,13 @@ class BuildTest(unittest.TestCase):
       if f.endswith('_test.py'):
         self.assertIn(f, tests, '%s is not a py_test' % f)
 
-  def test_deps_name_existing_targets(self):
+  def test_deps_name_existing_library_targets(self):
     for name, target in self.targets.items():
       for dep in target['deps']:
         self.assertTrue(dep.startswith(':') and dep[1:] in self.targets,
                         '%s: dep %s is not a target of BUILD' % (name, dep))
+        self.assertNotEqual(self.targets[dep[1:]]['kind'], 'py_test',
+                            '%s depends on the test %s' % (name, dep))
 
   def test_imports_are_covered_by_deps(self):
     def closure(name, seen):

@@ -62,6 +62,9 @@ flags.DEFINE_integer('cpu_threads', 0, 'Threads per op pool on the CPU (0: '
                      'TensorFlow decides; the validation job defaults to 1 so '
                      'it does not starve a trainer on the same CPU).')
 flags.DEFINE_float('log_every_secs', 10.0, 'Seconds between training logs.')
+flags.DEFINE_boolean('skip_nonfinite', False, 'Skip batches whose loss or '
+                     'gradients are not finite, instead of stopping (they '
+                     'never change the weights either way).')
 
 
 def _fail(message):
@@ -115,7 +118,8 @@ def main(argv):
       strategy = train_eval.make_strategy(FLAGS.num_gpus)
       train_eval.train(FLAGS.model, hparams, source, FLAGS.summary_dir,
                        FLAGS.max_steps, FLAGS.save_step, strategy,
-                       seed=FLAGS.seed, log_every_secs=FLAGS.log_every_secs)
+                       seed=FLAGS.seed, log_every_secs=FLAGS.log_every_secs,
+                       skip_nonfinite=FLAGS.skip_nonfinite)
       return 0
     if FLAGS.checkpoint:
       paths = ([FLAGS.checkpoint.format(i) for i in range(FLAGS.num_trials)]

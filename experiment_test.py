@@ -11,11 +11,9 @@ import tensorflow as tf
 
 from absl.testing import parameterized
 
-from input_data.cifar10 import cifar10_input_test
+from input_data import testdata
 from input_data.mnist import mnist_input_record
 from input_data.mnist import mnist_shift
-from input_data.mnist import mnist_shift_test
-from input_data.norb import norb_test
 from input_data.norb import smallnorb_convert
 from models import capsule_model
 from models import hparams as hparams_lib
@@ -38,14 +36,6 @@ def run_experiment(*args, check=True):
   return proc
 
 
-def make_records(tmp):
-  idx_dir = mnist_shift_test.write_mnist(os.path.join(tmp, 'idx'), n_train=20,
-                                         n_test=7)
-  data_dir = os.path.join(tmp, 'records')
-  mnist_shift.generate(idx_dir, data_dir, 'train', 1, 0, False, 0, 0, 0)
-  mnist_shift.generate(idx_dir, data_dir, 'test', 0, 0, False, 0, 0, 0)
-  return data_dir
-
 
 def _wrong(stdout):
   match = re.search(r'Total wrong predictions: (\d+), wrong percent: '
@@ -59,7 +49,7 @@ class ExperimentCliTest(tf.test.TestCase):
   def test_train_evaluate_ensemble_resume(self):
     tmp = self.create_tempdir().full_path
     os.makedirs(os.path.join(tmp, 'idx'))
-    data = make_records(tmp)
+    data = testdata.make_mnist_records(tmp)
     run = os.path.join(tmp, 'run')
     common = ['--data_dir=' + data, '--summary_dir=' + run]
     # --shift=1 records: the reader looks for the shift-2 name by default.
@@ -116,7 +106,7 @@ class ExperimentCliTest(tf.test.TestCase):
   def test_validation_job_beside_training(self):
     tmp = self.create_tempdir().full_path
     os.makedirs(os.path.join(tmp, 'idx'))
-    data = make_records(tmp)
+    data = testdata.make_mnist_records(tmp)
     os.rename(os.path.join(data, 'train_1shifted_mnist.tfrecords'),
               os.path.join(data, 'train_2shifted_mnist.tfrecords'))
     run = os.path.join(tmp, 'run')
@@ -222,7 +212,7 @@ class CheckpointTest(tf.test.TestCase):
     tmp = self.create_tempdir().full_path
     os.makedirs(os.path.join(tmp, 'idx'))
     source = mnist_input_record.mnist_source(
-        mnist_shift_test.write_mnist(os.path.join(tmp, 'idx')), 'train',
+        testdata.write_mnist(os.path.join(tmp, 'idx')), 'train',
         data_source='idx', shift=0)
     hparams = hparams_lib.default_hparams()
     weights = []
@@ -252,13 +242,13 @@ class DatasetsTest(tf.test.TestCase, parameterized.TestCase):
     tmp = self.create_tempdir().full_path
     data = os.path.join(tmp, 'data')
     if dataset == 'norb':
-      raw = norb_test.write_smallnorb(os.path.join(tmp, 'raw'), n=4, size=96)
+      raw = testdata.write_smallnorb(os.path.join(tmp, 'raw'), n=4, size=96)
       for split in ('train', 'test'):
         smallnorb_convert.convert(raw, data, split)
     elif dataset == 'cifar10':
-      cifar10_input_test.write_cifar(data, per_file=2)
+      testdata.write_cifar(data, per_file=2)
     else:
-      mnist_shift_test.write_mnist(os.makedirs(data) or data, 10, 4)
+      testdata.write_mnist(os.makedirs(data) or data, 10, 4)
     hparams = hparams_lib.default_hparams().parse(overrides)
     train_source = train_eval.get_source(dataset, data, 'train', 1, False,
                                          data_source)

@@ -177,8 +177,13 @@ def _log(message):
 
 
 def train(model_name, hparams, source, summary_dir, max_steps, save_step,
-          strategy, batch_size=128, seed=0, log_every_secs=10.0):
+          strategy, batch_size=128, seed=0, log_every_secs=10.0,
+          skip_nonfinite=False):
   """Trains to max_steps, resuming from the newest checkpoint of summary_dir.
+
+  A step whose loss or gradients are not finite never changes the weights.
+  By default training then stops before the next checkpoint, naming the
+  steps; with skip_nonfinite such batches are skipped and counted.
 
   Returns:
     The final global step.
@@ -213,7 +218,7 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
   writer = tf.summary.create_file_writer(train_dir)
   iterator = iter(dataset)
   start_step, start_time = step, time.time()
-  last_log, window = start_time, None
+  last_log, logged_step, window = start_time, step, None
   while step < max_steps:
     sums = train_step(next(iterator))
     step += 1
@@ -222,34 +227,62 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
     now = time.time()
     if now - last_log >= log_every_secs or step == max_steps or (
         step % save_step == 0):
+      bad = int(window['nonfinite_steps'])
+      if bad and not skip_nonfinite:
+        raise ExperimentError(
+            'non-finite loss or gradients in %d step(s) between steps %d and '
+            '%d; they changed no weight and nothing was saved after them: '
+            'the newest checkpoint is %s (--skip_nonfinite=true skips such '
+            'batches)' % (bad, logged_step + 1, step,
+                          manager.latest_checkpoint or 'none'))
+      if bad:
+        _log('skipped %d step(s) with non-finite loss or gradients between '
+             'steps %d and %d' % (bad, logged_step + 1, step))
       _write_train_log(writer, window, step, max_steps, start_step,
                        now - start_time, batch_size)
-      window, last_log = None, now
+      window, last_log, logged_step = None, now, step
     if step % save_step == 0 or step == max_steps:
-      _log('saved %s' % manager.save(checkpoint_number=step))
+      _save(manager, step)
       _write_reconstructions(writer, step, model, source)
   return step
+
+
+def _save(manager, step):
+  """Saves checkpoint `step`; a failed write (full disk, ...) is one error.
+
+  TensorFlow writes to a temporary name and the manager updates its state
+  file atomically afterwards, so a failed or killed save leaves the newest
+  complete checkpoint the one that resumes and evaluates.
+  """
+  previous = manager.latest_checkpoint
+  try:
+    _log('saved %s' % manager.save(checkpoint_number=step))
+  except (tf.errors.OpError, OSError) as e:
+    message = getattr(e, 'message', None) or str(e)
+    raise ExperimentError('cannot write checkpoint %s-%d (%s); %s is intact' %
+                          (manager._checkpoint_prefix, step,  # pylint: disable=protected-access
+                           message.splitlines()[0],
+                           previous or 'no earlier checkpoint')) from e
 
 
 def _write_train_log(writer, window, step, max_steps, start_step, elapsed,
                      batch_size):
   """Summaries and one log line from the summed metrics since the last one."""
   window = {k: float(v) for k, v in window.items()}
-  steps_in_window = window['examples'] / batch_size
+  # Skipped (non-finite) steps contribute no examples and no sums.
+  examples = max(window['examples'], 1.0)
+  steps_in_window = window['examples'] / batch_size + window['nonfinite_steps']
   scalars = {
-      'total_loss': window['total_loss'] / window['examples'],
+      'total_loss': window['total_loss'] / examples,
       'batch_classification_cost':
-          window['batch_classification_cost'] / window['examples'],
-      'reconstruction_error':
-          window['reconstruction_error'] / window['examples'],
-      'accuracy': window['correct'] / window['examples'],
+          window['batch_classification_cost'] / examples,
+      'reconstruction_error': window['reconstruction_error'] / examples,
+      'accuracy': window['correct'] / examples,
       'learning_rate': window['learning_rate'] / steps_in_window,
+      'nonfinite_steps': window['nonfinite_steps'],
   }
   rate = (step - start_step) * batch_size / max(elapsed, 1e-9)
   scalars['examples_per_sec'] = rate
-  if not np.isfinite(scalars['total_loss']):
-    raise ExperimentError('non-finite loss at steps up to %d; the last '
-                          'checkpoint is intact' % step)
   summaries.write_scalars(writer, step, scalars)
   left = (max_steps - step) * batch_size / max(rate, 1e-9)
   _log('step %d: loss %.4f, accuracy %.4f, %.1f examples/s, %s left' %

@@ -123,40 +123,52 @@ class Adam(tf.Module):
   def variables_to_train(self):
     return self._variables.items
 
-  def apply_gradients(self, grads, lr):
+  def apply_gradients(self, grads, lr, apply=True):
     """Applies per-replica gradients (summed over replicas) at rate lr.
 
     Call in replica context (inside `strategy.run`) or outside any strategy.
+    With apply false (a bool tensor, equal on all replicas) nothing but the
+    step changes: how a step with non-finite gradients is skipped without
+    letting a NaN reach the weights or the moments.
     """
+    apply = tf.convert_to_tensor(apply)
     ctx = tf.distribute.get_replica_context()
     if ctx is None:  # Cross-replica context: nothing to reduce.
-      return self._apply(tf.distribute.get_strategy(), grads, lr)
-    return ctx.merge_call(self._apply, args=(grads, lr))
+      return self._apply(tf.distribute.get_strategy(), grads, lr, apply)
+    return ctx.merge_call(self._apply, args=(grads, lr, apply))
 
-  def _apply(self, strategy, grads, lr):
+  def _apply(self, strategy, grads, lr, apply):
     reduced = strategy.extended.batch_reduce_to(
         tf.distribute.ReduceOp.SUM, list(zip(grads, self.variables_to_train)))
     updates = []
     for grad, var, m, v in zip(reduced, self.variables_to_train, self.m,
                                self.v):
       updates.append(strategy.extended.update(
-          var, self._update_one, args=(grad, m, v, lr), group=False))
+          var, self._update_one, args=(grad, m, v, lr, apply), group=False))
     with tf.control_dependencies(tf.nest.flatten(updates)):
       return strategy.extended.update(
-          self.beta1_power, self._finish, args=(), group=True)
+          self.beta1_power, self._finish, args=(apply,), group=True)
 
-  def _update_one(self, var, grad, m, v, lr):
-    # Inside strategy.extended.update: var, m, v, lr and the powers are this
-    # device's copies.
+  def _update_one(self, var, grad, m, v, lr, apply):
+    # Inside strategy.extended.update: var, m, v, lr, apply and the powers
+    # are this device's copies. Selects, not a cond: the same graph under
+    # every strategy, and a skipped step costs three elementwise selects.
+    grad = tf.where(apply, grad, tf.zeros_like(grad))
     lr_t = lr * tf.sqrt(1.0 - self.beta2_power) / (1.0 - self.beta1_power)
-    m_t = m.assign(self.beta1 * m + (1.0 - self.beta1) * grad)
-    v_t = v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(grad))
-    return var.assign_sub(lr_t * m_t / (tf.sqrt(v_t) + self.epsilon))
+    m_t = self.beta1 * m + (1.0 - self.beta1) * grad
+    v_t = self.beta2 * v + (1.0 - self.beta2) * tf.square(grad)
+    return tf.group(
+        m.assign(tf.where(apply, m_t, m)), v.assign(tf.where(apply, v_t, v)),
+        var.assign(tf.where(
+            apply, var - lr_t * m_t / (tf.sqrt(v_t) + self.epsilon), var)))
 
-  def _finish(self, beta1_power):
-    return tf.group(beta1_power.assign(beta1_power * self.beta1),
-                    self.beta2_power.assign(self.beta2_power * self.beta2),
-                    self.step.assign_add(1))
+  def _finish(self, beta1_power, apply):
+    return tf.group(
+        beta1_power.assign(tf.where(apply, beta1_power * self.beta1,
+                                    beta1_power)),
+        self.beta2_power.assign(tf.where(apply, self.beta2_power * self.beta2,
+                                         self.beta2_power)),
+        self.step.assign_add(1))
 
   def tf1_variables(self, model_variables_by_name):
     """{TF1 name: variable} of the slots and powers, given the model's map."""
@@ -194,7 +206,9 @@ def make_train_step(model, optimizer, strategy, global_batch_size):
   Returns a `tf.function` taking the per-replica features (from
   `strategy.experimental_distribute_dataset` or the plain batch under the
   default strategy) and returning {name: sum over the global batch} of the
-  losses and correct counts, and the learning rate used.
+  losses and correct counts, the learning rate used and `nonfinite_steps`
+  (1.0 when the loss or a gradient was not finite on some replica: that step
+  changed no weight, and its other sums are zero).
   """
   def replica_step(features):
     lr = learning_rate(model.hparams, optimizer.step)
@@ -206,17 +220,29 @@ def make_train_step(model, optimizer, strategy, global_batch_size):
       loss = tf.reduce_sum(classification + reconstruction) / global_batch_size
     variables = optimizer.variables_to_train
     grads = tape.gradient(loss, variables)
-    with tf.control_dependencies([optimizer.apply_gradients(grads, lr)]):
+    finite_here = tf.reduce_all(
+        [tf.reduce_all(tf.math.is_finite(g)) for g in grads] +
+        [tf.math.is_finite(loss)])
+    # Every replica must take the same decision: count the bad replicas.
+    bad = tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(finite_here, tf.float32))
+    finite = tf.equal(bad, 0.0)
+    with tf.control_dependencies(
+        [optimizer.apply_gradients(grads, lr, apply=finite)]):
       sums = _metric_sums(model, features, inferred.logits, classification,
                           reconstruction)
-    return sums, lr
+    sums = {k: tf.where(finite, v, tf.zeros_like(v)) for k, v in sums.items()}
+    return sums, lr, 1.0 - tf.cast(finite, tf.float32)
 
   @tf.function
   def train_step(features):
-    sums, lr = strategy.run(replica_step, args=(features,))
+    sums, lr, nonfinite = strategy.run(replica_step, args=(features,))
     sums = _reduce_sums(strategy, sums)
     sums['learning_rate'] = strategy.reduce(
         tf.distribute.ReduceOp.MEAN, lr, axis=None)
+    # Equal on every replica; one replica's value.
+    sums['nonfinite_steps'] = strategy.experimental_local_results(
+        nonfinite)[0]
     return sums
   return train_step
 

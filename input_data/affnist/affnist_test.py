@@ -15,9 +15,9 @@ import numpy as np
 import tensorflow as tf
 
 from input_data import idx
+from input_data import testdata
 from input_data.affnist import affnist_input
 from input_data.affnist import matfile
-from input_data.mnist import mnist_shift_test
 
 TESTDATA = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         'testdata')
@@ -88,7 +88,7 @@ class AffnistTest(tf.test.TestCase):
       affnist_input.load_affnist(self.create_tempdir().full_path)
 
   def test_training_digits_anywhere_in_40x40(self):
-    d = mnist_shift_test.write_mnist(self.create_tempdir().full_path,
+    d = testdata.write_mnist(self.create_tempdir().full_path,
                                      n_train=1, n_test=1)
     source = affnist_input.affnist_source(d, 'train')
     self.assertEqual(source.info.height, 40)

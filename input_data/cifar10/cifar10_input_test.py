@@ -2,34 +2,18 @@
 
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from input_data import idx
+from input_data import testdata
 from input_data.cifar10 import cifar10_input
 
-
-def write_cifar(directory, per_file=3):
-  """Tiny data_batch_{1..5}.bin and test_batch.bin; pixel (0,0) red = index."""
-  os.makedirs(directory, exist_ok=True)
-  index = 0
-  for name in cifar10_input.TRAIN_FILES + cifar10_input.TEST_FILES:
-    records = []
-    for _ in range(per_file):
-      planes = np.zeros([3, 32, 32], np.uint8)
-      planes[0, 0, 0] = index
-      planes[1, 5, 7] = 200  # Green pixel at row 5, column 7.
-      records.append(bytes([index % 10]) + planes.tobytes())
-      index += 1
-    with open(os.path.join(directory, name), 'wb') as f:
-      f.write(b''.join(records))
-  return directory
 
 
 class Cifar10Test(tf.test.TestCase):
 
   def test_parse_record_layout(self):
-    d = write_cifar(os.path.join(self.create_tempdir().full_path,
+    d = testdata.write_cifar(os.path.join(self.create_tempdir().full_path,
                                  'cifar-10-batches-bin'))
     with open(os.path.join(d, 'test_batch.bin'), 'rb') as f:
       record = f.read(cifar10_input.RECORD_BYTES)
@@ -41,7 +25,7 @@ class Cifar10Test(tf.test.TestCase):
 
   def test_source_finds_the_subdirectory_and_counts(self):
     root = self.create_tempdir().full_path
-    write_cifar(os.path.join(root, 'cifar-10-batches-bin'))
+    testdata.write_cifar(os.path.join(root, 'cifar-10-batches-bin'))
     train = cifar10_input.cifar10_source(root, 'train')
     self.assertEqual(train.num_examples, 15)
     self.assertEqual(train.info.height, 24)
@@ -57,7 +41,7 @@ class Cifar10Test(tf.test.TestCase):
     self.assertEqual(int(tf.argmax(tf.reshape(green, [-1]))), 1 * 24 + 3)
 
   def test_bad_files(self):
-    root = write_cifar(self.create_tempdir().full_path)
+    root = testdata.write_cifar(self.create_tempdir().full_path)
     os.remove(os.path.join(root, 'data_batch_3.bin'))
     with self.assertRaisesRegex(idx.DataError, 'missing data_batch_3.bin'):
       cifar10_input.cifar10_source(root, 'train')
@@ -68,7 +52,7 @@ class Cifar10Test(tf.test.TestCase):
       cifar10_input.cifar10_source(root, 'test')
 
   def test_bad_label_byte(self):
-    root = write_cifar(self.create_tempdir().full_path, per_file=1)
+    root = testdata.write_cifar(self.create_tempdir().full_path, per_file=1)
     path = os.path.join(root, 'test_batch.bin')
     with open(path, 'r+b') as f:
       f.write(bytes([11]))

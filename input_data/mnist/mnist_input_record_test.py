@@ -7,17 +7,17 @@ import numpy as np
 import tensorflow as tf
 
 from input_data import idx
+from input_data import testdata
 from input_data import records
 from input_data.mnist import mnist_input_record as reader
 from input_data.mnist import mnist_shift
-from input_data.mnist import mnist_shift_test
 
 
 class ReaderTest(tf.test.TestCase):
 
   def setUp(self):
     super().setUp()
-    self.idx_dir = mnist_shift_test.write_mnist(
+    self.idx_dir = testdata.write_mnist(
         self.create_tempdir().full_path, n_train=20, n_test=7)
     self.out = self.create_tempdir().full_path
 
@@ -72,7 +72,7 @@ class ReaderTest(tf.test.TestCase):
     self.assertNotAllClose(first_epoch * 255, np.arange(20))
 
   def test_validate_reads_the_generator_files(self):
-    d = mnist_shift_test.write_mnist(self.create_tempdir().full_path,
+    d = testdata.write_mnist(self.create_tempdir().full_path,
                                      n_train=10003, n_test=1)
     mnist_shift.generate(d, self.out, 'valid_test', 0, 0, False, 0, 0, 0)
     mnist_shift.generate(d, self.out, 'valid_train', 2, 0, False, 0, 0, 0)
@@ -127,7 +127,7 @@ class OnTheFlyTest(tf.test.TestCase):
   def test_on_the_fly_shifts_match_the_generator_distribution(self):
     # The generator writes each of the 25 shifts once per image; on the fly,
     # each training example should land on the 25 positions uniformly.
-    idx_dir = mnist_shift_test.write_mnist(self.create_tempdir().full_path,
+    idx_dir = testdata.write_mnist(self.create_tempdir().full_path,
                                            n_train=1, n_test=1)
     images, _ = idx.load_mnist(idx_dir, 'train')
     images = images.copy()
@@ -155,7 +155,7 @@ if __name__ == '__main__':
 class MultiOnTheFlyTest(tf.test.TestCase):
 
   def test_pairs_follow_the_generator_rules_and_statistics(self):
-    idx_dir = mnist_shift_test.write_mnist(self.create_tempdir().full_path,
+    idx_dir = testdata.write_mnist(self.create_tempdir().full_path,
                                            n_train=20, n_test=20)
     images, labels = idx.load_mnist(idx_dir, 'test')
     source = reader.MultiMnistOnTheFlySource(images, labels, shift=2, pad=4)
@@ -192,7 +192,7 @@ class MultiOnTheFlyTest(tf.test.TestCase):
                         atol=0.3)
 
   def test_eval_pairs_are_fixed(self):
-    idx_dir = mnist_shift_test.write_mnist(self.create_tempdir().full_path,
+    idx_dir = testdata.write_mnist(self.create_tempdir().full_path,
                                            n_train=20, n_test=20)
     images, labels = idx.load_mnist(idx_dir, 'test')
     source = reader.MultiMnistOnTheFlySource(images, labels)

@@ -6,20 +6,9 @@ import numpy as np
 import tensorflow as tf
 
 from input_data import idx
+from input_data import testdata
 from input_data.mnist import mnist_shift
 
-
-def write_mnist(directory, n_train=20, n_test=10):
-  """Tiny IDX files: image i has one bright pixel at (10 + i % 5, 12)."""
-  for split, n in (('train', n_train), ('test', n_test)):
-    images = np.zeros([n, 28, 28], np.uint8)
-    for i in range(n):
-      images[i, 10 + i % 5, 12] = 200
-      images[i, 3, 3] = i % 256  # Tells the images apart.
-    image_name, label_name = idx.MNIST_FILES[split]
-    idx.write_idx(os.path.join(directory, image_name + '.gz'), images)
-    idx.write_idx(os.path.join(directory, label_name), np.arange(n) % 10)
-  return directory
 
 
 def read_records(path, keys):
@@ -49,7 +38,7 @@ class ShiftTest(tf.test.TestCase):
       self.assertAllEqual(copy, mnist_shift.shift_image(image[0], dy, dx))
 
   def test_single_digit_records_byte_exact(self):
-    d = write_mnist(self.create_tempdir().full_path)
+    d = testdata.write_mnist(self.create_tempdir().full_path)
     out = self.create_tempdir().full_path
     paths = mnist_shift.generate(d, out, 'test', shift=1, pad=0,
                                  multi_targets=False, num_pairs=0,
@@ -68,7 +57,7 @@ class ShiftTest(tf.test.TestCase):
     self.assertFalse([f for f in os.listdir(out) if '.tmp-' in f])
 
   def test_pad_and_validation_split_names(self):
-    d = write_mnist(self.create_tempdir().full_path, n_train=10005)
+    d = testdata.write_mnist(self.create_tempdir().full_path, n_train=10005)
     out = self.create_tempdir().full_path
     (path,) = mnist_shift.generate(d, out, 'valid_train', 0, 2, False, 0, 0, 0)
     self.assertEndsWith(path, 'valid_train_0shifted_mnist.tfrecords')
@@ -78,7 +67,7 @@ class ShiftTest(tf.test.TestCase):
     self.assertEqual(records[0]['label'], 0)  # Image 10000: label 0.
 
   def test_multi_mnist_rules(self):
-    d = write_mnist(self.create_tempdir().full_path)
+    d = testdata.write_mnist(self.create_tempdir().full_path)
     out = self.create_tempdir().full_path
     paths = mnist_shift.generate(d, out, 'train', shift=2, pad=4,
                                  multi_targets=True, num_pairs=3,
@@ -108,7 +97,7 @@ class ShiftTest(tf.test.TestCase):
       self.assertNotEmpty(shifts)
 
   def test_multi_is_reproducible_with_a_seed(self):
-    d = write_mnist(self.create_tempdir().full_path)
+    d = testdata.write_mnist(self.create_tempdir().full_path)
     digests = []
     for seed in (5, 5, 6):
       out = self.create_tempdir().full_path

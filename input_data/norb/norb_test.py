@@ -7,29 +7,10 @@ import numpy as np
 import tensorflow as tf
 
 from input_data import idx
+from input_data import testdata
 from input_data.norb import norb_input_record
 from input_data.norb import smallnorb_convert
 
-
-def write_smallnorb(directory, n=6, size=96, gz=False):
-  """Tiny smallNORB .mat files: pair i has value i in the left image."""
-  os.makedirs(directory, exist_ok=True)
-  for split, prefix in smallnorb_convert.PREFIX.items():
-    images = np.zeros([n, 2, size, size], np.uint8)
-    images[:, 0] = np.arange(n)[:, None, None]
-    images[:, 1, 0, 0] = 255
-    labels = (np.arange(n) % 5).astype(np.int32)
-    info = np.stack([np.arange(n), np.full(n, 3), np.full(n, 4),
-                     np.full(n, 5)], 1).astype(np.int32)
-    suffix = '.gz' if gz else ''
-    smallnorb_convert.write_matrix(
-        os.path.join(directory, prefix + 'dat.mat' + suffix), images)
-    smallnorb_convert.write_matrix(
-        os.path.join(directory, prefix + 'cat.mat' + suffix), labels)
-    smallnorb_convert.write_matrix(
-        os.path.join(directory, prefix + 'info.mat' + suffix), info)
-    del split
-  return directory
 
 
 class MatrixTest(tf.test.TestCase, parameterized.TestCase):
@@ -45,7 +26,7 @@ class MatrixTest(tf.test.TestCase, parameterized.TestCase):
 
   @parameterized.parameters(False, True)
   def test_round_trip(self, gz):
-    d = write_smallnorb(self.create_tempdir().full_path, n=3, size=8, gz=gz)
+    d = testdata.write_smallnorb(self.create_tempdir().full_path, n=3, size=8, gz=gz)
     images, labels, info = smallnorb_convert.load_split(d, 'test')
     self.assertEqual(images.shape, (3, 2, 8, 8))
     self.assertAllEqual(labels, [0, 1, 2])
@@ -70,7 +51,7 @@ class MatrixTest(tf.test.TestCase, parameterized.TestCase):
 class NorbTest(tf.test.TestCase):
 
   def test_convert_then_read(self):
-    raw = write_smallnorb(self.create_tempdir().full_path)
+    raw = testdata.write_smallnorb(self.create_tempdir().full_path)
     out = self.create_tempdir().full_path
     for split in ('train', 'test'):
       smallnorb_convert.convert(raw, out, split)
@@ -100,7 +81,7 @@ class NorbTest(tf.test.TestCase):
                         atol=1e-4)
 
   def test_missing_and_mismatched_files(self):
-    raw = write_smallnorb(self.create_tempdir().full_path, n=4, size=8)
+    raw = testdata.write_smallnorb(self.create_tempdir().full_path, n=4, size=8)
     cat = os.path.join(raw, smallnorb_convert.PREFIX['train'] + 'cat.mat')
     smallnorb_convert.write_matrix(cat, np.zeros([3], np.int32))
     with self.assertRaisesRegex(idx.DataError, 'do not match 4 images'):

@@ -1,0 +1,70 @@
+"""Tiny data files in the published formats, written by the tests."""
+
+import os
+
+import numpy as np
+
+from input_data import idx
+from input_data.cifar10 import cifar10_input
+from input_data.mnist import mnist_shift
+from input_data.norb import smallnorb_convert
+
+
+def write_mnist(directory, n_train=20, n_test=10):
+  """Tiny IDX files: image i has one bright pixel at (10 + i % 5, 12)."""
+  for split, n in (('train', n_train), ('test', n_test)):
+    images = np.zeros([n, 28, 28], np.uint8)
+    for i in range(n):
+      images[i, 10 + i % 5, 12] = 200
+      images[i, 3, 3] = i % 256  # Tells the images apart.
+    image_name, label_name = idx.MNIST_FILES[split]
+    idx.write_idx(os.path.join(directory, image_name + '.gz'), images)
+    idx.write_idx(os.path.join(directory, label_name), np.arange(n) % 10)
+  return directory
+
+
+def write_cifar(directory, per_file=3):
+  """Tiny data_batch_{1..5}.bin and test_batch.bin; pixel (0,0) red = index."""
+  os.makedirs(directory, exist_ok=True)
+  index = 0
+  for name in cifar10_input.TRAIN_FILES + cifar10_input.TEST_FILES:
+    records = []
+    for _ in range(per_file):
+      planes = np.zeros([3, 32, 32], np.uint8)
+      planes[0, 0, 0] = index
+      planes[1, 5, 7] = 200  # Green pixel at row 5, column 7.
+      records.append(bytes([index % 10]) + planes.tobytes())
+      index += 1
+    with open(os.path.join(directory, name), 'wb') as f:
+      f.write(b''.join(records))
+  return directory
+
+
+def write_smallnorb(directory, n=6, size=96, gz=False):
+  """Tiny smallNORB .mat files: pair i has value i in the left image."""
+  os.makedirs(directory, exist_ok=True)
+  for split, prefix in smallnorb_convert.PREFIX.items():
+    images = np.zeros([n, 2, size, size], np.uint8)
+    images[:, 0] = np.arange(n)[:, None, None]
+    images[:, 1, 0, 0] = 255
+    labels = (np.arange(n) % 5).astype(np.int32)
+    info = np.stack([np.arange(n), np.full(n, 3), np.full(n, 4),
+                     np.full(n, 5)], 1).astype(np.int32)
+    suffix = '.gz' if gz else ''
+    smallnorb_convert.write_matrix(
+        os.path.join(directory, prefix + 'dat.mat' + suffix), images)
+    smallnorb_convert.write_matrix(
+        os.path.join(directory, prefix + 'cat.mat' + suffix), labels)
+    smallnorb_convert.write_matrix(
+        os.path.join(directory, prefix + 'info.mat' + suffix), info)
+    del split
+  return directory
+
+
+def make_mnist_records(tmp):
+  idx_dir = write_mnist(os.path.join(tmp, 'idx'), n_train=20,
+                                         n_test=7)
+  data_dir = os.path.join(tmp, 'records')
+  mnist_shift.generate(idx_dir, data_dir, 'train', 1, 0, False, 0, 0, 0)
+  mnist_shift.generate(idx_dir, data_dir, 'test', 0, 0, False, 0, 0, 0)
+  return data_dir
