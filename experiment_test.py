@@ -198,6 +198,23 @@ class CheckpointTest(tf.test.TestCase):
                                 r'\[\S+'):
       train_eval.restore_model(self._model(), path)
 
+  def test_resuming_with_other_hparams_names_the_variable(self):
+    tmp = self.create_tempdir().full_path
+    source = mnist_input_record.mnist_source(
+        testdata.write_mnist(tmp), 'train', data_source='idx')
+    args = dict(model_name='capsule', source=source, summary_dir=tmp,
+                save_step=1, strategy=tf.distribute.get_strategy(),
+                batch_size=2)
+    train_eval.train(hparams=hparams_lib.default_hparams(), max_steps=1,
+                     **args)
+    with self.assertRaisesRegex(train_eval.ExperimentError,
+                                'model.ckpt-1: variable primary_capsules/'
+                                r'weights has shape \[9, 9, 256, 256\] in the '
+                                r'checkpoint, the model expects \[9, 9, 256, '
+                                r'128\]'):
+      train_eval.train(hparams=hparams_lib.default_hparams().parse(
+          'num_prime_capsules=16'), max_steps=2, **args)
+
   def test_strategy_choice(self):
     self.assertIs(train_eval.make_strategy(1), tf.distribute.get_strategy())
     with self.assertRaisesRegex(train_eval.ExperimentError,

@@ -122,7 +122,16 @@ def restore_model(model, path):
                                   variable.shape.as_list()))
       variable.assign(reader.get_tensor(name))
     return
-  # Native checkpoints: keys like model/digit_capsules/weights/.ATTRIBUTES/...
+  check_native_checkpoint(model, path, saved)
+  tf.train.Checkpoint(model=model).read(path).expect_partial()
+
+
+def check_native_checkpoint(model, path, saved=None):
+  """ExperimentError naming the first model variable the checkpoint at path
+  lacks or holds with another shape (another model or hparams)."""
+  if saved is None:
+    saved = dict(tf.train.list_variables(path))
+  # Keys like model/digit_capsules/weights/.ATTRIBUTES/VARIABLE_VALUE.
   for name, variable in _native_names(model).items():
     key = 'model/%s/.ATTRIBUTES/VARIABLE_VALUE' % name
     if key not in saved:
@@ -133,7 +142,6 @@ def restore_model(model, path):
                             'the model expects %s' % (
                                 path, name, saved[key],
                                 variable.shape.as_list()))
-  tf.train.Checkpoint(model=model).read(path).expect_partial()
 
 
 def _native_names(model):
@@ -199,6 +207,7 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
   manager = tf.train.CheckpointManager(checkpoint, train_dir, max_to_keep=10,
                                        checkpoint_name=CHECKPOINT_PREFIX)
   if manager.latest_checkpoint:
+    check_native_checkpoint(model, manager.latest_checkpoint)
     checkpoint.restore(manager.latest_checkpoint).assert_consumed()
     _log('resumed from %s' % manager.latest_checkpoint)
   step = int(optimizer.step.numpy())
