@@ -111,11 +111,12 @@ def main(argv):
   import train_eval
   # pylint: enable=g-import-not-at-top
   try:
+    # First: a multi-worker strategy must exist before any other TF op.
+    strategy = train_eval.make_strategy(FLAGS.num_gpus) if FLAGS.train else None
     source = train_eval.get_source(
         FLAGS.dataset, FLAGS.data_dir, 'train' if FLAGS.train else 'test',
         FLAGS.num_targets, FLAGS.validate, FLAGS.data_source)
     if FLAGS.train:
-      strategy = train_eval.make_strategy(FLAGS.num_gpus)
       train_eval.train(FLAGS.model, hparams, source, FLAGS.summary_dir,
                        FLAGS.max_steps, FLAGS.save_step, strategy,
                        seed=FLAGS.seed, log_every_secs=FLAGS.log_every_secs,

@@ -269,11 +269,11 @@ class DatasetsTest(tf.test.TestCase, parameterized.TestCase):
     hparams = hparams_lib.default_hparams().parse(overrides)
     train_source = train_eval.get_source(dataset, data, 'train', 1, False,
                                          data_source)
-    step = train_eval.train('capsule', hparams, train_source, tmp,
-                            max_steps=1, save_step=1,
-                            strategy=tf.distribute.get_strategy(),
-                            batch_size=2)
-    self.assertEqual(step, 1)
+    result = train_eval.train('capsule', hparams, train_source, tmp,
+                              max_steps=1, save_step=1,
+                              strategy=tf.distribute.get_strategy(),
+                              batch_size=2)
+    self.assertEqual(result.step, 1)
     test_source = train_eval.get_source(dataset, data, 'test', 1, False,
                                         data_source)
     model = train_eval.build_model('capsule', hparams, test_source.info)

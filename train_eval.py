@@ -7,6 +7,7 @@ evaluate_continuously: the validation job: evaluates each new checkpoint of a
                        training directory as it appears.
 """
 
+import collections
 import json
 import os
 import re
@@ -73,16 +74,31 @@ def build_model(model_name, hparams, info):
                             info.num_classes, info.num_targets)
 
 
+def multi_worker_config():
+  """The parsed TF_CONFIG when it names a cluster of several tasks, else None."""
+  config = json.loads(os.environ.get('TF_CONFIG') or '{}')
+  cluster = config.get('cluster', {})
+  tasks = sum(len(cluster.get(kind, [])) for kind in ('chief', 'worker'))
+  return config if tasks > 1 else None
+
+
 def make_strategy(num_gpus, devices=None):
-  """Default strategy for one replica, MirroredStrategy over several.
+  """The replica strategy: MultiWorkerMirrored when TF_CONFIG names several
+  workers, else Mirrored over num_gpus local devices (default: one).
+
+  Call it before any other TensorFlow op: a multi-worker strategy must set up
+  its collectives before TensorFlow starts.
 
   Args:
-    num_gpus: replicas wanted.
+    num_gpus: replicas wanted on this machine.
     devices: the devices to spread them over; default this machine's GPUs
       (tests pass logical CPUs).
   """
   if num_gpus < 1:
     raise ExperimentError('--num_gpus must be >= 1, got %d' % num_gpus)
+  if multi_worker_config():
+    # Each worker uses all its visible GPUs (choose with CUDA_VISIBLE_DEVICES).
+    return tf.distribute.MultiWorkerMirroredStrategy()
   if devices is None:
     devices = [d.name for d in tf.config.list_logical_devices('GPU')]
   if num_gpus == 1:
@@ -91,6 +107,18 @@ def make_strategy(num_gpus, devices=None):
     raise ExperimentError('--num_gpus=%d but this machine has %d GPU(s)' %
                           (num_gpus, len(devices)))
   return tf.distribute.MirroredStrategy(devices[:num_gpus])
+
+
+def _worker_role(strategy):
+  """(is_chief, task_id) of this process in a multi-worker run."""
+  resolver = getattr(strategy, 'cluster_resolver', None)
+  if resolver is None or not resolver.task_type:
+    return True, 0
+  has_chief = 'chief' in resolver.cluster_spec().as_dict()
+  is_chief = resolver.task_type == 'chief' or (
+      resolver.task_type == 'worker' and resolver.task_id == 0 and
+      not has_chief)
+  return is_chief, resolver.task_id
 
 
 def _step_of(path):
@@ -163,6 +191,7 @@ def _native_names(model):
 
 
 RECONSTRUCTION_IMAGES = 10  # Examples in the reconstruction summary.
+TrainResult = collections.namedtuple('TrainResult', ('step', 'model'))
 
 
 def _write_reconstructions(writer, step, model, source, dataset=None):
@@ -193,29 +222,39 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
   By default training then stops before the next checkpoint, naming the
   steps; with skip_nonfinite such batches are skipped and counted.
 
+  With a multi-worker strategy every worker runs this; all resume from the
+  chief's newest checkpoint, and only the chief keeps checkpoints and writes
+  summaries (the others save to a scratch directory they delete, as
+  MultiWorkerMirroredStrategy requires every worker to save).
+
   Returns:
-    The final global step.
+    TrainResult(step, model): the final global step and the trained model.
   """
   train_dir = os.path.join(summary_dir, 'train')
-  os.makedirs(train_dir, exist_ok=True)
+  is_chief, task_id = _worker_role(strategy)
+  save_dir = train_dir if is_chief else os.path.join(
+      train_dir, 'workertemp_%d' % task_id)
+  os.makedirs(save_dir, exist_ok=True)
   with strategy.scope():
     tf.random.set_seed(seed)
     model = build_model(model_name, hparams, source.info)
     optimizer = model_lib.Adam(model.trainable_variables)
   _log('total_params: %d' % model.num_params())
   checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-  manager = tf.train.CheckpointManager(checkpoint, train_dir, max_to_keep=10,
+  manager = tf.train.CheckpointManager(checkpoint, save_dir, max_to_keep=10,
                                        checkpoint_name=CHECKPOINT_PREFIX)
-  if manager.latest_checkpoint:
-    check_native_checkpoint(model, manager.latest_checkpoint)
-    checkpoint.restore(manager.latest_checkpoint).assert_consumed()
-    _log('resumed from %s' % manager.latest_checkpoint)
+  latest = tf.train.latest_checkpoint(train_dir)  # The chief's.
+  if latest:
+    check_native_checkpoint(model, latest)
+    checkpoint.restore(latest).assert_consumed()
+    _log('resumed from %s' % latest)
   step = int(optimizer.step.numpy())
-  with open(os.path.join(train_dir, 'hparams.json'), 'w') as f:
-    json.dump(dict(hparams.to_dict(), model=model_name), f, indent=2)
+  if is_chief:
+    with open(os.path.join(train_dir, 'hparams.json'), 'w') as f:
+      json.dump(dict(hparams.to_dict(), model=model_name), f, indent=2)
   if step >= max_steps:
     _log('step %d >= max_steps %d: nothing to train' % (step, max_steps))
-    return step
+    return TrainResult(step, model)
 
   # A resumed run draws a new order rather than replaying the first epoch.
   data_seed = seed * 1000003 + step
@@ -224,7 +263,8 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
           ctx.get_per_replica_batch_size(batch_size), data_seed, ctx))
   train_step = model_lib.make_train_step(model, optimizer, strategy,
                                          batch_size)
-  writer = tf.summary.create_file_writer(train_dir)
+  writer = (tf.summary.create_file_writer(train_dir) if is_chief
+            else tf.summary.create_noop_writer())
   iterator = iter(dataset)
   start_step, start_time = step, time.time()
   last_log, logged_step, window = start_time, step, None
@@ -252,8 +292,11 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
       window, last_log, logged_step = None, now, step
     if step % save_step == 0 or step == max_steps:
       _save(manager, step)
-      _write_reconstructions(writer, step, model, source)
-  return step
+      if is_chief:
+        _write_reconstructions(writer, step, model, source)
+      else:
+        tf.io.gfile.rmtree(save_dir)
+  return TrainResult(step, model)
 
 
 def _save(manager, step):

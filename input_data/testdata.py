@@ -12,6 +12,7 @@ from input_data.norb import smallnorb_convert
 
 def write_mnist(directory, n_train=20, n_test=10):
   """Tiny IDX files: image i has one bright pixel at (10 + i % 5, 12)."""
+  os.makedirs(directory, exist_ok=True)
   for split, n in (('train', n_train), ('test', n_test)):
     images = np.zeros([n, 28, 28], np.uint8)
     for i in range(n):
