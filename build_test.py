@@ -89,8 +89,8 @@ class BuildTest(unittest.TestCase):
       for dep in target['deps']:
         self.assertTrue(dep.startswith(':') and dep[1:] in self.targets,
                         '%s: dep %s is not a target of BUILD' % (name, dep))
-        self.assertNotEqual(self.targets[dep[1:]]['kind'], 'py_test',
-                            '%s depends on the test %s' % (name, dep))
+        self.assertEqual(self.targets[dep[1:]]['kind'], 'py_library',
+                         '%s depends on %s, not a py_library' % (name, dep))
 
   def test_imports_are_covered_by_deps(self):
     def closure(name, seen):

@@ -80,6 +80,13 @@ class Model(layers.Tf1Module):
           tf.square(remake - target), axis=1)
     return classification, reconstruction
 
+  def set_conv_dtype(self, dtype):
+    """Runs the model's convolutions in dtype (bfloat16 or float16: mixed
+    precision); routing, losses and the optimiser stay float32."""
+    for module in self.submodules:
+      if isinstance(module, layers.Tf1Module):
+        module.compute_dtype = tf.as_dtype(dtype)
+
   def num_params(self):
     return int(sum(v.shape.num_elements() for v in self.trainable_variables))
 
@@ -200,7 +207,8 @@ def _reduce_sums(strategy, per_replica):
           for k, v in per_replica.items()}
 
 
-def make_train_step(model, optimizer, strategy, global_batch_size):
+def make_train_step(model, optimizer, strategy, global_batch_size,
+                    jit_compile=False):
   """A compiled training step over one distributed batch.
 
   Returns a `tf.function` taking the per-replica features (from
@@ -208,30 +216,38 @@ def make_train_step(model, optimizer, strategy, global_batch_size):
   default strategy) and returning {name: sum over the global batch} of the
   losses and correct counts, the learning rate used and `nonfinite_steps`
   (1.0 when the loss or a gradient was not finite on some replica: that step
-  changed no weight, and its other sums are zero).
+  changed no weight, and its other sums are zero). With jit_compile the
+  forward and backward pass of each replica is compiled by XLA; the
+  cross-replica update is not.
   """
-  def replica_step(features):
-    lr = learning_rate(model.hparams, optimizer.step)
+  def forward_backward(features):
     with tf.GradientTape() as tape:
       inferred = model.inference(features)
       classification, reconstruction = model.per_example_losses(
           features, inferred)
       # The global-batch mean: this replica's share, summed by the reduction.
       loss = tf.reduce_sum(classification + reconstruction) / global_batch_size
-    variables = optimizer.variables_to_train
-    grads = tape.gradient(loss, variables)
-    finite_here = tf.reduce_all(
+    grads = tape.gradient(loss, optimizer.variables_to_train)
+    finite = tf.reduce_all(
         [tf.reduce_all(tf.math.is_finite(g)) for g in grads] +
         [tf.math.is_finite(loss)])
+    sums = _metric_sums(model, features, inferred.logits, classification,
+                        reconstruction)
+    return grads, finite, sums
+  if jit_compile:
+    forward_backward = tf.function(forward_backward, jit_compile=True)
+
+  def replica_step(features):
+    lr = learning_rate(model.hparams, optimizer.step)
+    grads, finite_here, sums = forward_backward(features)
     # Every replica must take the same decision: count the bad replicas.
     bad = tf.distribute.get_replica_context().all_reduce(
         tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(finite_here, tf.float32))
     finite = tf.equal(bad, 0.0)
     with tf.control_dependencies(
         [optimizer.apply_gradients(grads, lr, apply=finite)]):
-      sums = _metric_sums(model, features, inferred.logits, classification,
-                          reconstruction)
-    sums = {k: tf.where(finite, v, tf.zeros_like(v)) for k, v in sums.items()}
+      sums = {k: tf.where(finite, v, tf.zeros_like(v))
+              for k, v in sums.items()}
     return sums, lr, 1.0 - tf.cast(finite, tf.float32)
 
   @tf.function
@@ -247,7 +263,7 @@ def make_train_step(model, optimizer, strategy, global_batch_size):
   return train_step
 
 
-def make_eval_step(model, strategy):
+def make_eval_step(model, strategy, jit_compile=False):
   """A compiled evaluation step: ({name: sum over batch}, logits [batch, C])."""
   def replica_step(features):
     inferred = model.inference(features)
@@ -256,6 +272,8 @@ def make_eval_step(model, strategy):
     sums = _metric_sums(model, features, inferred.logits, classification,
                         reconstruction)
     return sums, inferred.logits
+  if jit_compile:
+    replica_step = tf.function(replica_step, jit_compile=True)
 
   @tf.function
   def eval_step(features):

@@ -85,3 +85,45 @@ class DistributedStepTest(tf.test.TestCase):
 
 if __name__ == '__main__':
   tf.test.main()
+
+
+class FastPathTest(tf.test.TestCase):
+  """The speed options keep the class scores and the training step."""
+
+  def _model(self):
+    tf.random.set_seed(11)
+    return capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1,
+                                      10)
+
+  def test_xla_train_step_matches_the_default(self):
+    features = testing.feature_batch(8)
+    results = []
+    for jit in (False, True):
+      m = self._model()
+      adam = model.Adam(m.trainable_variables)
+      step = model.make_train_step(m, adam, tf.distribute.get_strategy(), 8,
+                                   jit_compile=jit)
+      losses = [float(step(features)['total_loss']) for _ in range(2)]
+      results.append((losses, m.digit_capsules.weights.numpy()))
+    self.assertAllClose(results[0][0], results[1][0], rtol=1e-4)
+    self.assertAllClose(results[0][1], results[1][1], atol=1e-5)
+
+  def test_xla_eval_step_matches_the_default(self):
+    m = self._model()
+    features = testing.feature_batch(6)
+    strategy = tf.distribute.get_strategy()
+    _, plain = model.make_eval_step(m, strategy)(features)
+    _, xla = model.make_eval_step(m, strategy, jit_compile=True)(features)
+    self.assertAllClose(plain, xla, atol=1e-5)
+
+  def test_bfloat16_convolutions_keep_the_class_scores(self):
+    m = self._model()
+    features = testing.feature_batch(6)
+    reference = m.inference(features).logits.numpy()
+    m.set_conv_dtype(tf.bfloat16)
+    self.assertEqual(m.primary_capsules.compute_dtype, tf.bfloat16)
+    mixed = m.inference(features)
+    self.assertEqual(mixed.logits.dtype, tf.float32)
+    # bfloat16 keeps 8 bits of mantissa: scores within 2e-2 absolute.
+    self.assertAllClose(reference, mixed.logits, atol=2e-2)
+    self.assertNotAllClose(reference, mixed.logits, atol=1e-7)

@@ -36,11 +36,16 @@ def bias_variable(shape, value=0.1, name='biases'):
 
 
 class Tf1Module(tf.Module):
-  """A module whose variables also carry the original TF1 checkpoint names."""
+  """A module whose variables also carry the original TF1 checkpoint names.
+
+  `compute_dtype` (float32 unless changed) is the dtype the convolutions of
+  the layers that honour it run in; their outputs are float32 again.
+  """
 
   def __init__(self, scope, name=None):
     super().__init__(name=name or scope.replace('/', '_'))
     self.scope = scope
+    self.compute_dtype = tf.float32
 
   def tf1_variables(self):
     """{TF1 variable name: tf.Variable}, e.g. 'conv1/weights'.
@@ -306,8 +311,8 @@ class ConvSlimCapsule(Tf1Module):
     Returns:
       [batch, output_dim, output_atoms, out_height, out_width].
     """
-    conv = tf.nn.conv2d(input_tensor, self.weights, strides=self.stride,
-                        padding=self.padding)  # [b*in, oh, ow, out*atoms]
+    conv = _conv2d(input_tensor, self.weights, self.stride, self.padding,
+                   self.compute_dtype)  # [b*in, oh, ow, out*atoms]
     out_h, out_w = conv.shape[1], conv.shape[2]
     votes = tf.reshape(conv, [-1, self.input_dim, out_h, out_w,
                               self.output_dim, self.output_atoms])
@@ -359,9 +364,18 @@ class Conv2D(Tf1Module):
       self.biases = bias_variable([output_channels])
 
   def __call__(self, x):
-    y = tf.nn.conv2d(x, self.weights, strides=1, padding=self.padding)
+    y = _conv2d(x, self.weights, 1, self.padding, self.compute_dtype)
     y = tf.nn.bias_add(y, self.biases)
     return tf.nn.relu(y) if self.relu else y
+
+
+def _conv2d(x, kernel, stride, padding, compute_dtype):
+  """NHWC conv2d in compute_dtype (e.g. bfloat16), float32 result."""
+  if compute_dtype == tf.float32:
+    return tf.nn.conv2d(x, kernel, strides=stride, padding=padding)
+  y = tf.nn.conv2d(tf.cast(x, compute_dtype), tf.cast(kernel, compute_dtype),
+                   strides=stride, padding=padding)
+  return tf.cast(y, tf.float32)
 
 
 def conv_output_size(size, kernel_size, stride, padding):

@@ -1,0 +1,287 @@
+r"""Times full training steps (forward, backward, Adam) and evaluation steps.
+
+Synthetic batches already on the device (the input pipeline is not timed),
+after warm-up (tracing, XLA compilation, allocator growth). Prints a table
+and, as its LAST line, one JSON object:
+  train_examples_per_sec, eval_examples_per_sec, peak_memory_mb, device,
+  plus the settings, the model's training GFLOP per example and, where
+  measured, the float32 matmul peak and the PyTorch comparison.
+peak_memory_mb is the device's peak allocation on a GPU, and the process's
+peak resident memory on the CPU.
+
+  python benchmark.py --dataset=mnist --batch_size=128 --steps=20
+  python benchmark.py --dataset=mnist --xla --mixed_precision=bfloat16
+  python benchmark.py --dataset=mnist --compare_pytorch   # needs torch
+"""
+
+import json
+import os
+import resource
+import sys
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+# (image size, depth, classes, targets, hparams the paper used there)
+SHAPES = {
+    'mnist': (28, 1, 10, 1, ''),
+    'fashion_mnist': (28, 1, 10, 1, ''),
+    'multimnist': (36, 1, 10, 2, ''),
+    'norb': (32, 2, 5, 1, ''),
+    'cifar10': (24, 3, 10, 1,
+                'num_prime_capsules=64,padding=SAME,leaky=true,remake=false'),
+    'affnist': (40, 1, 10, 1, ''),
+}
+
+
+def synthetic_features(batch_size, size, depth, classes, targets, seed=0):
+  """A random feature batch of the readers' layout (numpy)."""
+  rng = np.random.RandomState(seed)
+  pixels = size * size * depth
+  label_1 = rng.randint(0, classes, batch_size)
+  features = {'images': rng.rand(batch_size, pixels).astype(np.float32),
+              'recons_label': label_1.astype(np.int64),
+              'labels': np.eye(classes, dtype=np.float32)[label_1]}
+  features['recons_image'] = features['images']
+  if targets == 2:
+    label_2 = (label_1 + 1 + rng.randint(0, classes - 1, batch_size)) % classes
+    features['spare_label'] = label_2.astype(np.int64)
+    features['spare_image'] = rng.rand(batch_size, pixels).astype(np.float32)
+    features['labels'] += np.eye(classes, dtype=np.float32)[label_2]
+  return features
+
+
+def forward_flops(model):
+  """Multiply-adds x 2 of one example's forward pass (convs and matmuls)."""
+  from models import capsule_model  # pylint: disable=g-import-not-at-top
+  from models.layers import layers  # pylint: disable=g-import-not-at-top
+  flops = 0
+  size = model.image_size
+  if isinstance(model, capsule_model.CapsuleModel):
+    h = model.hparams
+    conv1 = layers.conv_output_size(size, 9, 1, h.padding)
+    flops += conv1 ** 2 * 81 * model.image_depth * 256 * 2
+    flops += model.primary_size ** 2 * 81 * 256 * h.num_prime_capsules * 8 * 2
+    caps = model.digit_capsules
+    flops += caps.input_dim * 8 * caps.output_dim * 16 * 2
+    flops += h.routing * 2 * caps.input_dim * caps.output_dim * 16 * 2
+    dense = model.reconstruction.layers if model.reconstruction else []
+    for layer in dense:
+      flops += 2 * int(np.prod(layer.weights.shape)) * model.num_targets
+    return flops
+  for conv in (model.conv1, model.conv2):
+    size = layers.conv_output_size(size, 5, 1, model.hparams.padding)
+    flops += size ** 2 * int(np.prod(conv.weights.shape)) * 2
+    size = layers.conv_output_size(size, 2, 2, 'SAME')
+  for dense in (model.fc1, model.softmax_layer):
+    flops += 2 * int(np.prod(dense.weights.shape))
+  return flops
+
+
+def matmul_peak_gflops(tf, n=2048, repeats=10):
+  """Measured float32 matmul throughput of the default device, GFLOP/s."""
+  a = tf.random.normal([n, n])
+  b = tf.random.normal([n, n])
+  matmul = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
+  float(matmul(a, b))
+  start = time.perf_counter()
+  for _ in range(repeats):
+    result = matmul(a, b)
+  float(result)
+  return 2.0 * n ** 3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def _time(step, args, steps, warmup):
+  """Seconds per call of step(*args) after warmup calls."""
+  for _ in range(warmup):
+    out = step(*args)
+  _sync(out)
+  start = time.perf_counter()
+  for _ in range(steps):
+    out = step(*args)
+  _sync(out)
+  return (time.perf_counter() - start) / steps
+
+
+def _sync(out):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  for value in tf.nest.flatten(out):
+    if hasattr(value, 'numpy'):
+      value.numpy()
+
+
+def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
+                   warmup, xla, mixed_precision, overrides):
+  """Times the TensorFlow model; returns a dict of measurements."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from models import hparams as hparams_lib  # pylint: disable=g-import-not-at-top
+  from models import model as model_lib  # pylint: disable=g-import-not-at-top
+  import train_eval  # pylint: disable=g-import-not-at-top
+  size, depth, classes, targets, paper = SHAPES[dataset]
+  hparams = hparams_lib.default_hparams(model_name).parse(
+      ','.join(x for x in (paper, overrides) if x))
+  from input_data import source  # pylint: disable=g-import-not-at-top
+  info = source.DatasetInfo(size, depth, classes, targets)
+  model = train_eval.build_model(model_name, hparams, info)
+  if mixed_precision != 'none':
+    model.set_conv_dtype(mixed_precision)
+  optimizer = model_lib.Adam(model.trainable_variables)
+  strategy = tf.distribute.get_strategy()
+  gpus = tf.config.list_logical_devices('GPU')
+  if gpus:
+    tf.config.experimental.reset_memory_stats('GPU:0')
+  train_step = model_lib.make_train_step(model, optimizer, strategy,
+                                         batch_size, jit_compile=xla)
+  eval_step = model_lib.make_eval_step(model, strategy, jit_compile=xla)
+  train_batch = {k: tf.constant(v) for k, v in synthetic_features(
+      batch_size, size, depth, classes, targets).items()}
+  eval_batch = {k: tf.constant(v) for k, v in synthetic_features(
+      eval_batch_size, size, depth, classes, targets, seed=1).items()}
+  train_secs = _time(train_step, (train_batch,), steps, warmup)
+  eval_secs = _time(eval_step, (eval_batch,), steps, warmup)
+  if gpus:
+    peak = tf.config.experimental.get_memory_info('GPU:0')['peak'] / 2 ** 20
+    device = tf.config.experimental.get_device_details(
+        tf.config.list_physical_devices('GPU')[0]).get('device_name', 'GPU')
+  else:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    device = 'CPU (%d cores)' % os.cpu_count()
+  flops = 3 * forward_flops(model)  # Backward ~ 2x forward.
+  return {
+      'train_examples_per_sec': batch_size / train_secs,
+      'eval_examples_per_sec': eval_batch_size / eval_secs,
+      'peak_memory_mb': peak, 'device': device,
+      'train_gflop_per_example': flops / 1e9,
+      'train_gflops': flops * batch_size / train_secs / 1e9,
+      'params': model.num_params(),
+  }
+
+
+def run_pytorch(batch_size, steps, warmup, routing=3):
+  """Trains a plain PyTorch CapsNet of the same MNIST architecture.
+
+  Returns training examples/s, or None when torch is not installed.
+  """
+  try:
+    import torch  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return None
+  from torch import nn  # pylint: disable=g-import-not-at-top
+  torch.set_num_threads(os.cpu_count())
+
+  def squash(s, dim):
+    sq = (s * s).sum(dim, keepdim=True)
+    return s / torch.sqrt(sq + 1e-9) * sq / (1 + sq)
+
+  class CapsNet(nn.Module):
+    """conv1, primary capsules (1/32 routing pass), digit capsules, decoder."""
+
+    def __init__(self):
+      super().__init__()
+      self.conv1 = nn.Conv2d(1, 256, 9)
+      self.primary = nn.Conv2d(256, 256, 9, stride=2, bias=False)
+      self.primary_bias = nn.Parameter(torch.full((32, 8), 0.1))
+      self.weights = nn.Parameter(0.1 * torch.randn(1152, 8, 160))
+      self.bias = nn.Parameter(torch.full((10, 16), 0.1))
+      self.decoder = nn.Sequential(nn.Linear(160, 512), nn.ReLU(),
+                                   nn.Linear(512, 1024), nn.ReLU(),
+                                   nn.Linear(1024, 784), nn.Sigmoid())
+
+    def forward(self, x, labels):
+      x = torch.relu(self.conv1(x))
+      u = self.primary(x).view(-1, 32, 8, 6, 6) / 32.0
+      u = squash(u + self.primary_bias[None, :, :, None, None], 2)
+      u = u.permute(0, 1, 3, 4, 2).reshape(-1, 1152, 8)
+      votes = torch.einsum('bia,iao->bio', u, self.weights).view(
+          -1, 1152, 10, 16)
+      logits = torch.zeros(votes.shape[:3], device=votes.device)
+      for i in range(routing):
+        route = torch.softmax(logits, dim=2)
+        v = squash((route[..., None] * votes).sum(1) + self.bias, 2)
+        if i + 1 < routing:
+          logits = logits + (votes * v[:, None]).sum(-1)
+      lengths = torch.sqrt((v * v).sum(-1))
+      mask = nn.functional.one_hot(labels, 10).float()
+      remake = self.decoder((v * mask[..., None]).flatten(1))
+      return lengths, remake
+
+  model = CapsNet()
+  optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+  features = synthetic_features(batch_size, 28, 1, 10, 1)
+  images = torch.from_numpy(features['images']).view(-1, 1, 28, 28)
+  labels = torch.from_numpy(features['recons_label'])
+  onehot = torch.from_numpy(features['labels'])
+
+  def step():
+    optimizer.zero_grad()
+    lengths, remake = model(images, labels)
+    l = lengths - 0.5
+    margin = (0.5 * onehot * (l < 0.4) * (l - 0.4) ** 2 +
+              0.25 * (1 - onehot) * (l > -0.4) * (l + 0.4) ** 2).mean()
+    recon = 0.0005 * ((remake - images.flatten(1)) ** 2).sum(1).mean()
+    (margin + recon).backward()
+    optimizer.step()
+  for _ in range(warmup):
+    step()
+  start = time.perf_counter()
+  for _ in range(steps):
+    step()
+  return batch_size * steps / (time.perf_counter() - start)
+
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('model', 'capsule', 'capsule or baseline.')
+flags.DEFINE_enum('dataset', 'mnist', sorted(SHAPES), 'Input shape to time.')
+flags.DEFINE_integer('batch_size', 128, 'Training batch.')
+flags.DEFINE_integer('eval_batch_size', 100, 'Evaluation batch.')
+flags.DEFINE_integer('steps', 20, 'Timed steps.')
+flags.DEFINE_integer('warmup', 3, 'Untimed steps first.')
+flags.DEFINE_boolean('xla', False, 'XLA-compile the forward/backward pass.')
+flags.DEFINE_enum('mixed_precision', 'none', ['none', 'bfloat16', 'float16'],
+                  'Run the convolutions in this dtype (routing stays float32).')
+flags.DEFINE_string('hparams_override', None, 'Applied over the dataset hparams.')
+flags.DEFINE_boolean('compare_pytorch', False, 'Also time a plain PyTorch '
+                     'CapsNet of the MNIST architecture (needs torch).')
+flags.DEFINE_boolean('matmul_peak', True, 'Measure the float32 matmul peak.')
+
+
+def main(argv):
+  del argv
+  if FLAGS.steps < 1 or FLAGS.batch_size < 1 or FLAGS.warmup < 0:
+    sys.exit('benchmark.py: --steps and --batch_size must be >= 1, '
+             '--warmup >= 0')
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    result = run_tensorflow(FLAGS.model, FLAGS.dataset, FLAGS.batch_size,
+                            FLAGS.eval_batch_size, FLAGS.steps, FLAGS.warmup,
+                            FLAGS.xla, FLAGS.mixed_precision,
+                            FLAGS.hparams_override or '')
+  except ValueError as e:
+    sys.exit('benchmark.py: %s' % e)
+  result.update(model=FLAGS.model, dataset=FLAGS.dataset,
+                batch_size=FLAGS.batch_size, xla=FLAGS.xla,
+                mixed_precision=FLAGS.mixed_precision)
+  if FLAGS.matmul_peak:
+    result['matmul_peak_gflops'] = matmul_peak_gflops(tf)
+    result['share_of_matmul_peak'] = (result['train_gflops'] /
+                                      result['matmul_peak_gflops'])
+  if FLAGS.compare_pytorch:
+    if FLAGS.dataset != 'mnist' or FLAGS.model != 'capsule':
+      sys.exit('benchmark.py: --compare_pytorch times the MNIST capsule model')
+    torch_rate = run_pytorch(FLAGS.batch_size, FLAGS.steps, FLAGS.warmup)
+    if torch_rate is None:
+      sys.exit('benchmark.py: --compare_pytorch needs torch installed')
+    result['pytorch_train_examples_per_sec'] = torch_rate
+    result['speedup_over_pytorch'] = (result['train_examples_per_sec'] /
+                                      torch_rate)
+  for key, value in result.items():
+    print('%-32s %s' % (key, '%.4g' % value if isinstance(value, float)
+                        else value))
+  print(json.dumps(result, sort_keys=True))
+
+
+if __name__ == '__main__':
+  sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+  app.run(main)

@@ -1,0 +1,56 @@
+"""Tests of benchmark.py: FLOP counts, and the CLI's last line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import tensorflow as tf
+
+import benchmark
+from input_data import source
+from models import hparams as hparams_lib
+import train_eval
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+class BenchmarkTest(tf.test.TestCase):
+
+  def test_forward_flops_by_hand(self):
+    info = source.DatasetInfo(28, 1, 10, 1)
+    capsule = train_eval.build_model('capsule', hparams_lib.default_hparams(),
+                                     info)
+    # conv1 20*20*81*256*2 + primary 6*6*81*256*256*2 + votes 1152*8*160*2
+    # + routing 3*2*1152*160*2 + decoder 2*(160*512+512*1024+1024*784).
+    self.assertEqual(benchmark.forward_flops(capsule),
+                     16588800 + 382205952 + 2949120 + 2211840 + 2818048)
+    baseline = train_eval.build_model(
+        'baseline', hparams_lib.default_hparams('baseline'), info)
+    # conv1 24*24*25*512*2 + conv2 8*8*25*512*256*2 + fc 2*(4096*1024+10240).
+    self.assertEqual(benchmark.forward_flops(baseline),
+                     14745600 + 419430400 + 8409088)
+
+  def test_synthetic_two_targets(self):
+    features = benchmark.synthetic_features(5, 36, 1, 10, 2)
+    self.assertAllEqual(features['labels'].sum(1), [2.0] * 5)
+    self.assertEqual(features['spare_image'].shape, (5, 36 * 36))
+
+  def test_cli_last_line_is_json(self):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'benchmark.py'), '--steps=1',
+         '--warmup=1', '--batch_size=4', '--eval_batch_size=4',
+         '--dataset=norb', '--nomatmul_peak'],
+        capture_output=True, text=True, env=env, timeout=300)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in ('train_examples_per_sec', 'eval_examples_per_sec',
+                'peak_memory_mb', 'device'):
+      self.assertIn(key, result)
+    self.assertGreater(result['train_examples_per_sec'], 0)
+    self.assertEqual(result['params'], 9327184)
+
+
+if __name__ == '__main__':
+  tf.test.main()
