@@ -62,6 +62,9 @@ flags.DEFINE_integer('cpu_threads', 0, 'Threads per op pool on the CPU (0: '
                      'TensorFlow decides; the validation job defaults to 1 so '
                      'it does not starve a trainer on the same CPU).')
 flags.DEFINE_float('log_every_secs', 10.0, 'Seconds between training logs.')
+flags.DEFINE_string('export_weights', None, 'With --checkpoint: also write '
+                    'the model weights alone (no optimiser state) to this '
+                    'prefix, e.g. checkpoints/mnist/model.ckpt-3000.')
 flags.DEFINE_boolean('skip_nonfinite', False, 'Skip batches whose loss or '
                      'gradients are not finite, instead of stopping (they '
                      'never change the weights either way).')
@@ -126,7 +129,8 @@ def main(argv):
       paths = ([FLAGS.checkpoint.format(i) for i in range(FLAGS.num_trials)]
                if FLAGS.num_trials > 1 else [FLAGS.checkpoint])
       train_eval.evaluate_checkpoints(FLAGS.model, hparams, source, paths,
-                                      FLAGS.eval_size, FLAGS.summary_dir)
+                                      FLAGS.eval_size, FLAGS.summary_dir,
+                                      FLAGS.export_weights)
       return 0
     if continuous:
       train_eval.evaluate_continuously(

@@ -67,9 +67,17 @@ class ExperimentCliTest(tf.test.TestCase):
                 'examples_per_sec'):
       self.assertIn(tag, tags)
 
+    export = os.path.join(tmp, 'exported', 'model.ckpt-2')
     out = run_experiment(*common, '--train=false', '--eval_size=7',
-                         '--checkpoint=%s/model.ckpt-2' % train_dir).stdout
+                         '--checkpoint=%s/model.ckpt-2' % train_dir,
+                         '--export_weights=' + export).stdout
     wrong, percent = _wrong(out)
+    # The exported weights alone evaluate to the same result.
+    self.assertNotIn('optimizer/step/.ATTRIBUTES/VARIABLE_VALUE',
+                     dict(tf.train.list_variables(export)))
+    self.assertEqual(_wrong(run_experiment(
+        '--data_dir=' + data, '--train=false', '--eval_size=7',
+        '--checkpoint=' + export).stdout), (wrong, percent))
     self.assertAllClose(percent, 100.0 * wrong / 7, atol=0.01)
     test_tags = summaries.read_scalars(os.path.join(run, 'test'))
     self.assertEqual(test_tags['wrong_prediction'], [(2, float(wrong))])

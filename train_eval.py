@@ -363,12 +363,17 @@ def _report(correct, eval_size):
 
 
 def evaluate_checkpoints(model_name, hparams, source, paths, eval_size,
-                         summary_dir=None):
+                         summary_dir=None, export_weights=None):
   """Evaluates one checkpoint, or the sum of the class scores of several.
+
+  With export_weights (one checkpoint only), also writes the model's weights
+  alone (no optimiser state: a third of the size) to that prefix.
 
   Returns:
     (wrong, eval_size): wrong predictions on the first eval_size examples.
   """
+  if export_weights and len(paths) != 1:
+    raise ExperimentError('--export_weights needs a single --checkpoint')
   if eval_size <= 0:
     raise ExperimentError('--eval_size must be > 0, got %d' % eval_size)
   for path in paths:
@@ -383,6 +388,9 @@ def evaluate_checkpoints(model_name, hparams, source, paths, eval_size,
   summed, labels, totals = None, None, None
   for path in paths:
     restore_model(model, path)
+    if export_weights:
+      _log('wrote %s' % tf.train.Checkpoint(model=model).write(
+          export_weights))
     logits, labels, totals = _evaluate_logits(model, dataset)
     # Only the running sum is kept: memory does not grow with the trials.
     summed = logits if summed is None else summed + logits
