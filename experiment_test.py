@@ -48,13 +48,9 @@ class ExperimentCliTest(tf.test.TestCase):
 
   def test_train_evaluate_ensemble_resume(self):
     tmp = self.create_tempdir().full_path
-    os.makedirs(os.path.join(tmp, 'idx'))
     data = testdata.make_mnist_records(tmp)
     run = os.path.join(tmp, 'run')
     common = ['--data_dir=' + data, '--summary_dir=' + run]
-    # --shift=1 records: the reader looks for the shift-2 name by default.
-    os.rename(os.path.join(data, 'train_1shifted_mnist.tfrecords'),
-              os.path.join(data, 'train_2shifted_mnist.tfrecords'))
     out = run_experiment(*common, '--max_steps=2', '--save_step=1').stdout
     self.assertStartsWith(out, 'total_params: 8215728\n')
     train_dir = os.path.join(run, 'train')
@@ -113,10 +109,7 @@ class ExperimentCliTest(tf.test.TestCase):
 
   def test_validation_job_beside_training(self):
     tmp = self.create_tempdir().full_path
-    os.makedirs(os.path.join(tmp, 'idx'))
     data = testdata.make_mnist_records(tmp)
-    os.rename(os.path.join(data, 'train_1shifted_mnist.tfrecords'),
-              os.path.join(data, 'train_2shifted_mnist.tfrecords'))
     run = os.path.join(tmp, 'run')
     common = ['--data_dir=' + data, '--summary_dir=' + run, '--max_steps=4']
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
@@ -235,7 +228,6 @@ class CheckpointTest(tf.test.TestCase):
 
   def test_two_replicas_train_like_one(self):
     tmp = self.create_tempdir().full_path
-    os.makedirs(os.path.join(tmp, 'idx'))
     source = mnist_input_record.mnist_source(
         testdata.write_mnist(os.path.join(tmp, 'idx')), 'train',
         data_source='idx', shift=0)
@@ -273,7 +265,7 @@ class DatasetsTest(tf.test.TestCase, parameterized.TestCase):
     elif dataset == 'cifar10':
       testdata.write_cifar(data, per_file=2)
     else:
-      testdata.write_mnist(os.makedirs(data) or data, 10, 4)
+      testdata.write_mnist(data, 10, 4)
     hparams = hparams_lib.default_hparams().parse(overrides)
     train_source = train_eval.get_source(dataset, data, 'train', 1, False,
                                          data_source)

@@ -192,10 +192,7 @@ class KillResumeSoakTest(tf.test.TestCase):
 
   def test_kill_nine_cycles_with_an_evaluator(self):
     tmp = self.create_tempdir().full_path
-    os.makedirs(os.path.join(tmp, 'idx'))
     data = testdata.make_mnist_records(tmp)
-    os.rename(os.path.join(data, 'train_1shifted_mnist.tfrecords'),
-              os.path.join(data, 'train_2shifted_mnist.tfrecords'))
     run = os.path.join(tmp, 'run')
     max_steps = 12
     common = [sys.executable, os.path.join(ROOT, 'experiment.py'),

@@ -66,6 +66,7 @@ def make_mnist_records(tmp):
   idx_dir = write_mnist(os.path.join(tmp, 'idx'), n_train=20,
                                          n_test=7)
   data_dir = os.path.join(tmp, 'records')
-  mnist_shift.generate(idx_dir, data_dir, 'train', 1, 0, False, 0, 0, 0)
+  # The names experiment.py reads by default: train shifted by 2, test by 0.
+  mnist_shift.generate(idx_dir, data_dir, 'train', 2, 0, False, 0, 0, 0)
   mnist_shift.generate(idx_dir, data_dir, 'test', 0, 0, False, 0, 0, 0)
   return data_dir
