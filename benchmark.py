@@ -124,9 +124,9 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
       ','.join(x for x in (paper, overrides) if x))
   from input_data import source  # pylint: disable=g-import-not-at-top
   info = source.DatasetInfo(size, depth, classes, targets)
-  model = train_eval.build_model(model_name, hparams, info)
-  if mixed_precision != 'none':
-    model.set_conv_dtype(mixed_precision)
+  model = train_eval.build_model(
+      model_name, hparams, info,
+      None if mixed_precision == 'none' else mixed_precision)
   optimizer = model_lib.Adam(model.trainable_variables)
   strategy = tf.distribute.get_strategy()
   gpus = tf.config.list_logical_devices('GPU')

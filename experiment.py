@@ -65,6 +65,11 @@ flags.DEFINE_float('log_every_secs', 10.0, 'Seconds between training logs.')
 flags.DEFINE_string('export_weights', None, 'With --checkpoint: also write '
                     'the model weights alone (no optimiser state) to this '
                     'prefix, e.g. checkpoints/mnist/model.ckpt-3000.')
+flags.DEFINE_boolean('xla', False, 'XLA-compile the forward and backward '
+                     'pass (same results within float noise).')
+flags.DEFINE_enum('mixed_precision', 'none', ['none', 'bfloat16', 'float16'],
+                  'Run the convolutions in this dtype; routing, losses and '
+                  'weights stay float32.')
 flags.DEFINE_boolean('skip_nonfinite', False, 'Skip batches whose loss or '
                      'gradients are not finite, instead of stopping (they '
                      'never change the weights either way).')
@@ -110,6 +115,8 @@ def main(argv):
   except ValueError as e:
     _fail(str(e))
   continuous = not FLAGS.train and not FLAGS.checkpoint
+  speed = dict(jit_compile=FLAGS.xla, conv_dtype=(
+      None if FLAGS.mixed_precision == 'none' else FLAGS.mixed_precision))
   _configure_devices(continuous)
   import train_eval
   # pylint: enable=g-import-not-at-top
@@ -123,19 +130,20 @@ def main(argv):
       train_eval.train(FLAGS.model, hparams, source, FLAGS.summary_dir,
                        FLAGS.max_steps, FLAGS.save_step, strategy,
                        seed=FLAGS.seed, log_every_secs=FLAGS.log_every_secs,
-                       skip_nonfinite=FLAGS.skip_nonfinite)
+                       skip_nonfinite=FLAGS.skip_nonfinite, **speed)
       return 0
     if FLAGS.checkpoint:
       paths = ([FLAGS.checkpoint.format(i) for i in range(FLAGS.num_trials)]
                if FLAGS.num_trials > 1 else [FLAGS.checkpoint])
       train_eval.evaluate_checkpoints(FLAGS.model, hparams, source, paths,
                                       FLAGS.eval_size, FLAGS.summary_dir,
-                                      FLAGS.export_weights)
+                                      FLAGS.export_weights, **speed)
       return 0
     if continuous:
       train_eval.evaluate_continuously(
           FLAGS.model, hparams, source, FLAGS.summary_dir, FLAGS.eval_size,
-          FLAGS.max_steps, FLAGS.eval_timeout_secs, FLAGS.eval_poll_secs)
+          FLAGS.max_steps, FLAGS.eval_timeout_secs, FLAGS.eval_poll_secs,
+          **speed)
       return 0
   except (ValueError, OSError) as e:  # ExperimentError, DataError, ...
     _fail(str(e))

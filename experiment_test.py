@@ -216,6 +216,23 @@ class CheckpointTest(tf.test.TestCase):
       train_eval.train(hparams=hparams_lib.default_hparams().parse(
           'num_prime_capsules=16'), max_steps=2, **args)
 
+  def test_speed_options_train_and_evaluate(self):
+    tmp = self.create_tempdir().full_path
+    data = testdata.write_mnist(os.path.join(tmp, 'idx'), 8, 4)
+    hparams = hparams_lib.default_hparams()
+    speed = dict(jit_compile=True, conv_dtype='bfloat16')
+    source = train_eval.get_source('mnist', data, 'train', 1, False, 'idx')
+    result = train_eval.train('capsule', hparams, source, tmp, max_steps=2,
+                              save_step=2, batch_size=4,
+                              strategy=tf.distribute.get_strategy(), **speed)
+    self.assertEqual(result.model.conv1.compute_dtype, tf.bfloat16)
+    test = train_eval.get_source('mnist', data, 'test', 1, False, 'idx')
+    wrong, total = train_eval.evaluate_checkpoints(
+        'capsule', hparams, test, [os.path.join(tmp, 'train', 'model.ckpt-2')],
+        4, **speed)
+    self.assertEqual(total, 4)
+    self.assertBetween(wrong, 0, 4)
+
   def test_strategy_choice(self):
     self.assertIs(train_eval.make_strategy(1), tf.distribute.get_strategy())
     with self.assertRaisesRegex(train_eval.ExperimentError,

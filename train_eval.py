@@ -66,12 +66,16 @@ def get_source(dataset, data_dir, split, num_targets, validate, data_source):
     raise ExperimentError(str(e)) from e
 
 
-def build_model(model_name, hparams, info):
+def build_model(model_name, hparams, info, conv_dtype=None):
+  """The model for a source's DatasetInfo; conv_dtype: mixed precision."""
   if model_name not in MODELS:
     raise ExperimentError('--model=%s is unknown; choose capsule or baseline' %
                           model_name)
-  return MODELS[model_name](hparams, info.height, info.depth,
-                            info.num_classes, info.num_targets)
+  model = MODELS[model_name](hparams, info.height, info.depth,
+                             info.num_classes, info.num_targets)
+  if conv_dtype:
+    model.set_conv_dtype(conv_dtype)
+  return model
 
 
 def multi_worker_config():
@@ -215,9 +219,10 @@ def _log(message):
 
 def train(model_name, hparams, source, summary_dir, max_steps, save_step,
           strategy, batch_size=128, seed=0, log_every_secs=10.0,
-          skip_nonfinite=False):
+          skip_nonfinite=False, jit_compile=False, conv_dtype=None):
   """Trains to max_steps, resuming from the newest checkpoint of summary_dir.
 
+  jit_compile (XLA) and conv_dtype (e.g. 'bfloat16') are the speed options.
   A step whose loss or gradients are not finite never changes the weights.
   By default training then stops before the next checkpoint, naming the
   steps; with skip_nonfinite such batches are skipped and counted.
@@ -237,7 +242,7 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
   os.makedirs(save_dir, exist_ok=True)
   with strategy.scope():
     tf.random.set_seed(seed)
-    model = build_model(model_name, hparams, source.info)
+    model = build_model(model_name, hparams, source.info, conv_dtype)
     optimizer = model_lib.Adam(model.trainable_variables)
   _log('total_params: %d' % model.num_params())
   checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
@@ -262,7 +267,7 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
       lambda ctx: source.train_dataset(
           ctx.get_per_replica_batch_size(batch_size), data_seed, ctx))
   train_step = model_lib.make_train_step(model, optimizer, strategy,
-                                         batch_size)
+                                         batch_size, jit_compile)
   writer = (tf.summary.create_file_writer(train_dir) if is_chief
             else tf.summary.create_noop_writer())
   iterator = iter(dataset)
@@ -342,9 +347,10 @@ def _write_train_log(writer, window, step, max_steps, start_step, elapsed,
         time.strftime('%H:%M:%S', time.gmtime(left))))
 
 
-def _evaluate_logits(model, dataset):
+def _evaluate_logits(model, dataset, jit_compile=False):
   """(logits [n, C], labels [n, C], summed metrics) over the whole dataset."""
-  eval_step = model_lib.make_eval_step(model, tf.distribute.get_strategy())
+  eval_step = model_lib.make_eval_step(model, tf.distribute.get_strategy(),
+                                       jit_compile)
   logits, labels, totals = [], [], None
   for features in dataset:
     sums, batch_logits = eval_step(features)
@@ -363,7 +369,8 @@ def _report(correct, eval_size):
 
 
 def evaluate_checkpoints(model_name, hparams, source, paths, eval_size,
-                         summary_dir=None, export_weights=None):
+                         summary_dir=None, export_weights=None,
+                         jit_compile=False, conv_dtype=None):
   """Evaluates one checkpoint, or the sum of the class scores of several.
 
   With export_weights (one checkpoint only), also writes the model's weights
@@ -384,14 +391,14 @@ def evaluate_checkpoints(model_name, hparams, source, paths, eval_size,
     dataset = source.eval_dataset(EVAL_BATCH, eval_size)
   except idx.DataError as e:
     raise ExperimentError(str(e)) from e
-  model = build_model(model_name, hparams, source.info)
+  model = build_model(model_name, hparams, source.info, conv_dtype)
   summed, labels, totals = None, None, None
   for path in paths:
     restore_model(model, path)
     if export_weights:
       _log('wrote %s' % tf.train.Checkpoint(model=model).write(
           export_weights))
-    logits, labels, totals = _evaluate_logits(model, dataset)
+    logits, labels, totals = _evaluate_logits(model, dataset, jit_compile)
     # Only the running sum is kept: memory does not grow with the trials.
     summed = logits if summed is None else summed + logits
   if labels.shape[0] != eval_size:
@@ -425,7 +432,7 @@ def _write_eval_summaries(writer, step, totals, correct, almost, eval_size):
 
 def evaluate_continuously(model_name, hparams, source, summary_dir,
                           eval_size, max_steps, timeout_secs=6 * 3600,
-                          poll_secs=60):
+                          poll_secs=60, jit_compile=False, conv_dtype=None):
   """Evaluates each new checkpoint of summary_dir/train until max_steps.
 
   Returns:
@@ -438,7 +445,9 @@ def evaluate_continuously(model_name, hparams, source, summary_dir,
     step = _step_of(path)
     try:
       wrong, _ = evaluate_checkpoints(model_name, hparams, source, [path],
-                                      eval_size, summary_dir)
+                                      eval_size, summary_dir,
+                                      jit_compile=jit_compile,
+                                      conv_dtype=conv_dtype)
     except ExperimentError as e:
       if tf.io.gfile.exists(path + '.index'):
         raise
