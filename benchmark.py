@@ -113,7 +113,7 @@ def _sync(out):
 
 
 def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
-                   warmup, xla, mixed_precision, overrides):
+                   warmup, xla, mixed_precision, overrides, eval_only=False):
   """Times the TensorFlow model; returns a dict of measurements."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from models import hparams as hparams_lib  # pylint: disable=g-import-not-at-top
@@ -139,7 +139,8 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
       batch_size, size, depth, classes, targets).items()}
   eval_batch = {k: tf.constant(v) for k, v in synthetic_features(
       eval_batch_size, size, depth, classes, targets, seed=1).items()}
-  train_secs = _time(train_step, (train_batch,), steps, warmup)
+  train_secs = (None if eval_only
+                else _time(train_step, (train_batch,), steps, warmup))
   eval_secs = _time(eval_step, (eval_batch,), steps, warmup)
   if gpus:
     peak = tf.config.experimental.get_memory_info('GPU:0')['peak'] / 2 ** 20
@@ -150,11 +151,11 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
     device = 'CPU (%d cores)' % os.cpu_count()
   flops = 3 * forward_flops(model)  # Backward ~ 2x forward.
   return {
-      'train_examples_per_sec': batch_size / train_secs,
+      'train_examples_per_sec': train_secs and batch_size / train_secs,
       'eval_examples_per_sec': eval_batch_size / eval_secs,
       'peak_memory_mb': peak, 'device': device,
       'train_gflop_per_example': flops / 1e9,
-      'train_gflops': flops * batch_size / train_secs / 1e9,
+      'train_gflops': train_secs and flops * batch_size / train_secs / 1e9,
       'params': model.num_params(),
   }
 
@@ -245,6 +246,8 @@ flags.DEFINE_string('hparams_override', None, 'Applied over the dataset hparams.
 flags.DEFINE_boolean('compare_pytorch', False, 'Also time a plain PyTorch '
                      'CapsNet of the MNIST architecture (needs torch).')
 flags.DEFINE_boolean('matmul_peak', True, 'Measure the float32 matmul peak.')
+flags.DEFINE_boolean('eval_only', False, 'Time (and measure the memory of) '
+                     'evaluation alone.')
 
 
 def main(argv):
@@ -257,13 +260,13 @@ def main(argv):
     result = run_tensorflow(FLAGS.model, FLAGS.dataset, FLAGS.batch_size,
                             FLAGS.eval_batch_size, FLAGS.steps, FLAGS.warmup,
                             FLAGS.xla, FLAGS.mixed_precision,
-                            FLAGS.hparams_override or '')
+                            FLAGS.hparams_override or '', FLAGS.eval_only)
   except ValueError as e:
     sys.exit('benchmark.py: %s' % e)
   result.update(model=FLAGS.model, dataset=FLAGS.dataset,
                 batch_size=FLAGS.batch_size, xla=FLAGS.xla,
                 mixed_precision=FLAGS.mixed_precision)
-  if FLAGS.matmul_peak:
+  if FLAGS.matmul_peak and not FLAGS.eval_only:
     result['matmul_peak_gflops'] = matmul_peak_gflops(tf)
     result['share_of_matmul_peak'] = (result['train_gflops'] /
                                       result['matmul_peak_gflops'])
