@@ -242,6 +242,11 @@ class CheckpointTest(tf.test.TestCase):
       train_eval.make_strategy(0)
     mirrored = train_eval.make_strategy(2, devices=['/cpu:0', '/cpu:1'])
     self.assertEqual(mirrored.num_replicas_in_sync, 2)
+    os.environ['TF_CONFIG'] = '{"cluster": '
+    self.addCleanup(os.environ.pop, 'TF_CONFIG')
+    with self.assertRaisesRegex(train_eval.ExperimentError,
+                                'TF_CONFIG is not a JSON object'):
+      train_eval.make_strategy(1)
 
   def test_two_replicas_train_like_one(self):
     tmp = self.create_tempdir().full_path

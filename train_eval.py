@@ -80,8 +80,12 @@ def build_model(model_name, hparams, info, conv_dtype=None):
 
 def multi_worker_config():
   """The parsed TF_CONFIG when it names a cluster of several tasks, else None."""
-  config = json.loads(os.environ.get('TF_CONFIG') or '{}')
-  cluster = config.get('cluster', {})
+  try:
+    config = json.loads(os.environ.get('TF_CONFIG') or '{}')
+    cluster = config.get('cluster', {})
+  except (ValueError, AttributeError) as e:
+    raise ExperimentError('TF_CONFIG is not a JSON object with a "cluster" '
+                          '(%s)' % e) from e
   tasks = sum(len(cluster.get(kind, [])) for kind in ('chief', 'worker'))
   return config if tasks > 1 else None
 
