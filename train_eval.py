@@ -146,16 +146,9 @@ def restore_model(model, path):
                           (path, str(e).splitlines()[0])) from e
   names = model.tf1_variables()
   if any(name in saved for name in names):  # The authors' TF1 checkpoint.
+    _check_variables(path, {n: (n, v) for n, v in names.items()}, saved)
     reader = tf.train.load_checkpoint(path)
     for name, variable in names.items():
-      if name not in saved:
-        raise ExperimentError('%s: variable %s missing from the checkpoint' %
-                              (path, name))
-      if list(saved[name]) != variable.shape.as_list():
-        raise ExperimentError('%s: variable %s has shape %s in the checkpoint,'
-                              ' the model expects %s' % (
-                                  path, name, saved[name],
-                                  variable.shape.as_list()))
       variable.assign(reader.get_tensor(name))
     return
   check_native_checkpoint(model, path, saved)
@@ -168,8 +161,14 @@ def check_native_checkpoint(model, path, saved=None):
   if saved is None:
     saved = dict(tf.train.list_variables(path))
   # Keys like model/digit_capsules/weights/.ATTRIBUTES/VARIABLE_VALUE.
-  for name, variable in _native_names(model).items():
-    key = 'model/%s/.ATTRIBUTES/VARIABLE_VALUE' % name
+  _check_variables(path, {
+      name: ('model/%s/.ATTRIBUTES/VARIABLE_VALUE' % name, variable)
+      for name, variable in _native_names(model).items()}, saved)
+
+
+def _check_variables(path, expected, saved):
+  """expected: {name: (checkpoint key, variable)}; saved: {key: shape}."""
+  for name, (key, variable) in expected.items():
     if key not in saved:
       raise ExperimentError('%s: variable %s missing from the checkpoint '
                             '(another model or hparams?)' % (path, name))
