@@ -233,21 +233,25 @@ def run_pytorch(batch_size, steps, warmup, routing=3):
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('model', 'capsule', 'capsule or baseline.')
-flags.DEFINE_enum('dataset', 'mnist', sorted(SHAPES), 'Input shape to time.')
-flags.DEFINE_integer('batch_size', 128, 'Training batch.')
-flags.DEFINE_integer('eval_batch_size', 100, 'Evaluation batch.')
-flags.DEFINE_integer('steps', 20, 'Timed steps.')
-flags.DEFINE_integer('warmup', 3, 'Untimed steps first.')
-flags.DEFINE_boolean('xla', False, 'XLA-compile the forward/backward pass.')
-flags.DEFINE_enum('mixed_precision', 'none', ['none', 'bfloat16', 'float16'],
-                  'Run the convolutions in this dtype (routing stays float32).')
-flags.DEFINE_string('hparams_override', None, 'Applied over the dataset hparams.')
-flags.DEFINE_boolean('compare_pytorch', False, 'Also time a plain PyTorch '
-                     'CapsNet of the MNIST architecture (needs torch).')
-flags.DEFINE_boolean('matmul_peak', True, 'Measure the float32 matmul peak.')
-flags.DEFINE_boolean('eval_only', False, 'Time (and measure the memory of) '
-                     'evaluation alone.')
+
+
+def define_flags():
+  """The command line; defined only when run as a program."""
+  flags.DEFINE_string('model', 'capsule', 'capsule or baseline.')
+  flags.DEFINE_enum('dataset', 'mnist', sorted(SHAPES), 'Input shape to time.')
+  flags.DEFINE_integer('batch_size', 128, 'Training batch.')
+  flags.DEFINE_integer('eval_batch_size', 100, 'Evaluation batch.')
+  flags.DEFINE_integer('steps', 20, 'Timed steps.')
+  flags.DEFINE_integer('warmup', 3, 'Untimed steps first.')
+  flags.DEFINE_boolean('xla', False, 'XLA-compile the forward/backward pass.')
+  flags.DEFINE_enum('mixed_precision', 'none', ['none', 'bfloat16', 'float16'],
+                    'Run the convolutions in this dtype (routing stays float32).')
+  flags.DEFINE_string('hparams_override', None, 'Applied over the dataset hparams.')
+  flags.DEFINE_boolean('compare_pytorch', False, 'Also time a plain PyTorch '
+                       'CapsNet of the MNIST architecture (needs torch).')
+  flags.DEFINE_boolean('matmul_peak', True, 'Measure the float32 matmul peak.')
+  flags.DEFINE_boolean('eval_only', False, 'Time (and measure the memory of) '
+                       'evaluation alone.')
 
 
 def main(argv):
@@ -286,5 +290,6 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
   app.run(main)

@@ -8,6 +8,8 @@ imports is provided by its own target or a transitive dependency.
 import ast
 import glob
 import os
+import subprocess
+import sys
 import unittest
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -107,6 +109,19 @@ class BuildTest(unittest.TestCase):
           self.assertIn(imported, provided,
                         '%s: %s imports %s, which no dep provides' %
                         (name, src, imported))
+
+
+  def test_all_modules_import_together(self):
+    # One process, as pytest runs them: no module may define a flag (or
+    # anything else global) that another defines.
+    modules = [f[:-3].replace('/', '.') for f in python_files()
+               if f != 'conftest.py']
+    code = ('import sys; sys.path.insert(0, %r); import importlib\n'
+            'for m in %r: importlib.import_module(m)' % (ROOT, modules))
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, env=dict(os.environ,
+                                              TF_CPP_MIN_LOG_LEVEL='3'))
+    self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
 
 
 if __name__ == '__main__':

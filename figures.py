@@ -115,14 +115,18 @@ def make_figures(model, features, info, output_dir, examples=30):
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('checkpoint', None, 'Checkpoint (native or TF1).')
-flags.DEFINE_string('data_dir', None, 'As for experiment.py.')
-flags.DEFINE_string('dataset', 'mnist', 'As for experiment.py.')
-flags.DEFINE_enum('data_source', 'records', ['records', 'idx'],
-                  'As for experiment.py.')
-flags.DEFINE_integer('num_targets', 1, '1, or 2 for MultiMNIST.')
-flags.DEFINE_string('hparams_override', None, 'As for experiment.py.')
-flags.DEFINE_string('output_dir', 'figures', 'Where to write the PNGs.')
+
+
+def define_flags():
+  """The command line; defined only when run as a program."""
+  flags.DEFINE_string('checkpoint', None, 'Checkpoint (native or TF1).')
+  flags.DEFINE_string('data_dir', None, 'As for experiment.py.')
+  flags.DEFINE_string('dataset', 'mnist', 'As for experiment.py.')
+  flags.DEFINE_enum('data_source', 'records', ['records', 'idx'],
+                    'As for experiment.py.')
+  flags.DEFINE_integer('num_targets', 1, '1, or 2 for MultiMNIST.')
+  flags.DEFINE_string('hparams_override', None, 'As for experiment.py.')
+  flags.DEFINE_string('output_dir', 'figures', 'Where to write the PNGs.')
 
 
 def main(argv):
@@ -147,5 +151,6 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
   app.run(main)
