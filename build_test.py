@@ -13,7 +13,7 @@ import sys
 import unittest
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-_SKIP_DIRS = ('.venv', '.git', 'runs', 'checkpoints')
+_SKIP_DIRS = ('.venv', '.git', 'runs')
 
 
 def load_build(path):

@@ -1,0 +1,41 @@
+"""Re-measures the shipped MNIST checkpoint on a fixed subset of the shipped
+test digits: the first 500 of data/mnist's t10k files, unshifted."""
+
+import os
+
+import tensorflow as tf
+
+from models import hparams as hparams_lib
+import train_eval
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHECKPOINT = os.path.join(ROOT, 'checkpoints', 'mnist', 'model.ckpt-3000')
+SUBSET = 500
+# Measured with: python experiment.py --data_dir=data/mnist --data_source=idx
+#   --train=false --checkpoint=checkpoints/mnist/model.ckpt-3000
+#   --eval_size=500
+EXPECTED_WRONG = 2
+
+
+class ShippedCheckpointTest(tf.test.TestCase):
+
+  def test_known_error_on_the_first_500_test_digits(self):
+    source = train_eval.get_source('mnist', os.path.join(ROOT, 'data',
+                                                         'mnist'),
+                                   'test', 1, False, 'idx')
+    wrong, total = train_eval.evaluate_checkpoints(
+        'capsule', hparams_lib.default_hparams(), source, [CHECKPOINT],
+        SUBSET)
+    self.assertEqual((wrong, total), (EXPECTED_WRONG, SUBSET))
+
+  def test_weights_only_and_small(self):
+    size = sum(os.path.getsize(os.path.join(os.path.dirname(CHECKPOINT), f))
+               for f in os.listdir(os.path.dirname(CHECKPOINT))
+               if f.startswith('model.ckpt-3000'))
+    self.assertLess(size, 35 * 2 ** 20)
+    names = [n for n, _ in tf.train.list_variables(CHECKPOINT)]
+    self.assertFalse([n for n in names if n.startswith('optimizer/')])
+
+
+if __name__ == '__main__':
+  tf.test.main()
