@@ -23,6 +23,21 @@ DatasetInfo = collections.namedtuple(
     'DatasetInfo', ('height', 'depth', 'num_classes', 'num_targets'))
 
 
+def shuffled_with_seeds(ds, buffer_size, seed, input_context=None,
+                        cache=False):
+  """The training prefix every source shares: (shard) -> (cache) ->
+  shuffle(buffer_size) -> repeat, each element paired with its own
+  stateless seed [2] for the augmentation that follows."""
+  if input_context is not None:
+    ds = ds.shard(input_context.num_input_pipelines,
+                  input_context.input_pipeline_id)
+  if cache:
+    ds = ds.cache()
+  ds = ds.shuffle(buffer_size, seed=seed,
+                  reshuffle_each_iteration=True).repeat()
+  return tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed).batch(2))
+
+
 def one_target_features(image, label, num_classes):
   """One example's feature dict: image float [pixels] depth-major."""
   label = tf.cast(label, tf.int64)
@@ -56,14 +71,8 @@ class ExampleSource:
                                self.info.num_classes)
 
   def train_dataset(self, batch_size, seed, input_context=None):
-    ds = self.make_examples()
-    if input_context is not None:
-      ds = ds.shard(input_context.num_input_pipelines,
-                    input_context.input_pipeline_id)
-    ds = ds.cache()
-    ds = ds.shuffle(self.num_examples, seed=seed,
-                    reshuffle_each_iteration=True).repeat()
-    ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed).batch(2))
+    ds = shuffled_with_seeds(self.make_examples(), self.num_examples, seed,
+                             input_context, cache=True)
     ds = ds.map(lambda example, s: self._features(
         self.train_fn(example[0], s), example[1]),
                 num_parallel_calls=tf.data.AUTOTUNE)

@@ -157,16 +157,12 @@ class InMemorySource:
         image = random_flip(image, seeds[1])
       return tf.reshape(image, [height * height]), tf.gather(labels, index)
 
-    ds = tf.data.Dataset.range(n)
-    if input_context is not None:
-      ds = ds.shard(input_context.num_input_pipelines,
-                    input_context.input_pipeline_id)
     # Shuffle indices, not images: a whole-split buffer costs 8 bytes an
     # example, and reshuffling each epoch gives a new uniform permutation.
-    ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
     # Stateless per-element seeds: augmentation is reproducible for a seed
     # whatever the parallelism of the map below.
-    ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed).batch(2))
+    ds = source.shuffled_with_seeds(tf.data.Dataset.range(n), n, seed,
+                                    input_context)
     ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=True)
     ds = ds.map(lambda x, y: _one_target_features(x, y, self.info.num_classes),
@@ -296,13 +292,8 @@ class MultiMnistOnTheFlySource:
     }
 
   def train_dataset(self, batch_size, seed, input_context=None):
-    ds = tf.data.Dataset.range(self.num_examples)
-    if input_context is not None:
-      ds = ds.shard(input_context.num_input_pipelines,
-                    input_context.input_pipeline_id)
-    ds = ds.shuffle(self.num_examples, seed=seed,
-                    reshuffle_each_iteration=True).repeat()
-    ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed).batch(2))
+    ds = source.shuffled_with_seeds(tf.data.Dataset.range(self.num_examples),
+                                    self.num_examples, seed, input_context)
     ds = ds.map(self._pair, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=True).prefetch(
         tf.data.AUTOTUNE)
