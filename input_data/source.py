@@ -39,7 +39,8 @@ def shuffled_with_seeds(ds, buffer_size, seed, input_context=None,
 
 
 def one_target_features(image, label, num_classes):
-  """One example's feature dict: image float [pixels] depth-major."""
+  """The feature dict of image float [..., pixels] (depth-major) and its
+  label [...]: one example or a batch."""
   label = tf.cast(label, tf.int64)
   return {'images': image, 'labels': tf.one_hot(label, num_classes),
           'recons_image': image, 'recons_label': label}

@@ -96,10 +96,8 @@ def load_single_records(path):
 
 def _one_target_features(images_u8, labels, num_classes):
   """Batched uint8 images [b, pixels] and labels [b] -> the feature dict."""
-  images = tf.cast(images_u8, tf.float32) / 255.0
-  labels = tf.cast(labels, tf.int64)
-  return {'images': images, 'labels': tf.one_hot(labels, num_classes),
-          'recons_image': images, 'recons_label': labels}
+  return source.one_target_features(tf.cast(images_u8, tf.float32) / 255.0,
+                                    labels, num_classes)
 
 
 def random_shift(image, max_shift, seed):
