@@ -97,6 +97,29 @@ def write_sharded(prefix, shard_examples, num_shards):
   return paths
 
 
+def first_record_shape(path, features):
+  """(height, width, depth) of the first record of path, parsed with the
+  feature spec `features`; DataError naming the file if it cannot be."""
+  try:
+    first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+    if first is None:
+      raise DataError('%s: no records' % path)
+    parsed = tf.io.parse_single_example(first, features)
+  except tf.errors.OpError as e:
+    raise DataError('%s: not a readable TFRecord file of the expected '
+                    'features (%s)' % (path, e.message.splitlines()[0])) from e
+  return tuple(int(parsed[k]) for k in ('height', 'width', 'depth'))
+
+
+def decode_image(raw, num_pixels):
+  """uint8 bytes -> [num_pixels] uint8, failing on a record of another size."""
+  image = tf.io.decode_raw(raw, tf.uint8)
+  tf.debugging.assert_equal(
+      tf.size(image), num_pixels,
+      message='record image_raw has the wrong number of bytes')
+  return tf.reshape(image, [num_pixels])
+
+
 def expand_pattern(pattern):
   """Files of `PREFIX@N` (N shards), a glob, or one path; DataError if none."""
   match = re.fullmatch(r'(.+)@(\d+)', pattern)

@@ -46,41 +46,19 @@ _MULTI_FEATURES = {
 }
 
 
-def _first_record_shape(path, keys):
-  """(height, width, depth) of the first record of path."""
-  try:
-    first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
-    if first is None:
-      raise idx.DataError('%s: no records' % path)
-    parsed = tf.io.parse_single_example(first, keys)
-  except tf.errors.OpError as e:
-    raise idx.DataError('%s: not a readable TFRecord file of the expected '
-                        'features (%s)' % (path, e.message.splitlines()[0]))
-  return tuple(int(parsed[k]) for k in ('height', 'width', 'depth'))
-
-
-def _decode(raw, num_pixels):
-  """uint8 bytes -> [num_pixels] uint8, failing on a record of another size."""
-  image = tf.io.decode_raw(raw, tf.uint8)
-  tf.debugging.assert_equal(
-      tf.size(image), num_pixels,
-      message='record image_raw has the wrong number of bytes')
-  return tf.reshape(image, [num_pixels])
-
-
 def load_single_records(path):
   """All records of a single-digit file into memory.
 
   Returns:
     (images uint8 [n, h*w*d], labels int64 [n], (height, width, depth)).
   """
-  height, width, depth = _first_record_shape(path, _SINGLE_FEATURES)
+  height, width, depth = records.first_record_shape(path, _SINGLE_FEATURES)
   num_pixels = height * width * depth
 
   def parse(serialized):
     parsed = tf.io.parse_example(serialized, _SINGLE_FEATURES)
-    images = tf.map_fn(lambda r: _decode(r, num_pixels), parsed['image_raw'],
-                       fn_output_signature=tf.uint8)
+    images = tf.map_fn(lambda r: records.decode_image(r, num_pixels),
+                       parsed['image_raw'], fn_output_signature=tf.uint8)
     return images, parsed['label']
   images, labels = [], []
   try:
@@ -183,7 +161,8 @@ def _two_target_features(serialized, num_pixels, num_classes):
   parsed = tf.io.parse_single_example(serialized, _MULTI_FEATURES)
 
   def image(key):
-    return tf.cast(_decode(parsed[key], num_pixels), tf.float32) / 255.0
+    image = records.decode_image(parsed[key], num_pixels)
+    return tf.cast(image, tf.float32) / 255.0
   return {
       'images': image('merged_raw'),
       'labels': (tf.one_hot(parsed['label_1'], num_classes) +
@@ -200,7 +179,8 @@ class MultiMnistSource:
 
   def __init__(self, pattern):
     self.paths = records.expand_pattern(pattern)
-    height, width, depth = _first_record_shape(self.paths[0], _MULTI_FEATURES)
+    height, width, depth = records.first_record_shape(self.paths[0],
+                                                      _MULTI_FEATURES)
     if height != width or depth != 1:
       raise idx.DataError('%s: %dx%dx%d images, expected square, depth 1' %
                           (self.paths[0], height, width, depth))

@@ -33,9 +33,7 @@ FEATURES = {
 def parse_record(serialized, height, width, depth):
   """-> (image uint8 [height, width, depth], label int64)."""
   parsed = tf.io.parse_single_example(serialized, FEATURES)
-  image = tf.io.decode_raw(parsed['image_raw'], tf.uint8)
-  tf.debugging.assert_equal(tf.size(image), height * width * depth,
-                            message='smallNORB record of the wrong size')
+  image = records.decode_image(parsed['image_raw'], height * width * depth)
   image = tf.transpose(tf.reshape(image, [depth, height, width]), [1, 2, 0])
   return image, parsed['label']
 
@@ -52,15 +50,7 @@ def norb_source(data_dir, split):
   if not os.path.isfile(path):
     raise idx.DataError('%s: no such file (make it with input_data/norb/'
                         'smallnorb_convert.py)' % path)
-  first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
-  if first is None:
-    raise idx.DataError('%s: no records' % path)
-  try:
-    parsed = tf.io.parse_single_example(first, FEATURES)
-  except tf.errors.OpError as e:
-    raise idx.DataError('%s: not smallNORB records (%s)' %
-                        (path, e.message.splitlines()[0])) from e
-  height, width, depth = (int(parsed[k]) for k in ('height', 'width', 'depth'))
+  height, width, depth = records.first_record_shape(path, FEATURES)
 
   def make_examples():
     return tf.data.TFRecordDataset(path).map(

@@ -91,6 +91,12 @@ class NorbTest(tf.test.TestCase):
       smallnorb_convert.load_split(raw, 'train')
     with self.assertRaisesRegex(idx.DataError, 'smallnorb_convert.py'):
       norb_input_record.norb_source(raw, 'train')
+    # A damaged record file is one DataError naming it, not a traceback.
+    with open(os.path.join(raw, 'trainduo.tfrecords'), 'wb') as f:
+      f.write(b'\x07' * 40)
+    with self.assertRaisesRegex(idx.DataError, 'trainduo.tfrecords: not a '
+                                'readable TFRecord'):
+      norb_input_record.norb_source(raw, 'train')
 
 
 if __name__ == '__main__':
