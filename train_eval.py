@@ -350,10 +350,8 @@ def _write_train_log(writer, window, step, max_steps, start_step, elapsed,
         time.strftime('%H:%M:%S', time.gmtime(left))))
 
 
-def _evaluate_logits(model, dataset, jit_compile=False):
+def _evaluate_logits(eval_step, dataset):
   """(logits [n, C], labels [n, C], summed metrics) over the whole dataset."""
-  eval_step = model_lib.make_eval_step(model, tf.distribute.get_strategy(),
-                                       jit_compile)
   logits, labels, totals = [], [], None
   for features in dataset:
     sums, batch_logits = eval_step(features)
@@ -395,13 +393,16 @@ def evaluate_checkpoints(model_name, hparams, source, paths, eval_size,
   except idx.DataError as e:
     raise ExperimentError(str(e)) from e
   model = build_model(model_name, hparams, source.info, conv_dtype)
+  # One compiled step for every trial: restoring only reassigns variables.
+  eval_step = model_lib.make_eval_step(model, tf.distribute.get_strategy(),
+                                       jit_compile)
   summed, labels, totals = None, None, None
   for path in paths:
     restore_model(model, path)
     if export_weights:
       _log('wrote %s' % tf.train.Checkpoint(model=model).write(
           export_weights))
-    logits, labels, totals = _evaluate_logits(model, dataset, jit_compile)
+    logits, labels, totals = _evaluate_logits(eval_step, dataset)
     # Only the running sum is kept: memory does not grow with the trials.
     summed = logits if summed is None else summed + logits
   if labels.shape[0] != eval_size:
