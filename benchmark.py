@@ -6,8 +6,10 @@ and, as its LAST line, one JSON object:
   train_examples_per_sec, eval_examples_per_sec, peak_memory_mb, device,
   plus the settings, the model's training GFLOP per example and, where
   measured, the float32 matmul peak and the PyTorch comparison.
-peak_memory_mb is the device's peak allocation on a GPU, and the process's
-peak resident memory on the CPU.
+peak_memory_mb is the peak of TensorFlow's allocator on the device (GPU:0,
+else CPU:0): every tensor, weights and optimizer slots included, i.e. the
+device memory the run needs; eval_peak_memory_mb the same during evaluation
+alone, process_peak_rss_mb the whole process (runtime and libraries too).
 
   python benchmark.py --dataset=mnist --batch_size=128 --steps=20
   python benchmark.py --dataset=mnist --xla --mixed_precision=bfloat16
@@ -105,6 +107,11 @@ def _time(step, args, steps, warmup):
   return (time.perf_counter() - start) / steps
 
 
+def _peak_mb(tf, device):
+  """The TensorFlow allocator's high-water mark on device, MiB."""
+  return tf.config.experimental.get_memory_info(device)['peak'] / 2 ** 20
+
+
 def _sync(out):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   for value in tf.nest.flatten(out):
@@ -130,34 +137,64 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
   optimizer = model_lib.Adam(model.trainable_variables)
   strategy = tf.distribute.get_strategy()
   gpus = tf.config.list_logical_devices('GPU')
-  if gpus:
-    tf.config.experimental.reset_memory_stats('GPU:0')
+  # float16 trains with dynamic loss scaling, as train_eval.train does.
+  loss_scale = (model_lib.DynamicLossScale() if mixed_precision == 'float16'
+                else None)
   train_step = model_lib.make_train_step(model, optimizer, strategy,
-                                         batch_size, jit_compile=xla)
+                                         batch_size, jit_compile=xla,
+                                         loss_scale=loss_scale)
   eval_step = model_lib.make_eval_step(model, strategy, jit_compile=xla)
   train_batch = {k: tf.constant(v) for k, v in synthetic_features(
       batch_size, size, depth, classes, targets).items()}
   eval_batch = {k: tf.constant(v) for k, v in synthetic_features(
       eval_batch_size, size, depth, classes, targets, seed=1).items()}
+  memory_device = 'GPU:0' if gpus else 'CPU:0'
   train_secs = (None if eval_only
                 else _time(train_step, (train_batch,), steps, warmup))
+  peak = _peak_mb(tf, memory_device)
+  # Evaluation's own peak: the weights stay allocated, the training step's
+  # activations are freed, so the allocator's high-water mark restarts here.
+  tf.config.experimental.reset_memory_stats(memory_device)
   eval_secs = _time(eval_step, (eval_batch,), steps, warmup)
+  eval_peak = _peak_mb(tf, memory_device)
   if gpus:
-    peak = tf.config.experimental.get_memory_info('GPU:0')['peak'] / 2 ** 20
     device = tf.config.experimental.get_device_details(
         tf.config.list_physical_devices('GPU')[0]).get('device_name', 'GPU')
   else:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     device = 'CPU (%d cores)' % os.cpu_count()
   flops = 3 * forward_flops(model)  # Backward ~ 2x forward.
   return {
       'train_examples_per_sec': train_secs and batch_size / train_secs,
       'eval_examples_per_sec': eval_batch_size / eval_secs,
-      'peak_memory_mb': peak, 'device': device,
+      'peak_memory_mb': max(peak, eval_peak),
+      'eval_peak_memory_mb': eval_peak,
+      'process_peak_rss_mb':
+          resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+      'device': device,
       'train_gflop_per_example': flops / 1e9,
       'train_gflops': train_secs and flops * batch_size / train_secs / 1e9,
       'params': model.num_params(),
   }
+
+
+def input_examples_per_sec(dataset, data_dir, data_source, batch_size,
+                           batches, warmup=5):
+  """Examples/s that the real training tf.data pipeline delivers alone.
+
+  What the step may consume before the input starves it; on a GPU host the
+  pipeline has that machine's cores.
+  """
+  import train_eval  # pylint: disable=g-import-not-at-top
+  source = train_eval.get_source(dataset, data_dir, 'train', 1, False,
+                                 data_source)
+  iterator = iter(source.train_dataset(batch_size, seed=0))
+  for _ in range(warmup):
+    next(iterator)
+  start = time.perf_counter()
+  for _ in range(batches):
+    batch = next(iterator)
+  _sync(batch)
+  return batch_size * batches / (time.perf_counter() - start)
 
 
 def run_pytorch(batch_size, steps, warmup, routing=3):
@@ -252,6 +289,11 @@ def define_flags():
   flags.DEFINE_boolean('matmul_peak', True, 'Measure the float32 matmul peak.')
   flags.DEFINE_boolean('eval_only', False, 'Time (and measure the memory of) '
                        'evaluation alone.')
+  flags.DEFINE_string('data_dir', None, 'Also time the real training input '
+                      'pipeline of --dataset from here, alone.')
+  flags.DEFINE_enum('data_source', 'records', ['records', 'idx'],
+                    'The files in --data_dir, as experiment.py.')
+  flags.DEFINE_integer('input_batches', 200, 'Batches the input timing reads.')
 
 
 def main(argv):
@@ -260,6 +302,7 @@ def main(argv):
     sys.exit('benchmark.py: --steps and --batch_size must be >= 1, '
              '--warmup >= 0')
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import train_eval  # pylint: disable=g-import-not-at-top
   try:
     result = run_tensorflow(FLAGS.model, FLAGS.dataset, FLAGS.batch_size,
                             FLAGS.eval_batch_size, FLAGS.steps, FLAGS.warmup,
@@ -274,6 +317,13 @@ def main(argv):
     result['matmul_peak_gflops'] = matmul_peak_gflops(tf)
     result['share_of_matmul_peak'] = (result['train_gflops'] /
                                       result['matmul_peak_gflops'])
+  if FLAGS.data_dir:
+    try:
+      result['input_examples_per_sec'] = input_examples_per_sec(
+          FLAGS.dataset, FLAGS.data_dir, FLAGS.data_source, FLAGS.batch_size,
+          FLAGS.input_batches)
+    except train_eval.ExperimentError as e:
+      sys.exit('benchmark.py: %s' % e)
   if FLAGS.compare_pytorch:
     if FLAGS.dataset != 'mnist' or FLAGS.model != 'capsule':
       sys.exit('benchmark.py: --compare_pytorch times the MNIST capsule model')

@@ -69,7 +69,8 @@ flags.DEFINE_boolean('xla', False, 'XLA-compile the forward and backward '
                      'pass (same results within float noise).')
 flags.DEFINE_enum('mixed_precision', 'none', ['none', 'bfloat16', 'float16'],
                   'Run the convolutions in this dtype; routing, losses and '
-                  'weights stay float32.')
+                  'weights stay float32. float16 trains with dynamic loss '
+                  'scaling (its gradients underflow otherwise).')
 flags.DEFINE_boolean('skip_nonfinite', False, 'Skip batches whose loss or '
                      'gradients are not finite, instead of stopping (they '
                      'never change the weights either way).')

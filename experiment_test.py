@@ -1,5 +1,6 @@
 """End-to-end tests of experiment.py and train_eval on tiny generated records."""
 
+import gc
 import os
 import re
 import shutil
@@ -232,6 +233,61 @@ class CheckpointTest(tf.test.TestCase):
         4, **speed)
     self.assertEqual(total, 4)
     self.assertBetween(wrong, 0, 4)
+
+  def test_ensemble_memory_does_not_grow_with_the_trials(self):
+    tmp = self.create_tempdir().full_path
+    data = testdata.write_mnist(os.path.join(tmp, 'idx'), 8, 12)
+    path = tf.train.Checkpoint(model=self._model()).write(
+        os.path.join(tmp, 'model.ckpt-1'))
+    test = train_eval.get_source('mnist', data, 'test', 1, False, 'idx')
+    peaks = []
+    for trials in (1, 4):
+      gc.collect()
+      start = tf.config.experimental.get_memory_info('CPU:0')['current']
+      tf.config.experimental.reset_memory_stats('CPU:0')
+      wrong, _ = train_eval.evaluate_checkpoints(
+          'capsule', hparams_lib.default_hparams(), test, [path] * trials, 12)
+      self.assertBetween(wrong, 0, 12)
+      peaks.append(
+          (tf.config.experimental.get_memory_info('CPU:0')['peak'] - start)
+          / 2 ** 20)
+    # One model (31 MiB of weights) and one batch's activations, however
+    # many checkpoints are summed.
+    self.assertGreater(peaks[0], 8215728 * 4 / 2 ** 20)
+    self.assertAllClose(peaks[0], peaks[1], atol=1.0)
+
+  def test_precision_may_change_when_training_resumes(self):
+    tmp = self.create_tempdir().full_path
+    source = train_eval.get_source(
+        'mnist', testdata.write_mnist(os.path.join(tmp, 'idx'), 8, 4),
+        'train', 1, False, 'idx')
+    args = dict(model_name='capsule', hparams=hparams_lib.default_hparams(),
+                source=source, summary_dir=tmp, save_step=1, batch_size=4,
+                strategy=tf.distribute.get_strategy())
+    train_dir = os.path.join(tmp, 'train')
+
+    def saved_scale(step):
+      return dict(tf.train.list_variables(os.path.join(
+          train_dir, 'model.ckpt-%d' % step))).get(
+              'loss_scale/scale/.ATTRIBUTES/VARIABLE_VALUE')
+
+    # float32 -> float16 (a fresh loss scale, saved) -> float16 (restored)
+    # -> float32 (the saved scale ignored): each resume goes on from there.
+    for max_steps, conv_dtype in ((1, None), (2, 'float16'), (3, 'float16'),
+                                  (4, None)):
+      result = train_eval.train(max_steps=max_steps, conv_dtype=conv_dtype,
+                                **args)
+      self.assertEqual(result.step, max_steps)
+    self.assertIsNone(saved_scale(1))
+    self.assertEqual(saved_scale(2), [])
+    self.assertIsNone(saved_scale(4))
+    reader = tf.train.load_checkpoint(os.path.join(train_dir, 'model.ckpt-3'))
+    self.assertEqual(  # One applied step before the resume, one after.
+        reader.get_tensor('loss_scale/good_steps/.ATTRIBUTES/VARIABLE_VALUE'),
+        2)
+    scalars = summaries.read_scalars(train_dir)
+    self.assertEqual([v for _, v in scalars['loss_scale']], [2.0 ** 15] * 2)
+    self.assertEqual([v for _, v in scalars['loss_scale_skips']], [0.0] * 2)
 
   def test_strategy_choice(self):
     self.assertIs(train_eval.make_strategy(1), tf.distribute.get_strategy())

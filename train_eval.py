@@ -247,15 +247,20 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
     tf.random.set_seed(seed)
     model = build_model(model_name, hparams, source.info, conv_dtype)
     optimizer = model_lib.Adam(model.trainable_variables)
+    # float16 gradients underflow without it; bfloat16's do not.
+    loss_scale = (model_lib.DynamicLossScale()
+                  if conv_dtype and tf.as_dtype(conv_dtype) == tf.float16
+                  else None)
   _log('total_params: %d' % model.num_params())
-  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+  state = dict(model=model, optimizer=optimizer)
+  if loss_scale is not None:
+    state['loss_scale'] = loss_scale
+  checkpoint = tf.train.Checkpoint(**state)
   manager = tf.train.CheckpointManager(checkpoint, save_dir, max_to_keep=10,
                                        checkpoint_name=CHECKPOINT_PREFIX)
   latest = tf.train.latest_checkpoint(train_dir)  # The chief's.
   if latest:
-    check_native_checkpoint(model, latest)
-    checkpoint.restore(latest).assert_consumed()
-    _log('resumed from %s' % latest)
+    _resume(latest, state)
   step = int(optimizer.step.numpy())
   if is_chief:
     with open(os.path.join(train_dir, 'hparams.json'), 'w') as f:
@@ -270,7 +275,7 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
       lambda ctx: source.train_dataset(
           ctx.get_per_replica_batch_size(batch_size), data_seed, ctx))
   train_step = model_lib.make_train_step(model, optimizer, strategy,
-                                         batch_size, jit_compile)
+                                         batch_size, jit_compile, loss_scale)
   writer = (tf.summary.create_file_writer(train_dir) if is_chief
             else tf.summary.create_noop_writer())
   iterator = iter(dataset)
@@ -307,6 +312,27 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
   return TrainResult(step, model)
 
 
+def _resume(path, state):
+  """Restores the training state saved at path, all of it or an error.
+
+  A run may change precision when it resumes: the float16 loss scale is
+  restored when the checkpoint has one and starts afresh when not, and a
+  saved scale is ignored by a run without float16.
+  """
+  saved = dict(tf.train.list_variables(path))
+  check_native_checkpoint(state['model'], path, saved)
+  has_scale = any(key.startswith('loss_scale/') for key in saved)
+  if 'loss_scale' in state and not has_scale:
+    state = {k: v for k, v in state.items() if k != 'loss_scale'}
+  status = tf.train.Checkpoint(**state).restore(path)
+  if has_scale and 'loss_scale' not in state:
+    status.expect_partial()
+    status.assert_existing_objects_matched()
+  else:
+    status.assert_consumed()
+  _log('resumed from %s' % path)
+
+
 def _save(manager, step):
   """Saves checkpoint `step`; a failed write (full disk, ...) is one error.
 
@@ -331,7 +357,9 @@ def _write_train_log(writer, window, step, max_steps, start_step, elapsed,
   window = {k: float(v) for k, v in window.items()}
   # Skipped (non-finite) steps contribute no examples and no sums.
   examples = max(window['examples'], 1.0)
-  steps_in_window = window['examples'] / batch_size + window['nonfinite_steps']
+  steps_in_window = (window['examples'] / batch_size +
+                     window['nonfinite_steps'] +
+                     window.get('loss_scale_skips', 0.0))
   scalars = {
       'total_loss': window['total_loss'] / examples,
       'batch_classification_cost':
@@ -341,6 +369,9 @@ def _write_train_log(writer, window, step, max_steps, start_step, elapsed,
       'learning_rate': window['learning_rate'] / steps_in_window,
       'nonfinite_steps': window['nonfinite_steps'],
   }
+  if 'loss_scale' in window:  # float16: the mean scale, and overflow skips.
+    scalars['loss_scale'] = window['loss_scale'] / steps_in_window
+    scalars['loss_scale_skips'] = window['loss_scale_skips']
   rate = (step - start_step) * batch_size / max(elapsed, 1e-9)
   scalars['examples_per_sec'] = rate
   summaries.write_scalars(writer, step, scalars)

@@ -83,10 +83,6 @@ class DistributedStepTest(tf.test.TestCase):
     self.assertEqual(float(sums['correct']), correct)
 
 
-if __name__ == '__main__':
-  tf.test.main()
-
-
 class FastPathTest(tf.test.TestCase):
   """The speed options keep the class scores and the training step."""
 
@@ -127,3 +123,86 @@ class FastPathTest(tf.test.TestCase):
     # bfloat16 keeps 8 bits of mantissa: scores within 2e-2 absolute.
     self.assertAllClose(reference, mixed.logits, atol=2e-2)
     self.assertNotAllClose(reference, mixed.logits, atol=1e-7)
+
+  def test_float16_convolutions_keep_the_class_scores(self):
+    m = self._model()
+    features = testing.feature_batch(6)
+    reference = m.inference(features).logits.numpy()
+    m.set_conv_dtype(tf.float16)
+    # float16 keeps 11 bits of mantissa: scores within 5e-3 absolute.
+    self.assertAllClose(reference, m.inference(features).logits, atol=5e-3)
+
+  def _changed_after_one_step(self, conv_dtype, loss_scale):
+    """Share of the primary capsules' kernel that one training step moved."""
+    m = self._model()
+    if conv_dtype:
+      m.set_conv_dtype(conv_dtype)
+    adam = model.Adam(m.trainable_variables)
+    before = m.primary_capsules.weights.numpy()
+    step = model.make_train_step(m, adam, tf.distribute.get_strategy(), 128,
+                                 loss_scale=loss_scale)
+    sums = step(testing.feature_batch(8))
+    self.assertEqual(float(sums['nonfinite_steps']), 0.0)
+    return np.mean(m.primary_capsules.weights.numpy() != before), sums
+
+  def test_float16_needs_and_gets_loss_scaling(self):
+    # Adam moves every weight whose gradient is not zero by about lr. In
+    # float32 nearly all do; unscaled float16 flushes the gradients of
+    # the primary capsules (about 1e-7 here) to zero for about half of them.
+    full, _ = self._changed_after_one_step(None, None)
+    unscaled, _ = self._changed_after_one_step(tf.float16, None)
+    scaled, sums = self._changed_after_one_step(
+        tf.float16, model.DynamicLossScale())
+    self.assertGreater(full, 0.95)
+    self.assertLess(unscaled, 0.8)
+    self.assertGreater(scaled, full - 0.01)
+    self.assertEqual(float(sums['loss_scale']), 2.0 ** 15)
+    self.assertEqual(float(sums['loss_scale_skips']), 0.0)
+
+  def test_overflowing_scale_skips_the_step_and_halves(self):
+    for strategy in (tf.distribute.get_strategy(),
+                     tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])):
+      with strategy.scope():
+        m = self._model()
+        m.set_conv_dtype(tf.float16)
+        adam = model.Adam(m.trainable_variables)
+        loss_scale = model.DynamicLossScale(initial_scale=2.0 ** 100)
+      step = model.make_train_step(m, adam, strategy, 8, loss_scale=loss_scale)
+      batches = iter(strategy.experimental_distribute_dataset(
+          tf.data.Dataset.from_tensors(testing.feature_batch(8)).repeat()))
+      before = [v.numpy() for v in m.trainable_variables]
+      sums = step(next(batches))
+      # Float16 gradients of a loss times 2^100 overflow: an expected skip,
+      # not a failure; nothing moved, and the step is still counted.
+      self.assertEqual(float(sums['loss_scale_skips']), 1.0)
+      self.assertEqual(float(sums['nonfinite_steps']), 0.0)
+      self.assertEqual(float(sums['examples']), 0.0)
+      self.assertEqual(float(loss_scale.scale.numpy()), 2.0 ** 99)
+      for a, b in zip(before, m.trainable_variables):
+        self.assertAllEqual(a, b)
+      self.assertEqual(int(adam.step.numpy()), 1)
+      # A scale that fits: the next step applies and counts one good step.
+      loss_scale.scale.assign(2.0 ** 10)
+      sums = step(next(batches))
+      self.assertEqual(float(sums['loss_scale_skips']), 0.0)
+      self.assertEqual(float(sums['examples']), 8.0)
+      self.assertEqual(int(loss_scale.good_steps.numpy()), 1)
+      self.assertNotAllClose(before[0], m.trainable_variables[0].numpy())
+
+
+class DynamicLossScaleTest(tf.test.TestCase):
+
+  def test_grows_after_growth_steps_halves_on_overflow_floor_one(self):
+    scale = model.DynamicLossScale(initial_scale=2.0, growth_steps=2)
+    yes, no = tf.constant(True), tf.constant(False)
+    history = []
+    for applied, overflow in ((yes, no), (yes, no), (no, yes), (no, yes),
+                              (no, yes), (yes, no), (no, no), (yes, no)):
+      scale.update(applied, overflow)
+      history.append((float(scale.scale), int(scale.good_steps)))
+    self.assertEqual(history, [(2.0, 1), (4.0, 0), (2.0, 0), (1.0, 0),
+                               (1.0, 0), (1.0, 1), (1.0, 0), (1.0, 1)])
+
+
+if __name__ == '__main__':
+  tf.test.main()
