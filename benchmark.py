@@ -1,7 +1,10 @@
 r"""Times full training steps (forward, backward, Adam) and evaluation steps.
 
-Synthetic batches already on the device (the input pipeline is not timed),
-after warm-up (tracing, XLA compilation, allocator growth). Prints a table
+Training takes one synthetic batch, repeated, through a distributed
+iterator and the compiled loop of `--steps_per_loop` steps that training
+uses; evaluation a batch already in memory; both after warm-up (tracing, XLA
+compilation, allocator growth). The real input pipeline is timed on its own
+with --data_dir (input_examples_per_sec). Prints a table
 and, as its LAST line, one JSON object:
   train_examples_per_sec, eval_examples_per_sec, peak_memory_mb, device,
   plus the settings, the model's training GFLOP per example and, where
@@ -98,8 +101,7 @@ def matmul_peak_gflops(tf, n=2048, repeats=10):
 def _time(step, args, steps, warmup):
   """Seconds per call of step(*args) after warmup calls."""
   for _ in range(warmup):
-    out = step(*args)
-  _sync(out)
+    _sync(step(*args))
   start = time.perf_counter()
   for _ in range(steps):
     out = step(*args)
@@ -120,7 +122,8 @@ def _sync(out):
 
 
 def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
-                   warmup, xla, mixed_precision, overrides, eval_only=False):
+                   warmup, xla, mixed_precision, overrides, eval_only=False,
+                   steps_per_loop=1):
   """Times the TensorFlow model; returns a dict of measurements."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from models import hparams as hparams_lib  # pylint: disable=g-import-not-at-top
@@ -140,17 +143,25 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
   # float16 trains with dynamic loss scaling, as train_eval.train does.
   loss_scale = (model_lib.DynamicLossScale() if mixed_precision == 'float16'
                 else None)
-  train_step = model_lib.make_train_step(model, optimizer, strategy,
-                                         batch_size, jit_compile=xla,
-                                         loss_scale=loss_scale)
+  # The training path itself: a compiled loop of steps_per_loop steps per
+  # call over a distributed iterator (here of one repeated batch).
+  train_steps = model_lib.make_train_loop(model, optimizer, strategy,
+                                          batch_size, jit_compile=xla,
+                                          loss_scale=loss_scale)
   eval_step = model_lib.make_eval_step(model, strategy, jit_compile=xla)
-  train_batch = {k: tf.constant(v) for k, v in synthetic_features(
-      batch_size, size, depth, classes, targets).items()}
+  train_batches = iter(strategy.experimental_distribute_dataset(
+      tf.data.Dataset.from_tensors(synthetic_features(
+          batch_size, size, depth, classes, targets)).repeat()))
   eval_batch = {k: tf.constant(v) for k, v in synthetic_features(
       eval_batch_size, size, depth, classes, targets, seed=1).items()}
   memory_device = 'GPU:0' if gpus else 'CPU:0'
-  train_secs = (None if eval_only
-                else _time(train_step, (train_batch,), steps, warmup))
+  if not eval_only:
+    calls = max(1, steps // steps_per_loop)
+    train_secs = _time(train_steps, (train_batches, tf.constant(
+        steps_per_loop)), calls, -(-warmup // steps_per_loop))
+    train_secs /= steps_per_loop
+  else:
+    train_secs = None
   peak = _peak_mb(tf, memory_device)
   # Evaluation's own peak: the weights stay allocated, the training step's
   # activations are freed, so the allocator's high-water mark restarts here.
@@ -280,6 +291,8 @@ def define_flags():
   flags.DEFINE_integer('eval_batch_size', 100, 'Evaluation batch.')
   flags.DEFINE_integer('steps', 20, 'Timed steps.')
   flags.DEFINE_integer('warmup', 3, 'Untimed steps first.')
+  flags.DEFINE_integer('steps_per_loop', 1, 'Training steps per compiled '
+                       'call, as experiment.py (timed: --steps of them).')
   flags.DEFINE_boolean('xla', False, 'XLA-compile the forward/backward pass.')
   flags.DEFINE_enum('mixed_precision', 'none', ['none', 'bfloat16', 'float16'],
                     'Run the convolutions in this dtype (routing stays float32).')
@@ -298,20 +311,23 @@ def define_flags():
 
 def main(argv):
   del argv
-  if FLAGS.steps < 1 or FLAGS.batch_size < 1 or FLAGS.warmup < 0:
-    sys.exit('benchmark.py: --steps and --batch_size must be >= 1, '
-             '--warmup >= 0')
+  if (FLAGS.steps < 1 or FLAGS.batch_size < 1 or FLAGS.warmup < 0 or
+      FLAGS.steps_per_loop < 1):
+    sys.exit('benchmark.py: --steps, --batch_size and --steps_per_loop must '
+             'be >= 1, --warmup >= 0')
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import train_eval  # pylint: disable=g-import-not-at-top
   try:
     result = run_tensorflow(FLAGS.model, FLAGS.dataset, FLAGS.batch_size,
                             FLAGS.eval_batch_size, FLAGS.steps, FLAGS.warmup,
                             FLAGS.xla, FLAGS.mixed_precision,
-                            FLAGS.hparams_override or '', FLAGS.eval_only)
+                            FLAGS.hparams_override or '', FLAGS.eval_only,
+                            FLAGS.steps_per_loop)
   except ValueError as e:
     sys.exit('benchmark.py: %s' % e)
   result.update(model=FLAGS.model, dataset=FLAGS.dataset,
                 batch_size=FLAGS.batch_size, xla=FLAGS.xla,
+                steps_per_loop=FLAGS.steps_per_loop,
                 mixed_precision=FLAGS.mixed_precision)
   if FLAGS.matmul_peak and not FLAGS.eval_only:
     result['matmul_peak_gflops'] = matmul_peak_gflops(tf)

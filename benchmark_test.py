@@ -45,14 +45,15 @@ class BenchmarkTest(tf.test.TestCase):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
   def test_cli_last_line_is_json(self):
-    result = self._run('--steps=1', '--warmup=1', '--batch_size=4',
+    result = self._run('--steps=2', '--warmup=1', '--batch_size=4',
                        '--eval_batch_size=4', '--dataset=norb',
-                       '--nomatmul_peak')
+                       '--nomatmul_peak', '--steps_per_loop=2')
     for key in ('train_examples_per_sec', 'eval_examples_per_sec',
                 'peak_memory_mb', 'device'):
       self.assertIn(key, result)
     self.assertGreater(result['train_examples_per_sec'], 0)
     self.assertEqual(result['params'], 9327184)
+    self.assertEqual(result['steps_per_loop'], 2)
     # The allocator counts every tensor: training holds the weights and
     # Adam's two slots (3 x 35.6 MiB), evaluation at least the weights.
     self.assertGreater(result['peak_memory_mb'], 3 * 9327184 * 4 / 2 ** 20)

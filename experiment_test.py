@@ -139,6 +139,8 @@ class ExperimentCliTest(tf.test.TestCase):
           '--checkpoint=x'], 'needs --checkpoint with a {} pattern'),
         (['--data_dir=' + tmp, '--summary_dir=' + tmp, '--eval_size=0'],
          '--eval_size must be > 0'),
+        (['--data_dir=' + tmp, '--summary_dir=' + tmp, '--steps_per_loop=0'],
+         '--steps_per_loop must be >= 1, got 0'),
         (['--data_dir=' + tmp, '--summary_dir=' + tmp],
          'train_2shifted_mnist.tfrecords: no such file'),
     ]
@@ -233,6 +235,27 @@ class CheckpointTest(tf.test.TestCase):
         4, **speed)
     self.assertEqual(total, 4)
     self.assertBetween(wrong, 0, 4)
+
+  def test_steps_per_loop_trains_the_same_and_saves_on_the_same_steps(self):
+    tmp = self.create_tempdir().full_path
+    source = train_eval.get_source(
+        'mnist', testdata.write_mnist(os.path.join(tmp, 'idx'), 8, 4),
+        'train', 1, False, 'idx')
+    weights = []
+    for steps_per_loop in (1, 4):
+      run = os.path.join(tmp, str(steps_per_loop))
+      result = train_eval.train(
+          'capsule', hparams_lib.default_hparams(), source, run, max_steps=7,
+          save_step=3, strategy=tf.distribute.get_strategy(), batch_size=2,
+          steps_per_loop=steps_per_loop)
+      self.assertEqual(result.step, 7)
+      self.assertEqual(
+          tf.train.get_checkpoint_state(
+              os.path.join(run, 'train')).all_model_checkpoint_paths,
+          [os.path.join(run, 'train', 'model.ckpt-%d' % s) for s in (3, 6, 7)])
+      weights.append([v.numpy() for v in result.model.trainable_variables])
+    for a, b in zip(*weights):
+      self.assertAllClose(a, b, atol=1e-6)
 
   def test_ensemble_memory_does_not_grow_with_the_trials(self):
     tmp = self.create_tempdir().full_path

@@ -222,10 +222,14 @@ def _log(message):
 
 def train(model_name, hparams, source, summary_dir, max_steps, save_step,
           strategy, batch_size=128, seed=0, log_every_secs=10.0,
-          skip_nonfinite=False, jit_compile=False, conv_dtype=None):
+          skip_nonfinite=False, jit_compile=False, conv_dtype=None,
+          steps_per_loop=1):
   """Trains to max_steps, resuming from the newest checkpoint of summary_dir.
 
-  jit_compile (XLA) and conv_dtype (e.g. 'bfloat16') are the speed options.
+  jit_compile (XLA), conv_dtype ('bfloat16'; 'float16' adds dynamic loss
+  scaling) and steps_per_loop (steps per compiled call, for accelerators
+  whose step takes milliseconds) are the speed options; none changes what
+  is computed, and logs and checkpoints land on the same steps.
   A step whose loss or gradients are not finite never changes the weights.
   By default training then stops before the next checkpoint, naming the
   steps; with skip_nonfinite such batches are skipped and counted.
@@ -238,6 +242,9 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
   Returns:
     TrainResult(step, model): the final global step and the trained model.
   """
+  if steps_per_loop < 1:
+    raise ExperimentError('--steps_per_loop must be >= 1, got %d' %
+                          steps_per_loop)
   train_dir = os.path.join(summary_dir, 'train')
   is_chief, task_id = _worker_role(strategy)
   save_dir = train_dir if is_chief else os.path.join(
@@ -274,16 +281,18 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
   dataset = strategy.distribute_datasets_from_function(
       lambda ctx: source.train_dataset(
           ctx.get_per_replica_batch_size(batch_size), data_seed, ctx))
-  train_step = model_lib.make_train_step(model, optimizer, strategy,
-                                         batch_size, jit_compile, loss_scale)
+  train_steps = model_lib.make_train_loop(model, optimizer, strategy,
+                                          batch_size, jit_compile, loss_scale)
   writer = (tf.summary.create_file_writer(train_dir) if is_chief
             else tf.summary.create_noop_writer())
   iterator = iter(dataset)
   start_step, start_time = step, time.time()
   last_log, logged_step, window = start_time, step, None
   while step < max_steps:
-    sums = train_step(next(iterator))
-    step += 1
+    # Up to steps_per_loop steps a call, never past a checkpoint or the end.
+    steps = min(steps_per_loop, max_steps - step, save_step - step % save_step)
+    sums = train_steps(iterator, tf.constant(steps))
+    step += steps
     window = sums if window is None else {k: window[k] + sums[k]
                                           for k in sums}
     now = time.time()

@@ -2,9 +2,9 @@
 
 `Model` holds the variables (built eagerly in the constructor, so that they
 are created under whatever `tf.distribute` strategy scope is active) and
-computes per-example losses. `make_train_step` / `make_eval_step` return
-`tf.function`s that run under any strategy: the default one, Mirrored over
-local devices, or MultiWorkerMirrored. Losses are averaged over the GLOBAL
+computes per-example losses. `make_train_step` / `make_train_loop` /
+`make_eval_step` return `tf.function`s that run under any strategy: the
+default one, Mirrored over local devices, or MultiWorkerMirrored. Losses are averaged over the GLOBAL
 batch: each replica sums its examples' losses and divides by the global batch
 size, and gradients are summed over replicas.
 """
@@ -241,6 +241,41 @@ def make_train_step(model, optimizer, strategy, global_batch_size,
                     jit_compile=False, loss_scale=None):
   """A compiled training step over one distributed batch.
 
+  See `_train_step_fn`.
+  """
+  return tf.function(_train_step_fn(model, optimizer, strategy,
+                                    global_batch_size, jit_compile,
+                                    loss_scale))
+
+
+def make_train_loop(model, optimizer, strategy, global_batch_size,
+                    jit_compile=False, loss_scale=None):
+  """Several training steps in one compiled call.
+
+  Returns a `tf.function` `(iterator, num_steps) -> sums` that takes
+  num_steps (an int tensor >= 1: a new value does not retrace) batches from
+  the (distributed) iterator, trains on each as `make_train_step` does, and
+  returns the sums of every step's sums. One host round trip for num_steps
+  steps: what a fast accelerator needs when a step takes milliseconds (the
+  `steps_per_loop` of Orbit, Keras' `steps_per_execution`).
+  """
+  step_fn = _train_step_fn(model, optimizer, strategy, global_batch_size,
+                           jit_compile, loss_scale)
+
+  @tf.function
+  def train_steps(iterator, num_steps):
+    sums = step_fn(next(iterator))
+    for _ in tf.range(num_steps - 1):
+      more = step_fn(next(iterator))
+      sums = {k: sums[k] + more[k] for k in sums}
+    return sums
+  return train_steps
+
+
+def _train_step_fn(model, optimizer, strategy, global_batch_size,
+                   jit_compile, loss_scale):
+  """The training step over one distributed batch, to be compiled.
+
   Returns a `tf.function` taking the per-replica features (from
   `strategy.experimental_distribute_dataset` or the plain batch under the
   default strategy) and returning {name: sum over the global batch} of the
@@ -298,7 +333,6 @@ def make_train_step(model, optimizer, strategy, global_batch_size,
     failed = tf.logical_not(tf.logical_or(finite, overflow))
     return sums, lr, tf.stack([finite, overflow, failed])
 
-  @tf.function
   def train_step(features):
     sums, lr, outcome = strategy.run(replica_step, args=(features,))
     sums = _reduce_sums(strategy, sums)

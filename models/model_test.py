@@ -72,6 +72,37 @@ class DistributedStepTest(tf.test.TestCase):
     self.assertEqual(one[2], 2)
     self.assertEqual(two[2], 2)
 
+  def test_a_loop_of_steps_equals_the_steps_one_by_one(self):
+    features = [testing.feature_batch(8, seed=i) for i in range(3)]
+    for strategy in (tf.distribute.get_strategy(),
+                     tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])):
+      results = []
+      for loop in (False, True):
+        with strategy.scope():
+          tf.random.set_seed(5)
+          m = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1,
+                                         10)
+          adam = model.Adam(m.trainable_variables)
+        dataset = tf.data.Dataset.from_tensor_slices(
+            {k: np.stack([f[k] for f in features]) for k in features[0]})
+        iterator = iter(strategy.experimental_distribute_dataset(dataset))
+        args = (m, adam, strategy, 8)
+        if loop:
+          sums = model.make_train_loop(*args)(iterator, tf.constant(3))
+        else:
+          step = model.make_train_step(*args)
+          each = [step(next(iterator)) for _ in range(3)]
+          sums = {k: sum(s[k] for s in each) for k in each[0]}
+        results.append((sums, [v.numpy() for v in m.trainable_variables],
+                        int(adam.step.numpy())))
+      (one, w_one, n_one), (loop, w_loop, n_loop) = results
+      self.assertEqual((n_one, n_loop), (3, 3))
+      self.assertEqual(float(loop['examples']), 24.0)
+      for k in one:
+        self.assertAllClose(one[k], loop[k], rtol=1e-5, msg=k)
+      for a, b in zip(w_one, w_loop):
+        self.assertAllClose(a, b, atol=1e-6)
+
   def test_eval_step_sums_and_logits(self):
     m = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1, 10)
     eval_step = model.make_eval_step(m, tf.distribute.get_strategy())
