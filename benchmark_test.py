@@ -36,6 +36,17 @@ class BenchmarkTest(tf.test.TestCase):
     self.assertAllEqual(features['labels'].sum(1), [2.0] * 5)
     self.assertEqual(features['spare_image'].shape, (5, 36 * 36))
 
+  def test_pytorch_capsnet_is_our_architecture_and_trains(self):
+    torch_model = benchmark.pytorch_capsnet()
+    if torch_model is None:
+      self.skipTest('torch is not installed (it is optional)')
+    self.assertEqual(sum(p.numel() for p in torch_model.parameters()),
+                     8215728)
+    for precision in ('none', 'bfloat16'):
+      rate, device = benchmark.run_pytorch(2, 1, 1, precision)
+      self.assertGreater(rate, 0)
+      self.assertTrue(device)
+
   def _run(self, *args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
     proc = subprocess.run(
