@@ -4,9 +4,9 @@
 are created under whatever `tf.distribute` strategy scope is active) and
 computes per-example losses. `make_train_step` / `make_train_loop` /
 `make_eval_step` return `tf.function`s that run under any strategy: the
-default one, Mirrored over local devices, or MultiWorkerMirrored. Losses are averaged over the GLOBAL
-batch: each replica sums its examples' losses and divides by the global batch
-size, and gradients are summed over replicas.
+default one, Mirrored over local devices, or MultiWorkerMirrored. Losses are
+averaged over the GLOBAL batch: each replica sums its examples' losses and
+divides by the global batch size, and gradients are summed over replicas.
 """
 
 import collections
@@ -276,7 +276,7 @@ def _train_step_fn(model, optimizer, strategy, global_batch_size,
                    jit_compile, loss_scale):
   """The training step over one distributed batch, to be compiled.
 
-  Returns a `tf.function` taking the per-replica features (from
+  Returns a function taking the per-replica features (from
   `strategy.experimental_distribute_dataset` or the plain batch under the
   default strategy) and returning {name: sum over the global batch} of the
   losses and correct counts, the learning rate used and `nonfinite_steps`

@@ -221,6 +221,22 @@ class FastPathTest(tf.test.TestCase):
       self.assertNotAllClose(before[0], m.trainable_variables[0].numpy())
 
 
+  def test_the_scale_updates_between_the_steps_of_a_loop(self):
+    m = self._model()
+    m.set_conv_dtype(tf.float16)
+    adam = model.Adam(m.trainable_variables)
+    loss_scale = model.DynamicLossScale(initial_scale=2.0 ** 101)
+    strategy = tf.distribute.get_strategy()
+    loop = model.make_train_loop(m, adam, strategy, 8, loss_scale=loss_scale)
+    iterator = iter(tf.data.Dataset.from_tensors(
+        testing.feature_batch(8)).repeat())
+    sums = loop(iterator, tf.constant(2))
+    # Each step read the scale the one before it halved.
+    self.assertEqual(float(sums['loss_scale_skips']), 2.0)
+    self.assertEqual(float(sums['loss_scale']), 2.0 ** 101 + 2.0 ** 100)
+    self.assertEqual(float(loss_scale.scale), 2.0 ** 99)
+
+
 class DynamicLossScaleTest(tf.test.TestCase):
 
   def test_grows_after_growth_steps_halves_on_overflow_floor_one(self):
