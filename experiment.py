@@ -64,7 +64,7 @@ flags.DEFINE_integer('cpu_threads', 0, 'Threads per op pool on the CPU (0: '
 flags.DEFINE_float('log_every_secs', 10.0, 'Seconds between training logs.')
 flags.DEFINE_string('export_weights', None, 'With --checkpoint: also write '
                     'the model weights alone (no optimiser state) to this '
-                    'prefix, e.g. checkpoints/mnist/model.ckpt-3000.')
+                    'prefix, e.g. checkpoints/mnist/model.ckpt-8000.')
 flags.DEFINE_boolean('xla', False, 'XLA-compile the forward and backward '
                      'pass (same results within float noise).')
 flags.DEFINE_enum('mixed_precision', 'none', ['none', 'bfloat16', 'float16'],

@@ -9,7 +9,7 @@ r"""Writes the paper's figures from a capsule checkpoint, as PNG files.
   multimnist.png        (two targets) input | digit 1 | digit 2 | both
                         reconstructions in colour (red: 1, green: 2)
 
-  python figures.py --checkpoint=checkpoints/mnist/model.ckpt-3000 \
+  python figures.py --checkpoint=checkpoints/mnist/model.ckpt-8000 \
     --data_dir=data/mnist --data_source=idx --output_dir=figures
 """
 

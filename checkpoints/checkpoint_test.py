@@ -9,10 +9,10 @@ from models import hparams as hparams_lib
 import train_eval
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CHECKPOINT = os.path.join(ROOT, 'checkpoints', 'mnist', 'model.ckpt-3000')
+CHECKPOINT = os.path.join(ROOT, 'checkpoints', 'mnist', 'model.ckpt-8000')
 SUBSET = 500
 # Measured with: python experiment.py --data_dir=data/mnist --data_source=idx
-#   --train=false --checkpoint=checkpoints/mnist/model.ckpt-3000
+#   --train=false --checkpoint=checkpoints/mnist/model.ckpt-8000
 #   --eval_size=500
 EXPECTED_WRONG = 2
 
@@ -31,7 +31,7 @@ class ShippedCheckpointTest(tf.test.TestCase):
   def test_weights_only_and_small(self):
     size = sum(os.path.getsize(os.path.join(os.path.dirname(CHECKPOINT), f))
                for f in os.listdir(os.path.dirname(CHECKPOINT))
-               if f.startswith('model.ckpt-3000'))
+               if f.startswith('model.ckpt-8000'))
     self.assertLess(size, 35 * 2 ** 20)
     names = [n for n, _ in tf.train.list_variables(CHECKPOINT)]
     self.assertFalse([n for n in names if n.startswith('optimizer/')])
