@@ -134,15 +134,13 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
       ','.join(x for x in (paper, overrides) if x))
   from input_data import source  # pylint: disable=g-import-not-at-top
   info = source.DatasetInfo(size, depth, classes, targets)
-  model = train_eval.build_model(
-      model_name, hparams, info,
-      None if mixed_precision == 'none' else mixed_precision)
+  conv_dtype = None if mixed_precision == 'none' else mixed_precision
+  model = train_eval.build_model(model_name, hparams, info, conv_dtype)
   optimizer = model_lib.Adam(model.trainable_variables)
   strategy = tf.distribute.get_strategy()
   gpus = tf.config.list_logical_devices('GPU')
   # float16 trains with dynamic loss scaling, as train_eval.train does.
-  loss_scale = (model_lib.DynamicLossScale() if mixed_precision == 'float16'
-                else None)
+  loss_scale = model_lib.loss_scale_for(conv_dtype)
   # The training path itself: a compiled loop of steps_per_loop steps per
   # call over a distributed iterator (here of one repeated batch).
   train_steps = model_lib.make_train_loop(model, optimizer, strategy,

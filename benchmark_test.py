@@ -83,5 +83,6 @@ class BenchmarkTest(tf.test.TestCase):
     # weights (86 MiB) are in it: the measure is real.
     self.assertGreater(result['eval_peak_memory_mb'], 562 + 86)
 
+
 if __name__ == '__main__':
   tf.test.main()

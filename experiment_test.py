@@ -158,6 +158,12 @@ class ExperimentCliTest(tf.test.TestCase):
 
 class CheckpointTest(tf.test.TestCase):
 
+  def _idx_sources(self, tmp, num_test=4):
+    """(train, test) sources over IDX files of 8 and num_test digits."""
+    data = testdata.write_mnist(os.path.join(tmp, 'idx'), 8, num_test)
+    return tuple(train_eval.get_source('mnist', data, split, 1, False, 'idx')
+                 for split in ('train', 'test'))
+
   def _model(self, overrides=''):
     return capsule_model.CapsuleModel(
         hparams_lib.default_hparams().parse(overrides), 28, 1, 10)
@@ -221,15 +227,13 @@ class CheckpointTest(tf.test.TestCase):
 
   def test_speed_options_train_and_evaluate(self):
     tmp = self.create_tempdir().full_path
-    data = testdata.write_mnist(os.path.join(tmp, 'idx'), 8, 4)
+    source, test = self._idx_sources(tmp)
     hparams = hparams_lib.default_hparams()
     speed = dict(jit_compile=True, conv_dtype='bfloat16')
-    source = train_eval.get_source('mnist', data, 'train', 1, False, 'idx')
     result = train_eval.train('capsule', hparams, source, tmp, max_steps=2,
                               save_step=2, batch_size=4,
                               strategy=tf.distribute.get_strategy(), **speed)
     self.assertEqual(result.model.conv1.compute_dtype, tf.bfloat16)
-    test = train_eval.get_source('mnist', data, 'test', 1, False, 'idx')
     wrong, total = train_eval.evaluate_checkpoints(
         'capsule', hparams, test, [os.path.join(tmp, 'train', 'model.ckpt-2')],
         4, **speed)
@@ -238,9 +242,7 @@ class CheckpointTest(tf.test.TestCase):
 
   def test_steps_per_loop_trains_the_same_and_saves_on_the_same_steps(self):
     tmp = self.create_tempdir().full_path
-    source = train_eval.get_source(
-        'mnist', testdata.write_mnist(os.path.join(tmp, 'idx'), 8, 4),
-        'train', 1, False, 'idx')
+    source, _ = self._idx_sources(tmp)
     weights = []
     for steps_per_loop in (1, 4):
       run = os.path.join(tmp, str(steps_per_loop))
@@ -259,10 +261,9 @@ class CheckpointTest(tf.test.TestCase):
 
   def test_ensemble_memory_does_not_grow_with_the_trials(self):
     tmp = self.create_tempdir().full_path
-    data = testdata.write_mnist(os.path.join(tmp, 'idx'), 8, 12)
+    _, test = self._idx_sources(tmp, num_test=12)
     path = tf.train.Checkpoint(model=self._model()).write(
         os.path.join(tmp, 'model.ckpt-1'))
-    test = train_eval.get_source('mnist', data, 'test', 1, False, 'idx')
     peaks = []
     for trials in (1, 4):
       gc.collect()
@@ -281,9 +282,7 @@ class CheckpointTest(tf.test.TestCase):
 
   def test_precision_may_change_when_training_resumes(self):
     tmp = self.create_tempdir().full_path
-    source = train_eval.get_source(
-        'mnist', testdata.write_mnist(os.path.join(tmp, 'idx'), 8, 4),
-        'train', 1, False, 'idx')
+    source, _ = self._idx_sources(tmp)
     args = dict(model_name='capsule', hparams=hparams_lib.default_hparams(),
                 source=source, summary_dir=tmp, save_step=1, batch_size=4,
                 strategy=tf.distribute.get_strategy())

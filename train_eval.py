@@ -255,9 +255,7 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
     model = build_model(model_name, hparams, source.info, conv_dtype)
     optimizer = model_lib.Adam(model.trainable_variables)
     # float16 gradients underflow without it; bfloat16's do not.
-    loss_scale = (model_lib.DynamicLossScale()
-                  if conv_dtype and tf.as_dtype(conv_dtype) == tf.float16
-                  else None)
+    loss_scale = model_lib.loss_scale_for(conv_dtype)
   _log('total_params: %d' % model.num_params())
   state = dict(model=model, optimizer=optimizer)
   if loss_scale is not None:

@@ -218,6 +218,13 @@ class DynamicLossScale(tf.Module):
                     self.good_steps.assign(new_good))
 
 
+def loss_scale_for(conv_dtype):
+  """A fresh DynamicLossScale for float16 convolutions, else None."""
+  if conv_dtype is not None and tf.as_dtype(conv_dtype) == tf.float16:
+    return DynamicLossScale()
+  return None
+
+
 def _metric_sums(model, features, logits, classification, reconstruction):
   """Per-replica sums over the batch of everything the loop reports."""
   correct, almost = layers.correct_counts(

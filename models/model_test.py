@@ -220,7 +220,6 @@ class FastPathTest(tf.test.TestCase):
       self.assertEqual(int(loss_scale.good_steps.numpy()), 1)
       self.assertNotAllClose(before[0], m.trainable_variables[0].numpy())
 
-
   def test_the_scale_updates_between_the_steps_of_a_loop(self):
     m = self._model()
     m.set_conv_dtype(tf.float16)
@@ -249,6 +248,12 @@ class DynamicLossScaleTest(tf.test.TestCase):
       history.append((float(scale.scale), int(scale.good_steps)))
     self.assertEqual(history, [(2.0, 1), (4.0, 0), (2.0, 0), (1.0, 0),
                                (1.0, 0), (1.0, 1), (1.0, 0), (1.0, 1)])
+
+  def test_only_float16_gets_one(self):
+    self.assertIsInstance(model.loss_scale_for('float16'),
+                          model.DynamicLossScale)
+    for dtype in (None, 'bfloat16', tf.float32):
+      self.assertIsNone(model.loss_scale_for(dtype))
 
 
 if __name__ == '__main__':
