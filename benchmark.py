@@ -186,16 +186,12 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
   }
 
 
-def input_examples_per_sec(dataset, data_dir, data_source, batch_size,
-                           batches, warmup=5):
-  """Examples/s that the real training tf.data pipeline delivers alone.
+def input_examples_per_sec(source, batch_size, batches, warmup=5):
+  """Examples/s that source's real training tf.data pipeline delivers alone.
 
   What the step may consume before the input starves it; on a GPU host the
   pipeline has that machine's cores.
   """
-  import train_eval  # pylint: disable=g-import-not-at-top
-  source = train_eval.get_source(dataset, data_dir, 'train', 1, False,
-                                 data_source)
   iterator = iter(source.train_dataset(batch_size, seed=0))
   for _ in range(warmup):
     next(iterator)
@@ -354,6 +350,13 @@ def main(argv):
              'be >= 1, --warmup >= 0')
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import train_eval  # pylint: disable=g-import-not-at-top
+  source = None
+  if FLAGS.data_dir:  # Bad files fail here, before any timing.
+    try:
+      source = train_eval.get_source(FLAGS.dataset, FLAGS.data_dir, 'train',
+                                     1, False, FLAGS.data_source)
+    except train_eval.ExperimentError as e:
+      sys.exit('benchmark.py: %s' % e)
   try:
     result = run_tensorflow(FLAGS.model, FLAGS.dataset, FLAGS.batch_size,
                             FLAGS.eval_batch_size, FLAGS.steps, FLAGS.warmup,
@@ -370,13 +373,9 @@ def main(argv):
     result['matmul_peak_gflops'] = matmul_peak_gflops(tf)
     result['share_of_matmul_peak'] = (result['train_gflops'] /
                                       result['matmul_peak_gflops'])
-  if FLAGS.data_dir:
-    try:
-      result['input_examples_per_sec'] = input_examples_per_sec(
-          FLAGS.dataset, FLAGS.data_dir, FLAGS.data_source, FLAGS.batch_size,
-          FLAGS.input_batches)
-    except train_eval.ExperimentError as e:
-      sys.exit('benchmark.py: %s' % e)
+  if source is not None:
+    result['input_examples_per_sec'] = input_examples_per_sec(
+        source, FLAGS.batch_size, FLAGS.input_batches)
   if FLAGS.compare_pytorch:
     if FLAGS.dataset != 'mnist' or FLAGS.model != 'capsule':
       sys.exit('benchmark.py: --compare_pytorch times the MNIST capsule model')

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import benchmark
 from input_data import source
+from input_data import testdata
 from models import hparams as hparams_lib
 import train_eval
 
@@ -71,6 +72,24 @@ class BenchmarkTest(tf.test.TestCase):
     self.assertGreater(result['eval_peak_memory_mb'], 9327184 * 4 / 2 ** 20)
     self.assertLessEqual(result['eval_peak_memory_mb'],
                          result['peak_memory_mb'])
+
+  def test_input_pipeline_rate(self):
+    data = testdata.write_mnist(self.create_tempdir().full_path, 8, 4)
+    source = train_eval.get_source('mnist', data, 'train', 1, False, 'idx')
+    self.assertGreater(benchmark.input_examples_per_sec(source, 4, 3), 0)
+
+  def test_bad_data_dir_is_one_line_before_any_timing(self):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'benchmark.py'),
+         '--data_dir=/nonexistent', '--data_source=idx'],
+        capture_output=True, text=True, env=env, timeout=300)
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertEqual(proc.stdout, '')
+    self.assertEqual(
+        proc.stderr.strip().splitlines()[-1],
+        'benchmark.py: /nonexistent/train-images-idx3-ubyte: no such file '
+        '(nor train-images-idx3-ubyte.gz)')
 
   def test_cifar10_evaluation_fits_in_2_gib(self):
     # The paper's CIFAR-10 settings (9,216 primary capsules) at the original
