@@ -13,24 +13,30 @@ def split_seed(seed, num):
   return tf.random.experimental.stateless_split(seed, num)
 
 
-def distort(image, crop_size, seed, flip=False, brightness=63.0,
-            contrast=(0.2, 1.8)):
+def distort(image, crop_size, seed, flip=False, crop_first=True,
+            brightness=63.0, contrast=(0.2, 1.8)):
   """The original training distortions, then per-image standardization.
 
-  random crop to crop_size x crop_size (all channels), optional left-right
+  Random crop to crop_size x crop_size (all channels), optional left-right
   flip, random brightness (+- brightness), random contrast in the range, and
-  per-image standardization.
+  per-image standardization. The original's readers differ in where the
+  crop falls: CIFAR-10 crops first (crop_first, the default); smallNORB
+  adjusts brightness and contrast on the whole image and crops last, which
+  matters because contrast scales each channel about its mean over the
+  image it is given.
   """
   seeds = split_seed(seed, 4)
   image = tf.cast(image, tf.float32)
-  depth = image.shape[-1]
-  image = tf.image.stateless_random_crop(
-      image, [crop_size, crop_size, depth], seeds[0])
+  size = [crop_size, crop_size, image.shape[-1]]
+  if crop_first:
+    image = tf.image.stateless_random_crop(image, size, seeds[0])
   if flip:
     image = tf.image.stateless_random_flip_left_right(image, seeds[1])
   image = tf.image.stateless_random_brightness(image, brightness, seeds[2])
   image = tf.image.stateless_random_contrast(image, contrast[0], contrast[1],
                                              seeds[3])
+  if not crop_first:
+    image = tf.image.stateless_random_crop(image, size, seeds[0])
   return tf.image.per_image_standardization(image)
 
 

@@ -3,12 +3,17 @@
 conv 5x5x512 ReLU -> maxpool 2x2/2 SAME -> conv 5x5x256 ReLU -> maxpool ->
 FC 1024 ReLU -> FC classes. Conv padding from hparams (VALID by default).
 MNIST: [b,28,28,1] -> [b,12,12,512] -> [b,4,4,256] -> [b,1024] -> [b,10].
+Initialisation as the original: conv kernels truncated normal stddev 0.05,
+fc1 and softmax_layer 0.1, biases 0.1. The loss is the hparams' (margin by
+default, as the original's one default_hparams for both models).
 """
 
 import tensorflow as tf
 
 from models import model
 from models.layers import layers
+
+CONV_STDDEV = 5e-2  # The original's conv kernels; its dense layers use 0.1.
 
 
 class ConvModel(model.Model):
@@ -26,8 +31,10 @@ class ConvModel(model.Model):
       raise ValueError('images of %dx%d are too small for the baseline with '
                        'padding %s' % (image_size, image_size, hparams.padding))
     with self.name_scope:
-      self.conv1 = layers.Conv2D(5, image_depth, 512, 'conv1', hparams.padding)
-      self.conv2 = layers.Conv2D(5, 512, 256, 'conv2', hparams.padding)
+      self.conv1 = layers.Conv2D(5, image_depth, 512, 'conv1', hparams.padding,
+                                 stddev=CONV_STDDEV)
+      self.conv2 = layers.Conv2D(5, 512, 256, 'conv2', hparams.padding,
+                                 stddev=CONV_STDDEV)
       self.fc1 = layers.Dense(size * size * 256, 1024, 'fc1',
                               activation=tf.nn.relu)
       self.softmax_layer = layers.Dense(1024, num_classes, 'softmax_layer')
@@ -36,10 +43,26 @@ class ConvModel(model.Model):
     return layers.merge_tf1_variables(
         [self.conv1, self.conv2, self.fc1, self.softmax_layer])
 
-  def inference(self, features):
+  def _convs(self, features):
+    """({TF1 scope: ReLU output}, last pooled map [b, 4, 4, 256])."""
     x = self.images_nhwc(features['images'])
+    relus = {}
     for conv in (self.conv1, self.conv2):
-      x = tf.nn.max_pool2d(conv(x), ksize=2, strides=2, padding='SAME')
-    hidden = tf.reshape(x, [-1, self.fc1.weights.shape[0]])  # [b, 4096]
+      relus[conv.scope] = conv(x)
+      x = tf.nn.max_pool2d(relus[conv.scope], ksize=2, strides=2,
+                           padding='SAME')
+    return relus, x
+
+  def activations(self, features):
+    """{TF1 scope: ReLU output} of both convolutions, as the original's
+    verbose `conv1/activation`, `conv2/activation` histograms."""
+    return self._convs(features)[0]
+
+  def inference(self, features):
+    _, pooled = self._convs(features)  # [b, 4, 4, 256]
+    # Flattened channel-major (channel, row, column) as the original's NCHW
+    # map, so fc1's rows mean what they mean in the authors' checkpoints.
+    hidden = tf.reshape(tf.transpose(pooled, [0, 3, 1, 2]),
+                        [-1, self.fc1.weights.shape[0]])  # [b, 4096]
     logits = self.softmax_layer(self.fc1(hidden))  # [b, classes]
     return model.Inferred(logits, None, None)

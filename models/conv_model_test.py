@@ -1,11 +1,18 @@
 """Tests of the baseline CNN."""
 
+import os
+
+import numpy as np
 import tensorflow as tf
 
 from models import conv_model
 from models import hparams as hparams_lib
 from models import model
 from models import testing
+import train_eval
+
+# The standard deviation of a normal truncated at 2 sigma, per unit sigma.
+TRUNCATED_STD = 0.8796
 
 
 class ConvModelTest(tf.test.TestCase):
@@ -18,6 +25,42 @@ class ConvModelTest(tf.test.TestCase):
     self.assertEqual(shapes['fc1/weights'], [4096, 1024])
     self.assertEqual(shapes['softmax_layer/weights'], [1024, 10])
 
+  def test_initialisation_is_the_originals(self):
+    tf.random.set_seed(1)
+    m = conv_model.ConvModel(hparams_lib.default_hparams(), 28, 1, 10)
+    stds = {name: float(tf.math.reduce_std(v))
+            for name, v in m.tf1_variables().items()}
+    # Conv kernels 0.05, dense layers 0.1 (truncated at 2 sigma).
+    self.assertAllClose(stds['conv2/weights'], 0.05 * TRUNCATED_STD, atol=3e-4)
+    self.assertAllClose(stds['conv1/weights'], 0.05 * TRUNCATED_STD, atol=2e-3)
+    self.assertAllClose(stds['fc1/weights'], 0.1 * TRUNCATED_STD, atol=3e-4)
+    self.assertAllClose(stds['softmax_layer/weights'], 0.1 * TRUNCATED_STD,
+                        atol=3e-3)
+    for name in ('conv1', 'conv2', 'fc1', 'softmax_layer'):
+      self.assertAllEqual(m.tf1_variables()[name + '/biases'].numpy(),
+                          np.full(m.tf1_variables()[name + '/biases'].shape,
+                                  0.1, np.float32))
+
+  def test_tf1_checkpoint_gives_the_originals_scores(self):
+    """An authors'-style TF1 checkpoint predicts as the original graph did."""
+    features = testing.feature_batch(6)
+    path = os.path.join(self.create_tempdir().full_path, 'model.ckpt-3')
+    with tf.Graph().as_default():
+      tf.compat.v1.set_random_seed(3)
+      images = tf.compat.v1.placeholder(tf.float32, [None, 784])
+      logits = testing.tf1_baseline_logits(images, 28, 1, 10)
+      tf.compat.v1.Variable(3.0, name='global_step')
+      with tf.compat.v1.Session() as sess:
+        sess.run(tf.compat.v1.global_variables_initializer())
+        expected = sess.run(logits, {images: features['images']})
+        tf.compat.v1.train.Saver().save(sess, path)
+    m = conv_model.ConvModel(hparams_lib.default_hparams(), 28, 1, 10)
+    train_eval.restore_model(m, path)
+    self.assertAllClose(m.inference(features).logits, expected, atol=1e-4,
+                        rtol=1e-5)
+    # The scores differ between examples: the comparison has teeth.
+    self.assertGreater(np.ptp(expected), 1.0)
+
   def test_same_padding_changes_the_fc_size(self):
     hparams = hparams_lib.default_hparams().parse('padding=SAME')
     m = conv_model.ConvModel(hparams, 28, 1, 10)
@@ -26,14 +69,12 @@ class ConvModelTest(tf.test.TestCase):
   def test_training_lowers_the_loss(self):
     tf.random.set_seed(0)
     hparams = hparams_lib.default_hparams('baseline')
-    self.assertEqual(hparams.loss_type, 'softmax')
+    self.assertEqual(hparams.loss_type, 'margin')
     m = conv_model.ConvModel(hparams, 28, 1, 10)
     optimizer = model.Adam(m.trainable_variables)
     step = model.make_train_step(m, optimizer, tf.distribute.get_strategy(),
                                  global_batch_size=8)
     features = testing.feature_batch(8)
-    # The original's init (stddev 0.1 everywhere) makes the first steps of
-    # the baseline overshoot on noise images before they settle.
     losses = [float(step(features)['total_loss']) for _ in range(15)]
     self.assertLess(losses[-1], 0.5 * losses[0])
 

@@ -14,8 +14,9 @@ class HParamsTest(tf.test.TestCase, parameterized.TestCase):
         'learning_rate': 0.001, 'loss_type': 'margin',
         'num_prime_capsules': 32, 'padding': 'VALID', 'remake': True,
         'routing': 3, 'verbose': False})
-    self.assertEqual(hparams_lib.default_hparams('baseline').loss_type,
-                     'softmax')
+    # One set for both models, as the original: the baseline's loss is margin.
+    self.assertEqual(hparams_lib.default_hparams('baseline'),
+                     hparams_lib.default_hparams('capsule'))
 
   def test_authors_cifar_override(self):
     h = hparams_lib.default_hparams().parse(

@@ -36,3 +36,58 @@ def feature_batch(batch_size, image_size=28, depth=1, num_classes=10,
     features['labels'] = features['labels'] + np.eye(
         num_classes, dtype=np.float32)[labels_2]
   return features
+
+
+def tf1_baseline_logits(images, image_size, depth, num_classes,
+                        padding='VALID'):
+  """The original baseline's forward pass, built in the current TF1 graph.
+
+  Written from the original's conv_model.py with plain TF ops and in its
+  order, NOT through this project's model code: variables made by
+  `tf.compat.v1.get_variable` under the original's scopes (`conv1`,
+  `conv2`, `fc1`, `softmax_layer`, each `weights`/`biases`, initialised as
+  there: conv kernels truncated normal 0.05, dense 0.1, biases 0.1),
+  NCHW convolutions and pooling, and the last pooled map flattened in NCHW
+  order (channel, row, column).
+
+  Args:
+    images: [batch, depth*size*size] depth-major float tensor.
+
+  Returns:
+    logits [batch, num_classes].
+  """
+  v1 = tf.compat.v1
+  bias_init = v1.constant_initializer(0.1)
+  x = tf.reshape(images, [-1, depth, image_size, image_size])
+  channels = [depth, 512, 256]
+  for i in (1, 2):
+    with v1.variable_scope('conv%d' % i):
+      kernel = v1.get_variable(
+          'weights', [5, 5, channels[i - 1], channels[i]],
+          initializer=v1.truncated_normal_initializer(stddev=5e-2))
+      biases = v1.get_variable('biases', [channels[i]], initializer=bias_init)
+      conv = tf.nn.conv2d(x, kernel, [1, 1, 1, 1], padding=padding,
+                          data_format='NCHW')
+      relu = tf.nn.relu(tf.nn.bias_add(conv, biases, data_format='NCHW'))
+      x = v1.nn.max_pool(relu, [1, 1, 2, 2], [1, 1, 2, 2], 'SAME',
+                         data_format='NCHW')
+  hidden = tf.reshape(x, [-1, x.shape[1] * x.shape[2] * x.shape[3]])
+  for scope, size, relu in (('fc1', 1024, True),
+                            ('softmax_layer', num_classes, False)):
+    with v1.variable_scope(scope):
+      weights = v1.get_variable(
+          'weights', [hidden.shape[1], size],
+          initializer=v1.truncated_normal_initializer(stddev=0.1))
+      biases = v1.get_variable('biases', [size], initializer=bias_init)
+      hidden = tf.matmul(hidden, weights) + biases
+      if relu:
+        hidden = tf.nn.relu(hidden)
+  return hidden
+
+
+def tf1_margin_loss(labels, logits):
+  """The original's margin loss, mean over batch and classes (plain ops)."""
+  l = logits - 0.5
+  positive = labels * tf.cast(l < 0.4, tf.float32) * tf.square(l - 0.4)
+  negative = (1 - labels) * tf.cast(l > -0.4, tf.float32) * tf.square(l + 0.4)
+  return tf.reduce_mean(0.5 * positive + 0.25 * negative)

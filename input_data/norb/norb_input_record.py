@@ -3,9 +3,11 @@
 Record features (written by smallnorb_convert.py):
   height, width, depth (=2, the stereo pair), label (0..4): int64
   meta: int64 [4];  image_raw: bytes, uint8 [depth, height, width]
-Preprocessing as the original: resize 96 -> 48; training: random 32x32 crop,
-brightness +-63, contrast 0.2..1.8; test: central 32x32 crop; then
-per-image standardization. Output 32x32x2 depth-major, 5 classes.
+Preprocessing as the original: resize 96 -> 48 with TF1's bilinear
+`resize_images` (no half-pixel centres: 96 -> 48 takes every other pixel);
+training: brightness +-63, then contrast 0.2..1.8, both on the whole 48x48
+image, then a random 32x32 crop; test: central 32x32 crop; then per-image
+standardization. Output 32x32x2 depth-major, 5 classes.
 """
 
 import os
@@ -38,8 +40,14 @@ def parse_record(serialized, height, width, depth):
   return image, parsed['label']
 
 
-def _resize(image):
-  return tf.image.resize(tf.cast(image, tf.float32), [RESIZE, RESIZE])
+def resize(image, size=RESIZE):
+  """image [h, w, c] -> float32 [size, size, c] as TF1's default
+  `tf.image.resize_images` (bilinear, align_corners=False, no half-pixel
+  centres: output pixel i samples input i * h / size). TF2's
+  `tf.image.resize` samples at half-pixel centres and gives other pixels."""
+  return tf.compat.v1.image.resize_bilinear(
+      tf.cast(image, tf.float32)[None], [size, size], align_corners=False,
+      half_pixel_centers=False)[0]
 
 
 def norb_source(data_dir, split):
@@ -59,7 +67,7 @@ def norb_source(data_dir, split):
   return source.ExampleSource(
       make_examples, records.count_records([path]),
       source.DatasetInfo(CROP_SIZE, depth, 5, 1),
-      train_fn=lambda image, seed: augment.distort(_resize(image), CROP_SIZE,
-                                                   seed),
-      eval_fn=lambda image: augment.centre(_resize(image), CROP_SIZE),
+      train_fn=lambda image, seed: augment.distort(resize(image), CROP_SIZE,
+                                                   seed, crop_first=False),
+      eval_fn=lambda image: augment.centre(resize(image), CROP_SIZE),
       describe=path)

@@ -99,5 +99,46 @@ class NorbTest(tf.test.TestCase):
       norb_input_record.norb_source(raw, 'train')
 
 
+class NorbPreprocessingTest(tf.test.TestCase):
+  """The original's TF1 resize and distortion order."""
+
+  def test_resize_is_tf1_bilinear_without_half_pixel_centres(self):
+    image = np.arange(16, dtype=np.uint8).reshape(4, 4, 1)
+    # Output pixel i samples input i * 4 / 2: every other pixel.
+    self.assertAllEqual(norb_input_record.resize(image, 2)[..., 0],
+                        [[0.0, 2.0], [8.0, 10.0]])
+    # A fractional step: samples at 0 and 1.5, interpolated bilinearly.
+    image = np.arange(9, dtype=np.uint8).reshape(3, 3, 1)
+    self.assertAllEqual(norb_input_record.resize(image, 2)[..., 0],
+                        [[0.0, 1.5], [4.5, 6.0]])
+    # smallNORB's 96 -> 48 is exactly every other row and column.
+    image = np.random.RandomState(0).randint(0, 256, [96, 96, 2], np.uint8)
+    self.assertAllEqual(norb_input_record.resize(image),
+                        image[::2, ::2].astype(np.float32))
+
+  def test_brightness_and_contrast_act_on_the_whole_image_before_the_crop(
+      self):
+    # Both channels have mean 100 over the whole 48x48 image, but every
+    # 32x32 crop off the diagonal has channels of different means. Contrast
+    # about the whole image's channel means (the original) is then one
+    # affine map for both channels, which standardization removes: the result
+    # is the standardized crop, whatever the factor. Contrast about the
+    # crop's channel means (cropping first) is not.
+    small = np.zeros([48, 48, 2], np.float32)
+    small[:, 24:, 0] = 200.0
+    small[24:, :, 1] = 200.0
+    image = np.repeat(np.repeat(small, 2, axis=0), 2, axis=1).astype(np.uint8)
+    raw = testdata.write_smallnorb(self.create_tempdir().full_path, n=2)
+    smallnorb_convert.convert(raw, raw, 'train')
+    train_fn = norb_input_record.norb_source(raw, 'train').train_fn
+    crops = np.stack([
+        tf.image.per_image_standardization(small[r:r + 32, c:c + 32]).numpy()
+        for r in range(17) for c in range(17)])
+    for seed in range(4):
+      out = train_fn(image, tf.constant([seed, 5])).numpy()
+      distance = np.abs(crops - out[None]).max(axis=(1, 2, 3)).min()
+      self.assertLess(distance, 1e-4, 'seed %d' % seed)
+
+
 if __name__ == '__main__':
   tf.test.main()
