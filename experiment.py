@@ -33,7 +33,11 @@ flags.DEFINE_integer('eval_size', 10000, 'Examples evaluated (all of them, '
                      'in batches of 100, the last one partial).')
 flags.DEFINE_string('hparams_override', None, 'key=value,key=value over the '
                     'model defaults, applied left to right.')
-flags.DEFINE_integer('max_steps', 1000, 'Training steps (global batch 128).')
+flags.DEFINE_integer('max_steps', 1000, 'Training steps (global batch 128). '
+                     'The validation job stops after the checkpoint at or '
+                     'past it only when this flag is given; otherwise, as '
+                     'the original, after --eval_timeout_secs without a new '
+                     'checkpoint.')
 flags.DEFINE_string('model', 'capsule', 'capsule or baseline.')
 flags.DEFINE_string('dataset', 'mnist', 'mnist, fashion_mnist, norb, cifar10 '
                     'or affnist (train: MNIST IDX files placed in 40x40; '
@@ -61,6 +65,9 @@ flags.DEFINE_integer('eval_poll_secs', 60, 'Validation job: seconds between '
 flags.DEFINE_integer('cpu_threads', 0, 'Threads per op pool on the CPU (0: '
                      'TensorFlow decides; the validation job defaults to 1 so '
                      'it does not starve a trainer on the same CPU).')
+flags.DEFINE_integer('keep_checkpoints', 1000, 'Training keeps the newest N '
+                     'checkpoints (the original kept 1000: the validation '
+                     'job and ensembles of one run need its history).')
 flags.DEFINE_float('log_every_secs', 10.0, 'Seconds between training logs.')
 flags.DEFINE_string('export_weights', None, 'With --checkpoint: also write '
                     'the model weights alone (no optimiser state) to this '
@@ -82,6 +89,26 @@ flags.DEFINE_boolean('skip_nonfinite', False, 'Skip batches whose loss or '
 
 def _fail(message):
   sys.exit('experiment.py: %s' % message)
+
+
+def _trial_checkpoints(pattern, num_trials):
+  """The checkpoints of --checkpoint: pattern.format(i) for each trial, as
+  the original (so {}, {0} and {:d} all work), or the path itself."""
+  if num_trials == 1:
+    return [pattern]
+  if not pattern:
+    _fail('--num_trials=%d needs --checkpoint, a pattern of the trial '
+          'number such as /tmp/model{}/model.ckpt-N' % num_trials)
+  try:
+    paths = [pattern.format(i) for i in range(num_trials)]
+  except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:
+    _fail('--checkpoint=%s is not a str.format pattern of the trial number '
+          '(%s: %s)' % (pattern, type(e).__name__, e))
+  if paths[0] == paths[1]:
+    _fail('--num_trials=%d needs --checkpoint with a pattern that changes '
+          'with the trial number, e.g. /tmp/model{}/model.ckpt-N; got %s' %
+          (num_trials, pattern))
+  return paths
 
 
 def _configure_devices(evaluating_continuously):
@@ -109,11 +136,11 @@ def main(argv):
     _fail('--max_steps must be >= 0 and --save_step > 0')
   if FLAGS.steps_per_loop < 1:
     _fail('--steps_per_loop must be >= 1, got %d' % FLAGS.steps_per_loop)
+  if FLAGS.keep_checkpoints < 1:
+    _fail('--keep_checkpoints must be >= 1, got %d' % FLAGS.keep_checkpoints)
   if FLAGS.num_trials < 1:
     _fail('--num_trials must be >= 1, got %d' % FLAGS.num_trials)
-  if FLAGS.num_trials > 1 and '{}' not in (FLAGS.checkpoint or ''):
-    _fail('--num_trials=%d needs --checkpoint with a {} pattern' %
-          FLAGS.num_trials)
+  paths = _trial_checkpoints(FLAGS.checkpoint, FLAGS.num_trials)
   if (FLAGS.train or not FLAGS.checkpoint) and not FLAGS.summary_dir:
     _fail('--summary_dir is required to train or to run the validation job')
   try:
@@ -138,11 +165,10 @@ def main(argv):
                        FLAGS.max_steps, FLAGS.save_step, strategy,
                        seed=FLAGS.seed, log_every_secs=FLAGS.log_every_secs,
                        skip_nonfinite=FLAGS.skip_nonfinite,
-                       steps_per_loop=FLAGS.steps_per_loop, **speed)
+                       steps_per_loop=FLAGS.steps_per_loop,
+                       keep_checkpoints=FLAGS.keep_checkpoints, **speed)
       return 0
     if FLAGS.checkpoint:
-      paths = ([FLAGS.checkpoint.format(i) for i in range(FLAGS.num_trials)]
-               if FLAGS.num_trials > 1 else [FLAGS.checkpoint])
       train_eval.evaluate_checkpoints(FLAGS.model, hparams, source, paths,
                                       FLAGS.eval_size, FLAGS.summary_dir,
                                       FLAGS.export_weights, **speed)
@@ -150,8 +176,9 @@ def main(argv):
     if continuous:
       train_eval.evaluate_continuously(
           FLAGS.model, hparams, source, FLAGS.summary_dir, FLAGS.eval_size,
-          FLAGS.max_steps, FLAGS.eval_timeout_secs, FLAGS.eval_poll_secs,
-          **speed)
+          stop_at_step=FLAGS.max_steps if FLAGS['max_steps'].present else None,
+          timeout_secs=FLAGS.eval_timeout_secs,
+          poll_secs=FLAGS.eval_poll_secs, **speed)
       return 0
   except (ValueError, OSError) as e:  # ExperimentError, DataError, ...
     _fail(str(e))

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from absl.testing import parameterized
 
+from input_data import source as source_lib
 from input_data import testdata
 from input_data.mnist import mnist_input_record
 from input_data.mnist import mnist_shift
@@ -96,7 +97,25 @@ class ExperimentCliTest(tf.test.TestCase):
     pattern = os.path.join(tmp, 'ens', '{}', 'model.ckpt-2')
     out = run_experiment(*common, '--train=false', '--eval_size=7',
                          '--num_trials=2', '--checkpoint=' + pattern).stdout
-    _wrong(out)
+    # The ensemble's count from the summed class scores, computed here.
+    test_source = train_eval.get_source('mnist', data, 'test', 1, False,
+                                        'records')
+    features = next(iter(test_source.eval_dataset(7, 7)))
+    summed = 0.0
+    for step in (1, 2):
+      model = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1,
+                                         10)
+      train_eval.restore_model(model, os.path.join(
+          train_dir, 'model.ckpt-%d' % step))
+      summed += model.inference(features).logits.numpy()
+    expected = int(np.sum(np.argmax(summed, 1) !=
+                          features['recons_label'].numpy()))
+    self.assertEqual(_wrong(out), (expected, round(100.0 * expected / 7, 2)))
+    # Every pattern str.format accepts, as the original: {0}, {:d}.
+    for form in ('{0}', '{:d}'):
+      self.assertEqual(_wrong(run_experiment(
+          *common, '--train=false', '--eval_size=7', '--num_trials=2',
+          '--checkpoint=' + pattern.replace('{}', form)).stdout)[0], expected)
     proc = run_experiment(*common, '--train=false', '--eval_size=7',
                           '--num_trials=3', '--checkpoint=' + pattern,
                           check=False)
@@ -127,6 +146,27 @@ class ExperimentCliTest(tf.test.TestCase):
     self.assertEqual(len(steps), len(set(steps)))  # Each at most once.
     self.assertLen(re.findall('Total wrong predictions', out), len(steps))
 
+  def test_validation_job_stops_at_max_steps_only_when_given(self):
+    tmp = self.create_tempdir().full_path
+    data = testdata.make_mnist_records(tmp)
+    run = os.path.join(tmp, 'run')
+    model = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1,
+                                       10)
+    tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=model), os.path.join(run, 'train'), 1,
+        checkpoint_name='model.ckpt').save(checkpoint_number=1000)
+    common = ['--data_dir=' + data, '--summary_dir=' + run, '--train=false',
+              '--eval_size=7', '--eval_poll_secs=1', '--eval_timeout_secs=2']
+    # Without --max_steps (default 1000) it waits for more, as the original,
+    # until the idle timeout.
+    out = run_experiment(*common).stdout
+    self.assertIn('evaluated step 1000', out)
+    self.assertIn('no new checkpoint in 2 s: stopping', out)
+    # Given explicitly, it stops after the checkpoint at or past it.
+    out = run_experiment(*common, '--max_steps=1000').stdout
+    self.assertIn('evaluated step 1000', out)
+    self.assertNotIn('no new checkpoint', out)
+
   def test_bad_input_is_one_line_and_nonzero(self):
     tmp = self.create_tempdir().full_path
     cases = [
@@ -136,7 +176,15 @@ class ExperimentCliTest(tf.test.TestCase):
         (['--data_dir=' + tmp, '--summary_dir=' + tmp,
           '--hparams_override=routng=2'], "unknown key 'routng'"),
         (['--data_dir=' + tmp, '--train=false', '--num_trials=2',
-          '--checkpoint=x'], 'needs --checkpoint with a {} pattern'),
+          '--checkpoint=x'], 'needs --checkpoint with a pattern that changes '
+         'with the trial number'),
+        (['--data_dir=' + tmp, '--train=false', '--num_trials=2',
+          '--checkpoint=m{x}'], '--checkpoint=m{x} is not a str.format '
+         "pattern of the trial number (KeyError: 'x')"),
+        (['--data_dir=' + tmp, '--train=false', '--num_trials=2'],
+         '--num_trials=2 needs --checkpoint'),
+        (['--data_dir=' + tmp, '--summary_dir=' + tmp,
+          '--keep_checkpoints=0'], '--keep_checkpoints must be >= 1, got 0'),
         (['--data_dir=' + tmp, '--summary_dir=' + tmp, '--eval_size=0'],
          '--eval_size must be > 0'),
         (['--data_dir=' + tmp, '--summary_dir=' + tmp, '--steps_per_loop=0'],
@@ -193,6 +241,70 @@ class CheckpointTest(tf.test.TestCase):
       train_eval.restore_model(restored, checkpoint)
       self.assertAllClose(restored.inference(features).logits,
                           native.inference(features).logits, atol=1e-6)
+
+  def test_training_resumes_from_the_authors_tf1_directory(self):
+    """TF1 Saver checkpoints (weights, Adam slots, beta powers, float
+    global_step) continue as the original graph would have."""
+    features = testing.feature_batch(8)
+    run = self.create_tempdir().full_path
+    train_dir = os.path.join(run, 'train')
+    v1 = tf.compat.v1
+    with tf.Graph().as_default():
+      v1.set_random_seed(5)
+      logits = testing.tf1_baseline_logits(tf.constant(features['images']),
+                                           28, 1, 10)
+      loss = testing.tf1_margin_loss(tf.constant(features['labels']), logits)
+      global_step = v1.get_variable('global_step', [], trainable=False,
+                                    initializer=v1.constant_initializer(0))
+      lr = tf.maximum(v1.train.exponential_decay(0.001, global_step, 2000,
+                                                 0.96), 1e-6)
+      train_op = v1.train.AdamOptimizer(lr).minimize(loss, global_step)
+      with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        for _ in range(3):
+          sess.run(train_op)
+        v1.train.Saver(max_to_keep=1000).save(
+            sess, os.path.join(train_dir, 'model.ckpt'), global_step=3)
+        for _ in range(2):
+          sess.run(train_op)
+        expected = {v.op.name: sess.run(v)
+                    for v in v1.trainable_variables()}
+    self.assertEqual(dict(tf.train.list_variables(
+        os.path.join(train_dir, 'model.ckpt-3')))['global_step'], [])
+
+    class OneBatch:
+      info = source_lib.DatasetInfo(28, 1, 10, 1)
+      num_examples = 8
+
+      def train_dataset(self, batch_size, seed, input_context=None):
+        del batch_size, seed, input_context
+        return tf.data.Dataset.from_tensors(features).repeat()
+
+    result = train_eval.train('baseline', hparams_lib.default_hparams(),
+                              OneBatch(), run, max_steps=5, save_step=5,
+                              strategy=tf.distribute.get_strategy(),
+                              batch_size=8)
+    self.assertEqual(result.step, 5)
+    names = result.model.tf1_variables()
+    self.assertCountEqual(names, expected)
+    for name, value in expected.items():
+      self.assertAllClose(names[name], value, atol=1e-5, rtol=1e-5, msg=name)
+    self.assertTrue(os.path.exists(os.path.join(train_dir,
+                                                'model.ckpt-5.index')))
+
+  def test_checkpoints_kept_by_default_are_the_originals_1000(self):
+    tmp = self.create_tempdir().full_path
+    source, _ = self._idx_sources(tmp)
+    train_eval.train('baseline', hparams_lib.default_hparams(), source, tmp,
+                     max_steps=11, save_step=1, batch_size=1,
+                     strategy=tf.distribute.get_strategy())
+    self.assertLen(tf.train.get_checkpoint_state(os.path.join(
+        tmp, 'train')).all_model_checkpoint_paths, 11)
+    with self.assertRaisesRegex(train_eval.ExperimentError,
+                                '--keep_checkpoints must be >= 1'):
+      train_eval.train('baseline', hparams_lib.default_hparams(), source, tmp,
+                       max_steps=12, save_step=1, keep_checkpoints=0,
+                       strategy=tf.distribute.get_strategy())
 
   def test_mismatched_checkpoints_name_the_variable(self):
     path = tf.train.Checkpoint(model=self._model('remake=false')).write(

@@ -32,6 +32,10 @@ MODELS = {'capsule': capsule_model.CapsuleModel,
 DATASETS = ('mnist', 'fashion_mnist', 'norb', 'cifar10', 'affnist')
 EVAL_BATCH = 100  # The original's evaluation batch.
 CHECKPOINT_PREFIX = 'model.ckpt'
+# The original's Saver(max_to_keep=1000): a long run keeps its history for
+# the validation job and for ensembles of its own checkpoints.
+KEEP_CHECKPOINTS = 1000
+TF1_GLOBAL_STEP = 'global_step'  # A float32 scalar in the original's Saver.
 
 
 class ExperimentError(ValueError):
@@ -223,13 +227,14 @@ def _log(message):
 def train(model_name, hparams, source, summary_dir, max_steps, save_step,
           strategy, batch_size=128, seed=0, log_every_secs=10.0,
           skip_nonfinite=False, jit_compile=False, conv_dtype=None,
-          steps_per_loop=1):
+          steps_per_loop=1, keep_checkpoints=KEEP_CHECKPOINTS):
   """Trains to max_steps, resuming from the newest checkpoint of summary_dir.
 
   jit_compile (XLA), conv_dtype ('bfloat16'; 'float16' adds dynamic loss
   scaling) and steps_per_loop (steps per compiled call, for accelerators
   whose step takes milliseconds) are the speed options; none changes what
   is computed, and logs and checkpoints land on the same steps.
+  keep_checkpoints: the newest this many checkpoints are kept.
   A step whose loss or gradients are not finite never changes the weights.
   By default training then stops before the next checkpoint, naming the
   steps; with skip_nonfinite such batches are skipped and counted.
@@ -245,6 +250,9 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
   if steps_per_loop < 1:
     raise ExperimentError('--steps_per_loop must be >= 1, got %d' %
                           steps_per_loop)
+  if keep_checkpoints < 1:
+    raise ExperimentError('--keep_checkpoints must be >= 1, got %d' %
+                          keep_checkpoints)
   train_dir = os.path.join(summary_dir, 'train')
   is_chief, task_id = _worker_role(strategy)
   save_dir = train_dir if is_chief else os.path.join(
@@ -261,7 +269,8 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
   if loss_scale is not None:
     state['loss_scale'] = loss_scale
   checkpoint = tf.train.Checkpoint(**state)
-  manager = tf.train.CheckpointManager(checkpoint, save_dir, max_to_keep=10,
+  manager = tf.train.CheckpointManager(checkpoint, save_dir,
+                                       max_to_keep=keep_checkpoints,
                                        checkpoint_name=CHECKPOINT_PREFIX)
   latest = tf.train.latest_checkpoint(train_dir)  # The chief's.
   if latest:
@@ -322,11 +331,15 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
 def _resume(path, state):
   """Restores the training state saved at path, all of it or an error.
 
-  A run may change precision when it resumes: the float16 loss scale is
-  restored when the checkpoint has one and starts afresh when not, and a
-  saved scale is ignored by a run without float16.
+  path may also be a checkpoint of the authors' TF1 training directory
+  (see `_resume_tf1`). A run may change precision when it resumes: the
+  float16 loss scale is restored when the checkpoint has one and starts
+  afresh when not, and a saved scale is ignored by a run without float16.
   """
   saved = dict(tf.train.list_variables(path))
+  if TF1_GLOBAL_STEP in saved:
+    _resume_tf1(path, state['model'], state['optimizer'], saved)
+    return
   check_native_checkpoint(state['model'], path, saved)
   has_scale = any(key.startswith('loss_scale/') for key in saved)
   if 'loss_scale' in state and not has_scale:
@@ -338,6 +351,24 @@ def _resume(path, state):
   else:
     status.assert_consumed()
   _log('resumed from %s' % path)
+
+
+def _resume_tf1(path, model, optimizer, saved):
+  """Continues the original's training from its TF1 Saver checkpoint.
+
+  Restores the weights, the Adam moments (`<var>/Adam`, `<var>/Adam_1`),
+  `beta1_power`/`beta2_power` and the float `global_step` by their TF1
+  names, so the next step is the one the original would have taken.
+  """
+  names = model.tf1_variables()
+  names.update(optimizer.tf1_variables(names))
+  _check_variables(path, {n: (n, v) for n, v in names.items()}, saved)
+  reader = tf.train.load_checkpoint(path)
+  for name, variable in names.items():
+    variable.assign(reader.get_tensor(name))
+  optimizer.step.assign(int(round(float(reader.get_tensor(TF1_GLOBAL_STEP)))))
+  _log('resumed from %s (TF1 checkpoint, step %d)' % (
+      path, int(optimizer.step.numpy())))
 
 
 def _save(manager, step):
@@ -473,9 +504,14 @@ def _write_eval_summaries(writer, step, totals, correct, almost, eval_size):
 
 
 def evaluate_continuously(model_name, hparams, source, summary_dir,
-                          eval_size, max_steps, timeout_secs=6 * 3600,
-                          poll_secs=60, jit_compile=False, conv_dtype=None):
-  """Evaluates each new checkpoint of summary_dir/train until max_steps.
+                          eval_size, stop_at_step=None,
+                          timeout_secs=6 * 3600, poll_secs=60,
+                          jit_compile=False, conv_dtype=None):
+  """The validation job: evaluates each new checkpoint of summary_dir/train.
+
+  As the original, it stops after timeout_secs without a new checkpoint;
+  with stop_at_step (experiment.py passes --max_steps only when that flag is
+  given), also after evaluating a checkpoint at or past that step.
 
   Returns:
     {step: wrong predictions} of the checkpoints evaluated.
@@ -497,7 +533,7 @@ def evaluate_continuously(model_name, hparams, source, summary_dir,
       continue
     results[step] = wrong
     _log('evaluated step %d' % step)
-    if step >= max_steps:
+    if stop_at_step is not None and step >= stop_at_step:
       break
   else:
     _log('no new checkpoint in %d s: stopping' % timeout_secs)

@@ -44,6 +44,7 @@ from input_data import tfds_export
 
 SPLITS = ('train', 'test', 'valid_train', 'valid_test')
 VALIDATION_SIZE = 10000  # valid_test = train images [0, 10000).
+DEFAULT_DATA_DIR = '/tmp/tensorflow/mnist/input_data'  # The original's.
 
 
 def record_name(split, shift, multi_targets):
@@ -207,9 +208,9 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """The original's flags; defined only when run as a program."""
-  flags.DEFINE_string('data_dir', None, 'Directory of the four MNIST IDX files '
-                      '(raw or .gz); records are written here too unless '
-                      '--output_dir is given.')
+  flags.DEFINE_string('data_dir', DEFAULT_DATA_DIR, 'Directory of the four '
+                      'MNIST IDX files (raw or .gz); records are written here '
+                      'too unless --output_dir is given.')
   flags.DEFINE_string('output_dir', None, 'Where to write (default: data_dir).')
   flags.DEFINE_integer('shift', 2, 'Maximum shift in pixels.')
   flags.DEFINE_integer('pad', 0, 'Zero pixels added on each side first.')
