@@ -215,11 +215,14 @@ class MultiMnistOnTheFlySource:
   """MultiMNIST pairs made in tf.data with the generator's rules.
 
   Each base image (a uniform permutation of the split per epoch) is paired
-  with a partner drawn uniformly from the images of another label, the
-  generator's distribution; both are padded by `pad`, shifted by their own
-  uniform (dy, dx) in [-shift, shift] and merged = min(a + b, 255). The
-  paper's 60M training pairs need no disk. Evaluation pairs are a fixed
-  function of `eval_seed`.
+  with a partner drawn uniformly from the images of another label; both are
+  padded by `pad`, shifted by their own uniform (dy, dx) in [-shift, shift]
+  and merged = min(a + b, 255): each pair has the generator's distribution.
+  What is not reproduced is how the generator ties the pairs of one base
+  together (one shift of the base in all of them, distinct partners): here
+  every pair is drawn afresh, which only adds variety. The paper's 60M
+  training pairs need no disk. Evaluation pairs are a fixed function of
+  `eval_seed`.
   """
 
   def __init__(self, images, labels, shift=4, pad=4, eval_seed=0):

@@ -156,7 +156,7 @@ class MultiOnTheFlyTest(tf.test.TestCase):
 
   def test_pairs_follow_the_generator_rules_and_statistics(self):
     idx_dir = testdata.write_mnist(self.create_tempdir().full_path,
-                                           n_train=20, n_test=20)
+                                   n_train=200, n_test=200)
     images, labels = idx.load_mnist(idx_dir, 'test')
     source = reader.MultiMnistOnTheFlySource(images, labels, shift=2, pad=4)
     self.assertEqual(source.info, reader.DatasetInfo(36, 1, 10, 2))
@@ -170,10 +170,10 @@ class MultiOnTheFlyTest(tf.test.TestCase):
     self.assertAllClose(fly[0]['labels'][0], np.eye(10)[label_1[0]] +
                         np.eye(10)[label_2[0]])
     # The generator's pairs of the same images: same partner-label and
-    # shift statistics (each label has 2 of 20 images: partners uniform
+    # shift statistics (each label has 20 of 200 images: partners uniform
     # over the other 9 labels; bright-pixel rows uniform over 5 shifts).
     out = self.create_tempdir().full_path
-    paths = mnist_shift.generate(idx_dir, out, 'test', 2, 4, True, 50, 0, 0)
+    paths = mnist_shift.generate(idx_dir, out, 'test', 2, 4, True, 10, 0, 0)
     gen = list(reader.MultiMnistSource(paths[0]).eval_dataset(500, 1000))
     gen_2 = np.concatenate([b['spare_label'] for b in gen])
     fly_diff = np.mod(label_2 - label_1, 10)

@@ -6,14 +6,19 @@ zero-filled, after `pad` zero pixels on each side. Output
 `{output_dir}/{split}_{shift}shifted_mnist.tfrecords`, features
   height, width, depth, label: int64;  image_raw: bytes (uint8 [h, w]).
 
-MultiMNIST (`--multi_targets=true`): for each base image, `num_pairs` partners
-of another label drawn from 2*num_pairs random candidates; each digit shifted
-by its own random (dy, dx) in [-shift, shift] after padding; merged =
-min(a + b, 255). Output `multi{split}_{shift}shifted_mnist.tfrecords-
-0000k-of-0000n` (read back as `PREFIX@n`), examples spread at random over
-the shards, features
+MultiMNIST (`--multi_targets=true`), the original's rules: for each base
+image, 2*num_pairs candidates drawn without replacement, of which those of
+another label are kept in drawn order, at most num_pairs; after `pad`, the
+base image is shifted by ONE random (dy, dx) in [-shift, shift] used in all
+of its pairs, each partner by its own; merged = min(a + b, 255). Output
+`multi{split}_{shift}shifted_mnist.tfrecords-0000k-of-0000n` (read back as
+`PREFIX@n`), n = ceil(images * num_pairs / max_shard); each pair goes to the
+shard of its turn in a random permutation of every shard index repeated
+max_shard times, so no shard exceeds --max_shard. Features
   height, width, depth, label_1, label_2: int64;
   image_raw_1, image_raw_2, merged_raw: bytes.
+--max_shard applies to MultiMNIST only: single-digit records always go to
+one file, as the original wrote them (and as the readers look for them).
 
 Splits: train, test, valid_train (train images 10000..60000), valid_test
 (train images 0..10000). `experiment.py --validate=true` reads exactly the
@@ -97,25 +102,69 @@ def pad_images(images, pad):
   return np.pad(images, ((0, 0), (pad, pad), (pad, pad))) if pad else images
 
 
-def choose_partners(labels, num_pairs, rng):
-  """[n, num_pairs] partner indices (-1: none found) of another label.
+def choose_partners(labels, num_pairs, rng, block=2048):
+  """[n, num_pairs] partner indices of another label (-1: none found).
 
-  For each base image, 2*num_pairs random candidates; the first num_pairs of
-  them whose label differs are kept, as the original generator did.
+  As the original: for each base image, 2*num_pairs candidates drawn
+  WITHOUT replacement (its `np.random.choice(n, 2 * num_pairs,
+  replace=False)`); those of another label are kept in drawn order, at most
+  num_pairs of them (fewer when too few differ). Vectorised over blocks of
+  base images: each draw is uniform over the block's rows and redrawn where
+  that row already took it, which is sequential sampling without
+  replacement.
   """
   n = labels.shape[0]
-  candidates = rng.randint(0, n, size=(n, 2 * num_pairs))
-  valid = labels[candidates] != labels[:, None]
-  # Stable sort puts the valid candidates first, in their drawn order.
-  order = np.argsort(~valid, axis=1, kind='stable')[:, :num_pairs]
-  chosen = np.take_along_axis(candidates, order, axis=1)
-  return np.where(np.take_along_axis(valid, order, axis=1), chosen, -1)
+  k = 2 * num_pairs
+  if k > n:
+    raise idx.DataError('--num_pairs=%d draws 2*num_pairs=%d candidates '
+                        'without replacement from only %d images' %
+                        (num_pairs, k, n))
+  partners = np.full((n, num_pairs), -1, np.int64)
+  taken = np.zeros((min(block, n), n), bool)  # taken[row, image]
+  for begin in range(0, n, block):
+    rows = np.arange(begin, min(begin + block, n))
+    r = np.arange(rows.size)
+    candidates = np.empty((rows.size, k), np.int64)
+    for j in range(k):
+      draw = rng.randint(0, n, size=rows.size)
+      clash = np.flatnonzero(taken[r, draw])
+      while clash.size:  # Rare: k draws among n images.
+        draw[clash] = rng.randint(0, n, size=clash.size)
+        clash = clash[taken[clash, draw[clash]]]
+      taken[r, draw] = True
+      candidates[:, j] = draw
+    taken[r[:, None], candidates] = False
+    valid = labels[candidates] != labels[rows, None]
+    # A stable sort puts the valid candidates first, in their drawn order.
+    order = np.argsort(~valid, axis=1, kind='stable')[:, :num_pairs]
+    partners[rows] = np.where(np.take_along_axis(valid, order, axis=1),
+                              np.take_along_axis(candidates, order, axis=1),
+                              -1)
+  return partners
 
 
-def random_shift_batch(images, shift, rng):
-  """Each image [n, h, w] shifted by its own random (dy, dx) in [-s, s]."""
+def shard_turns(num_images, num_pairs, max_shard, rng):
+  """([num_images, num_pairs] shard of each pair, number of shards).
+
+  As the original's sharded_writers: a random permutation of every shard
+  index repeated max_shard times, so no shard exceeds max_shard; pairs not
+  written (too few partners) leave their turn unused. max_shard=0: one
+  shard (the original divided by zero).
+  """
+  size = num_images * num_pairs
+  if not max_shard:
+    return np.zeros((num_images, num_pairs), np.int32), 1
+  num_shards = -(-size // max_shard)
+  turns = np.repeat(np.arange(num_shards, dtype=np.int32), max_shard)
+  if num_shards > 1:  # Then max_shard < size: at most 2 * size turns.
+    turns = rng.permutation(turns)
+  return turns[:size].reshape(num_images, num_pairs), num_shards
+
+
+def shift_batch(images, offsets, shift):
+  """Each image [n, h, w] moved by its own (dy, dx) offsets [n, 2], each in
+  [-shift, shift], zero-filled (the original's shift_2d)."""
   n, h, w = images.shape
-  offsets = rng.randint(-shift, shift + 1, size=(n, 2))
   padded = np.pad(images, ((0, 0), (shift, shift), (shift, shift)))
   rows = (np.arange(h)[None, :] + shift - offsets[:, :1])  # [n, h]
   cols = (np.arange(w)[None, :] + shift - offsets[:, 1:])  # [n, w]
@@ -128,8 +177,8 @@ def merge(a, b):
   return np.minimum(a.astype(np.int32) + b, 255).astype(np.uint8)
 
 
-def write_single(images, labels, shift, pad, path, max_shard, log_every=5.0):
-  """Writes the shifted single-digit records; returns the paths written."""
+def write_single(images, labels, shift, pad, path, log_every=5.0):
+  """Writes the shifted single-digit records to one file; returns [path]."""
   images = pad_images(images, pad)
   n, h, w = images.shape
   per_image = (2 * shift + 1) ** 2
@@ -149,41 +198,46 @@ def write_single(images, labels, shift, pad, path, max_shard, log_every=5.0):
         done = min(begin + 1000, n) * per_image
         print('%s: %d/%d records, %.0f records/s' %
               (path, done, total, done / (now - start)), flush=True)
-  num_shards = -(-total // max_shard) if max_shard else 0
-  return records.write_records(path, examples(), num_shards, total=total)
+  return records.write_records(path, examples(), total=total)
 
 
 def write_multi(images, labels, shift, pad, num_pairs, path, max_shard, rng,
-                log_every=5.0):
-  """Writes MultiMNIST pairs into shards; returns the paths written."""
+                log_every=5.0, block=10000):
+  """Writes MultiMNIST pairs into shards; returns the paths written.
+
+  The original's rules: each base image gets ONE random shift, used in all
+  of its pairs; each partner its own; partners as `choose_partners`, shards
+  as `shard_turns`; records in base order, then partner order.
+  """
   if num_pairs < 1:
     raise idx.DataError('--num_pairs must be >= 1 with --multi_targets, got '
                         '%d' % num_pairs)
   images = pad_images(images, pad)
   n = images.shape[0]
   partners = choose_partners(labels, num_pairs, rng)  # [n, num_pairs]
-  base_index = np.repeat(np.arange(n), num_pairs)[partners.ravel() >= 0]
-  partner_index = partners.ravel()[partners.ravel() >= 0]
+  base_shifts = rng.randint(-shift, shift + 1, size=(n, 2))
+  partner_shifts = rng.randint(-shift, shift + 1, size=(n, num_pairs, 2))
+  turns, num_shards = shard_turns(n, num_pairs, max_shard, rng)
+  base_index, pair_index = np.nonzero(partners >= 0)  # Row-major: in order.
   total = base_index.shape[0]
-  num_shards = max(1, -(-total // max_shard)) if max_shard else 1
-  shard_of = rng.randint(0, num_shards, size=total)
 
   def examples():
     start = last = time.time()
-    for begin in range(0, total, 10000):
-      a_idx = base_index[begin:begin + 10000]
-      b_idx = partner_index[begin:begin + 10000]
-      a = random_shift_batch(images[a_idx], shift, rng)
-      b = random_shift_batch(images[b_idx], shift, rng)
+    for begin in range(0, total, block):
+      i = base_index[begin:begin + block]
+      j = pair_index[begin:begin + block]
+      partner = partners[i, j]
+      a = shift_batch(images[i], base_shifts[i], shift)
+      b = shift_batch(images[partner], partner_shifts[i, j], shift)
       merged = merge(a, b)
-      for i in range(a.shape[0]):
-        yield shard_of[begin + i], records.multi_example(
-            a[i], b[i], merged[i], int(labels[a_idx[i]]),
-            int(labels[b_idx[i]]))
+      shards = turns[i, j]
+      for k in range(a.shape[0]):
+        yield shards[k], records.multi_example(
+            a[k], b[k], merged[k], int(labels[i[k]]), int(labels[partner[k]]))
       now = time.time()
       if now - last > log_every:
         last = now
-        done = min(begin + 10000, total)
+        done = min(begin + block, total)
         print('%s: %d/%d pairs, %.0f pairs/s' %
               (path, done, total, done / (now - start)), flush=True)
   return records.write_sharded(path, examples(), num_shards)
@@ -200,7 +254,10 @@ def generate(data_dir, output_dir, split, shift, pad, multi_targets,
   if multi_targets:
     return write_multi(images, labels, shift, pad, num_pairs, path, max_shard,
                        np.random.RandomState(seed))
-  return write_single(images, labels, shift, pad, path, max_shard)
+  if max_shard:
+    print('--max_shard applies to MultiMNIST only: single-digit records go '
+          'to one file, %s, as the original wrote them' % path, flush=True)
+  return write_single(images, labels, shift, pad, path)
 
 
 FLAGS = flags.FLAGS

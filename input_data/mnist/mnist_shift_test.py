@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from input_data import idx
 from input_data import testdata
+from input_data.mnist import mnist_input_record
 from input_data.mnist import mnist_shift
 
 
@@ -95,6 +96,77 @@ class ShiftTest(tf.test.TestCase):
                 if np.array_equal(mnist_shift.shift_image(padded[i], dy, dx),
                                   a)]
       self.assertNotEmpty(shifts)
+
+  def _tagged_mnist(self, n=12):
+    """IDX files whose image i is a 3x3 block of value i + 1 (labels i % 10):
+    the value names the image after any shift."""
+    d = self.create_tempdir().full_path
+    images = np.zeros([n, 28, 28], np.uint8)
+    for i in range(n):
+      images[i, 12:15, 12:15] = i + 1
+    for split in ('train', 'test'):
+      image_name, label_name = idx.MNIST_FILES[split]
+      idx.write_idx(os.path.join(d, image_name), images)
+      idx.write_idx(os.path.join(d, label_name), np.arange(n) % 10)
+    return d
+
+  def _pairs(self, paths):
+    keys = ('label_1', 'label_2', 'image_raw_1', 'image_raw_2')
+    return [dict(r, base=max(r['image_raw_1']) - 1,
+                 partner=max(r['image_raw_2']) - 1, shard=shard)
+            for shard, p in enumerate(paths) for r in read_records(p, keys)]
+
+  def test_multi_one_shift_per_base_and_candidates_without_replacement(self):
+    # 12 images, 6 pairs each: the 12 candidates drawn without replacement
+    # are all 12 images, so every base keeps 6 distinct partners of another
+    # label (with replacement, repeats and fewer partners would appear).
+    d = self._tagged_mnist(12)
+    paths = mnist_shift.generate(d, self.create_tempdir().full_path, 'train',
+                                 shift=2, pad=4, multi_targets=True,
+                                 num_pairs=6, max_shard=0, seed=3)
+    self.assertLen(paths, 1)
+    pairs = self._pairs(paths)
+    self.assertEqual([r['base'] for r in pairs],
+                     [i for i in range(12) for _ in range(6)])
+    for i in range(12):
+      mine = pairs[6 * i:6 * i + 6]
+      # One shift of the base image in all of its pairs.
+      self.assertLen({r['image_raw_1'] for r in mine}, 1)
+      partners = [r['partner'] for r in mine]
+      self.assertLen(set(partners), 6)
+      self.assertNotIn(i % 10, [p % 10 for p in partners])
+    # Partners are shifted each on its own: base 0's six differ in place.
+    offsets = {np.argmax(np.frombuffer(r['image_raw_2'], np.uint8) > 0)
+               for r in pairs}
+    self.assertGreater(len(offsets), 1)
+
+  def test_multi_shards_never_exceed_max_shard(self):
+    d = self._tagged_mnist(12)
+    paths = mnist_shift.generate(d, self.create_tempdir().full_path, 'train',
+                                 shift=1, pad=4, multi_targets=True,
+                                 num_pairs=6, max_shard=8, seed=4)
+    self.assertLen(paths, 9)  # 72 pairs, 8 a shard.
+    pairs = self._pairs(paths)
+    self.assertEqual(np.bincount([r['shard'] for r in pairs]).tolist(),
+                     [8] * 9)
+    # Within a shard, records keep the base order.
+    for shard in range(9):
+      bases = [r['base'] for r in pairs if r['shard'] == shard]
+      self.assertEqual(bases, sorted(bases))
+
+  def test_single_digit_ignores_max_shard_and_the_reader_finds_it(self):
+    d = testdata.write_mnist(self.create_tempdir().full_path, 6, 4)
+    for max_shard in (0, 50):
+      out = self.create_tempdir().full_path
+      for split, shift in (('train', 2), ('test', 0)):
+        (path,) = mnist_shift.generate(d, out, split, shift, 0, False, 0,
+                                       max_shard, 0)
+        self.assertEqual(os.path.basename(path),
+                         '%s_%dshifted_mnist.tfrecords' % (split, shift))
+      train = mnist_input_record.mnist_source(out, 'train')
+      self.assertEqual(train.num_examples, 6 * 25)
+      self.assertEqual(mnist_input_record.mnist_source(out, 'test')
+                       .num_examples, 4)
 
   def test_multi_is_reproducible_with_a_seed(self):
     d = testdata.write_mnist(self.create_tempdir().full_path)
