@@ -306,6 +306,65 @@ class CheckpointTest(tf.test.TestCase):
                        max_steps=12, save_step=1, keep_checkpoints=0,
                        strategy=tf.distribute.get_strategy())
 
+  def _histograms(self, event_dir):
+    """{tag: [(step, [k, 3] buckets)]} of the histograms in event_dir."""
+    found = {}
+    for path in tf.io.gfile.glob(event_dir + '/events.out.tfevents.*'):
+      for record in tf.data.TFRecordDataset(path):
+        event = tf.compat.v1.Event.FromString(record.numpy())
+        for value in event.summary.value:
+          if value.metadata.plugin_data.plugin_name == 'histograms':
+            found.setdefault(value.tag, []).append(
+                (event.step, tf.make_ndarray(value.tensor)))
+    return found
+
+  def test_training_summaries_verbose_and_not(self):
+    tmp = self.create_tempdir().full_path
+    source, _ = self._idx_sources(tmp)  # 8 training digits.
+    for verbose in (False, True):
+      run = os.path.join(tmp, str(verbose))
+      result = train_eval.train(
+          'baseline', hparams_lib.default_hparams().parse(
+              'verbose=%s' % verbose), source, run, max_steps=2, save_step=2,
+          batch_size=4, log_every_secs=0.0,
+          strategy=tf.distribute.get_strategy())
+      train_dir = os.path.join(run, 'train')
+      scalars = summaries.read_scalars(train_dir)
+      histograms = self._histograms(train_dir)
+      # The original's per-batch counts: a count of the batch of 4.
+      for step in (1, 2):
+        accuracy = dict(scalars['accuracy'])[step]
+        self.assertEqual(dict(scalars['correct_prediction_batch'])[step],
+                         4 * accuracy)
+        self.assertEqual(dict(scalars['almost_correct_batch'])[step],
+                         4 * accuracy)  # One target: almost = correct.
+      if not verbose:
+        self.assertEmpty(histograms)
+        self.assertFalse([t for t in scalars if '/summaries/' in t])
+        continue
+      names = result.model.tf1_variables()
+      self.assertCountEqual(
+          [t for t in histograms if t.endswith('/summaries/histogram')],
+          [n + '/summaries/histogram' for n in names])
+      for name, variable in names.items():
+        value = variable.numpy()
+        final = histograms[name + '/summaries/histogram'][-1]
+        self.assertEqual(final[0], 2)
+        self.assertEqual(final[1][:, 2].sum(), value.size)
+        self.assertAllClose(final[1][[0, -1], [0, 1]],
+                            [value.min(), value.max()])
+        for stat, expected in (('mean', value.mean()), ('stddev', value.std()),
+                               ('max', value.max()), ('min', value.min())):
+          self.assertAllClose(
+              dict(scalars['%s/summaries/%s' % (name, stat)])[2], expected,
+              rtol=1e-5, atol=1e-7, msg=name + stat)
+      # ReLU activations of both convolutions over the 8 training digits.
+      for scope, size in (('conv1', 8 * 24 * 24 * 512),
+                          ('conv2', 8 * 8 * 8 * 256)):
+        buckets = histograms[scope + '/activation'][-1][1]
+        self.assertEqual(buckets[:, 2].sum(), size)
+        self.assertGreaterEqual(buckets[0, 0], 0.0)  # After the ReLU.
+
   def test_mismatched_checkpoints_name_the_variable(self):
     path = tf.train.Checkpoint(model=self._model('remake=false')).write(
         os.path.join(self.create_tempdir().full_path, 'a'))

@@ -3,6 +3,8 @@
 Runs under pytest and as `python layers_test.py`.
 """
 
+import inspect
+
 from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
@@ -28,6 +30,23 @@ def _numpy_routing(votes, biases, num_routing, leaky):
     tiled = np.repeat(activation[:, None], votes.shape[1], axis=1)
     logits = logits + (votes * tiled).sum(axis=3)
   return activation
+
+
+class OriginalApiTest(tf.test.TestCase):
+
+  def test_the_originals_functions_keep_their_arguments(self):
+    expected = {
+        '_squash': ['input_tensor'],
+        '_leaky_routing': ['logits', 'output_dim'],
+        '_update_routing': ['votes', 'biases', 'logit_shape', 'num_dims',
+                            'input_dim', 'output_dim', 'num_routing', 'leaky'],
+        '_margin_loss': ['labels', 'raw_logits', 'margin', 'downweight'],
+        'evaluate': ['logits', 'labels', 'num_targets', 'scope', 'loss_type'],
+    }
+    for name, arguments in expected.items():
+      self.assertEqual(
+          list(inspect.signature(getattr(layers, name)).parameters),
+          arguments, name)
 
 
 class SquashTest(tf.test.TestCase):
@@ -158,7 +177,7 @@ class EvaluateTest(tf.test.TestCase, parameterized.TestCase):
   def test_single_target_counts(self):
     logits = tf.constant([[0.9, 0.1, 0.0], [0.1, 0.8, 0.3], [0.2, 0.1, 0.7]])
     labels = tf.constant([[1.0, 0, 0], [0, 0, 1.0], [0, 0, 1.0]])
-    _, correct, almost = layers.evaluate(logits, labels, 1, 'margin')
+    _, correct, almost = layers.evaluate(logits, labels, 1, 'tower_0/', 'margin')
     self.assertEqual(float(correct), 2.0)
     self.assertEqual(float(almost), 2.0)
 
@@ -167,20 +186,23 @@ class EvaluateTest(tf.test.TestCase, parameterized.TestCase):
     logits = tf.constant([[0.2, 0.9, 0.1, 0.0],    # {1, 0}: correct
                           [0.9, 0.1, 0.8, 0.0],    # {0, 2}: one found
                           [0.0, 0.1, 0.8, 0.9]])   # {3, 2}: none
-    _, correct, almost = layers.evaluate(logits, labels, 2, 'sigmoid')
+    _, correct, almost = layers.evaluate(logits=logits, labels=labels, num_targets=2,
+                                          scope='tower_0/',
+                                          loss_type='sigmoid')
     self.assertEqual(float(correct), 1.0)
     self.assertEqual(float(almost), 2.0)
 
   def test_margin_loss_is_mean_over_batch_and_classes(self):
     loss, _, _ = layers.evaluate(tf.constant([[0.5, 0.5]]),
-                                 tf.constant([[1.0, 0.0]]), 1, 'margin')
+                                 tf.constant([[1.0, 0.0]]), 1, None,
+                                 'margin')
     self.assertAllClose(loss, (0.08 + 0.04) / 2)
 
   @parameterized.parameters('softmax', 'sigmoid')
   def test_cross_entropy_losses(self, loss_type):
     logits = np.array([[2.0, 0.0]], np.float32)
     loss, _, _ = layers.evaluate(tf.constant(logits), tf.constant([[1.0, 0.0]]),
-                                 1, loss_type)
+                                 1, loss_type=loss_type)
     if loss_type == 'softmax':
       expected = np.log(1 + np.exp(-2.0))
     else:  # Targets labels/2 = (0.5, 0): mean of the two sigmoid entropies.
@@ -189,7 +211,7 @@ class EvaluateTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_unknown_loss_type(self):
     with self.assertRaisesRegex(ValueError, 'loss_type'):
-      layers.evaluate(tf.zeros([1, 2]), tf.zeros([1, 2]), 1, 'hinge')
+      layers.evaluate(tf.zeros([1, 2]), tf.zeros([1, 2]), 1, None, 'hinge')
 
 
 class LayerVariablesTest(tf.test.TestCase):

@@ -1,11 +1,12 @@
-"""TensorBoard scalar and image summaries without the tensorboard package.
+"""TensorBoard scalar, image and histogram summaries without tensorboard.
 
 TensorFlow >= 2.20 no longer installs TensorBoard, and `tf.summary.scalar`
-lives there. `tf.summary.write` with the scalars plugin's metadata writes the
-same event records, which TensorBoard (installed by whoever views them)
-reads as scalars.
+lives there. `tf.summary.write` with a plugin's metadata writes the same
+event records, which TensorBoard (installed by whoever views them) reads as
+scalars, images and histograms.
 """
 
+import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
@@ -13,6 +14,10 @@ _SCALAR_METADATA = summary_pb2.SummaryMetadata(
     plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name='scalars'))
 _IMAGE_METADATA = summary_pb2.SummaryMetadata(
     plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name='images'))
+_HISTOGRAM_METADATA = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(
+        plugin_name='histograms'))
+HISTOGRAM_BUCKETS = 30  # TensorBoard's default.
 
 
 def write_scalars(writer, step, scalars):
@@ -36,6 +41,42 @@ def write_images(writer, step, tag, images):
   with writer.as_default(step=step):
     tf.summary.write(tag, tf.stack(header + pngs), metadata=_IMAGE_METADATA)
   writer.flush()
+
+
+def histogram_buckets(values, buckets=HISTOGRAM_BUCKETS):
+  """[k, 3] float64 (left edge, right edge, count) of values, the layout
+  TensorBoard's histograms plugin reads; one bucket when all are equal."""
+  values = np.asarray(values, np.float64).ravel()
+  low, high = values.min(), values.max()
+  if low == high:
+    return np.array([[low - 0.5, high + 0.5, values.size]], np.float64)
+  counts, edges = np.histogram(values, bins=buckets, range=(low, high))
+  return np.stack([edges[:-1], edges[1:], counts], axis=1).astype(np.float64)
+
+
+def write_histograms(writer, step, histograms):
+  """Writes {tag: values (any shape)} as TensorBoard histograms."""
+  with writer.as_default(step=step):
+    for tag, values in histograms.items():
+      tf.summary.write(tag, histogram_buckets(values),
+                       metadata=_HISTOGRAM_METADATA)
+  writer.flush()
+
+
+def write_variable_summaries(writer, step, variables):
+  """The original's verbose `variable_summaries` for {name: variable}:
+  scalars name/summaries/{mean,stddev,max,min} and the histogram
+  name/summaries/histogram."""
+  scalars, histograms = {}, {}
+  for name, variable in variables.items():
+    value = np.asarray(variable.numpy(), np.float64)
+    prefix = name + '/summaries/'
+    scalars.update({prefix + 'mean': value.mean(),
+                    prefix + 'stddev': value.std(),
+                    prefix + 'max': value.max(), prefix + 'min': value.min()})
+    histograms[prefix + 'histogram'] = value
+  write_scalars(writer, step, scalars)
+  write_histograms(writer, step, histograms)
 
 
 def reconstruction_grid(features, remakes, height, depth):

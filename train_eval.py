@@ -209,15 +209,21 @@ def _write_reconstructions(writer, step, model, source, dataset=None):
   """The reconstruction image summary of the first examples of a split."""
   if not getattr(model, 'reconstruction', None):
     return
-  # Streaming sources (MultiMNIST shards) do not count their examples.
-  count = min(RECONSTRUCTION_IMAGES,
-              getattr(source, 'num_examples', RECONSTRUCTION_IMAGES))
-  features = next(iter(dataset or source.eval_dataset(count, count)))
+  features = next(iter(dataset)) if dataset else _first_examples(
+      source, RECONSTRUCTION_IMAGES)
   features = {k: v[:RECONSTRUCTION_IMAGES] for k, v in features.items()}
   grid = summaries.reconstruction_grid(
       features, model.inference(features).remakes, source.info.height,
       source.info.depth)
   summaries.write_images(writer, step, 'reconstruction', grid)
+
+
+def _first_examples(source, count):
+  """One batch of the first (at most) count examples of a source's split,
+  in file order, without augmentation."""
+  # Streaming sources (MultiMNIST shards) do not count their examples.
+  count = min(count, getattr(source, 'num_examples', count))
+  return next(iter(source.eval_dataset(count, count)))
 
 
 def _log(message):
@@ -293,6 +299,10 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
   writer = (tf.summary.create_file_writer(train_dir) if is_chief
             else tf.summary.create_noop_writer())
   iterator = iter(dataset)
+  # hparams.verbose: the original's variable and activation histograms, the
+  # activations those of the training split's first examples.
+  verbose_probe = (_first_examples(source, EVAL_BATCH)
+                   if hparams.verbose and is_chief else None)
   start_step, start_time = step, time.time()
   last_log, logged_step, window = start_time, step, None
   while step < max_steps:
@@ -318,6 +328,8 @@ def train(model_name, hparams, source, summary_dir, max_steps, save_step,
              'steps %d and %d' % (bad, logged_step + 1, step))
       _write_train_log(writer, window, step, max_steps, start_step,
                        now - start_time, batch_size)
+      if verbose_probe is not None:
+        _write_verbose_summaries(writer, step, model, verbose_probe)
       window, last_log, logged_step = None, now, step
     if step % save_step == 0 or step == max_steps:
       _save(manager, step)
@@ -398,12 +410,16 @@ def _write_train_log(writer, window, step, max_steps, start_step, elapsed,
   steps_in_window = (window['examples'] / batch_size +
                      window['nonfinite_steps'] +
                      window.get('loss_scale_skips', 0.0))
+  applied_steps = max(window['examples'] / batch_size, 1.0)
   scalars = {
       'total_loss': window['total_loss'] / examples,
       'batch_classification_cost':
           window['batch_classification_cost'] / examples,
       'reconstruction_error': window['reconstruction_error'] / examples,
       'accuracy': window['correct'] / examples,
+      # The original's per-batch counts, averaged over the window's steps.
+      'correct_prediction_batch': window['correct'] / applied_steps,
+      'almost_correct_batch': window['almost_correct'] / applied_steps,
       'learning_rate': window['learning_rate'] / steps_in_window,
       'nonfinite_steps': window['nonfinite_steps'],
   }
@@ -417,6 +433,15 @@ def _write_train_log(writer, window, step, max_steps, start_step, elapsed,
   _log('step %d: loss %.4f, accuracy %.4f, %.1f examples/s, %s left' %
        (step, scalars['total_loss'], scalars['accuracy'], rate,
         time.strftime('%H:%M:%S', time.gmtime(left))))
+
+
+def _write_verbose_summaries(writer, step, model, features):
+  """hparams.verbose: per variable (by TF1 name) mean, stddev, max, min and
+  a histogram; `<layer>/activation` histograms of the ReLU convolutions."""
+  summaries.write_variable_summaries(writer, step, model.tf1_variables())
+  summaries.write_histograms(writer, step, {
+      scope + '/activation': value
+      for scope, value in model.activations(features).items()})
 
 
 def _evaluate_logits(eval_step, dataset):

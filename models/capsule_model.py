@@ -63,6 +63,11 @@ class CapsuleModel(model.Model):
         [self.conv1, self.primary_capsules, self.digit_capsules,
          self.reconstruction])
 
+  def activations(self, features):
+    """{TF1 scope: ReLU output}: conv1's, the original's verbose
+    `conv1/activation` histogram."""
+    return {'conv1': self.conv1(self.images_nhwc(features['images']))}
+
   def primary(self, images):
     """Primary capsules, type-major: [batch, types*h*w, 8]."""
     conv1 = self.conv1(self.images_nhwc(images))  # [b, 20, 20, 256]

@@ -73,6 +73,10 @@ class CapsuleModelTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(inferred.logits, tf.norm(inferred.capsules, axis=-1))
     self.assertLen(inferred.remakes, 1)
     self.assertEqual(inferred.remakes[0].shape, (3, 784))
+    # The verbose activation histogram: conv1's ReLU output.
+    (name, relu), = base.activations(features).items()
+    self.assertEqual((name, relu.shape), ('conv1', (3, 20, 20, 256)))
+    self.assertEqual(float(tf.reduce_min(relu)), 0.0)
     # Same weights, other routing: other scores.
     for overrides in ('routing=1', 'leaky=true'):
       other = _model(overrides)

@@ -61,6 +61,10 @@ class Model(layers.Tf1Module):
   def inference(self, features):
     raise NotImplementedError
 
+  def activations(self, features):
+    """{TF1 scope: activation} for the verbose histograms."""
+    raise NotImplementedError
+
   def per_example_losses(self, features, inferred):
     """(classification [batch], reconstruction [batch]) with original scaling.
 

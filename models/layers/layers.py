@@ -1,9 +1,19 @@
 """Capsule layers, routing, losses and metrics on TensorFlow 2.
 
-The stateless functions keep the names, arguments and numerics of the original
-`models/layers/layers.py` (REFERENCE section 3 and 4) so that users' code and
-tests carry over. The stateful layers are `tf.Module`s holding `tf.Variable`s
-whose TF1 names (`tf1_name`) map one-to-one to the original checkpoints.
+From the original `models/layers/layers.py` (REFERENCE sections 3 and 4):
+- `_squash`, `_leaky_routing`, `_update_routing`, `_margin_loss` and
+  `evaluate` keep their names, arguments and numerics, so code and tests
+  written against them carry over.
+- The original's `capsule`, `conv_slim_capsule` and `reconstruction`
+  created TF1 variables in a variable scope as they ran; here they are the
+  `tf.Module`s `Capsule`, `ConvSlimCapsule` and `Reconstruction`, built
+  with the same arguments less the input tensor and then called on it. Their
+  `tf.Variable`s carry the original TF1 names (`tf1_variables`) that map
+  one-to-one to the authors' checkpoints. The reconstruction loss the
+  original added to a collection is computed per example by
+  `models.model.Model.per_example_losses`.
+- The original `models/layers/variables.py` is `weight_variable` and
+  `bias_variable` below.
 
 Differences from the original that do not change results beyond float noise:
 votes are a batched matmul instead of a tiled elementwise product (the tile
@@ -229,13 +239,18 @@ def correct_counts(logits, labels, num_targets):
   return tf.equal(num_missed, 0), tf.less(num_missed, num_targets)
 
 
-def evaluate(logits, labels, num_targets, loss_type):
-  """Classification loss and correct counts of one batch.
+def evaluate(logits, labels, num_targets, scope=None, loss_type='margin'):
+  """Classification loss and correct counts of one batch (the original's).
 
   Args:
     logits: [batch, classes] class scores.
     labels: [batch, classes] one-hot or two-hot float labels.
     num_targets: 1 or 2, objects per image.
+    scope: the original's tower name scope, whose TF1 'losses' collection
+      (the reconstruction losses) it added to the classification loss.
+      TensorFlow 2 has no collections: accepted for the original's calls and
+      unused; the reconstruction losses are added by
+      `Model.per_example_losses`.
     loss_type: 'margin', 'softmax' or 'sigmoid'.
 
   Returns:
@@ -243,6 +258,7 @@ def evaluate(logits, labels, num_targets, loss_type):
     mean over batch (and classes, for margin and sigmoid), the sums are float32
     counts over the batch.
   """
+  del scope  # See above.
   classification_loss = tf.reduce_mean(
       classification_loss_elements(logits, labels, loss_type))
   correct, almost_correct = correct_counts(logits, labels, num_targets)
