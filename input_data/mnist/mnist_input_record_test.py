@@ -36,6 +36,22 @@ class ReaderTest(tf.test.TestCase):
     with self.assertRaisesRegex(idx.DataError, 'holds only 7 examples'):
       source.eval_dataset(2, 8)
 
+  def test_pixels_scale_as_the_original_times_one_over_255(self):
+    images = np.zeros([2, 28, 28], np.uint8)
+    images[0].flat[:256] = np.arange(256)
+    d = self.create_tempdir().full_path
+    for split in ('train', 'test'):
+      image_name, label_name = idx.MNIST_FILES[split]
+      idx.write_idx(os.path.join(d, image_name), images)
+      idx.write_idx(os.path.join(d, label_name), np.arange(2))
+    mnist_shift.generate(d, d, 'test', 0, 0, False, 0, 0, 0)
+    expected = np.arange(256, dtype=np.float32) * np.float32(1.0 / 255)
+    for data_source in ('records', 'idx'):
+      batch = next(iter(reader.mnist_source(d, 'test', data_source=data_source)
+                        .eval_dataset(2, 2)))
+      # Bit for bit: x / 255 differs in the last bit for 126 of the values.
+      self.assertAllEqual(batch['images'][0, :256], expected)
+
   def test_missing_records_say_how_to_make_them(self):
     with self.assertRaisesRegex(idx.DataError,
                                 'train_2shifted_mnist.tfrecords: no such file'
