@@ -29,15 +29,15 @@ from absl import app
 from absl import flags
 import numpy as np
 
-# (image size, depth, classes, targets, hparams the paper used there)
+# (image size, depth, classes, targets) of each dataset's model input; the
+# hparams the authors used there are runner.registry.PAPER_OVERRIDES.
 SHAPES = {
-    'mnist': (28, 1, 10, 1, ''),
-    'fashion_mnist': (28, 1, 10, 1, ''),
-    'multimnist': (36, 1, 10, 2, ''),
-    'norb': (32, 2, 5, 1, ''),
-    'cifar10': (24, 3, 10, 1,
-                'num_prime_capsules=64,padding=SAME,leaky=true,remake=false'),
-    'affnist': (40, 1, 10, 1, ''),
+    'mnist': (28, 1, 10, 1),
+    'fashion_mnist': (28, 1, 10, 1),
+    'multimnist': (36, 1, 10, 2),
+    'norb': (32, 2, 5, 1),
+    'cifar10': (24, 3, 10, 1),
+    'affnist': (40, 1, 10, 1),
 }
 
 
@@ -128,18 +128,19 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from models import hparams as hparams_lib  # pylint: disable=g-import-not-at-top
   from models import model as model_lib  # pylint: disable=g-import-not-at-top
-  import train_eval  # pylint: disable=g-import-not-at-top
-  size, depth, classes, targets, paper = SHAPES[dataset]
+  from runner import registry  # pylint: disable=g-import-not-at-top
+  size, depth, classes, targets = SHAPES[dataset]
+  paper = registry.PAPER_OVERRIDES.get(dataset, '')
   hparams = hparams_lib.default_hparams(model_name).parse(
       ','.join(x for x in (paper, overrides) if x))
   from input_data import source  # pylint: disable=g-import-not-at-top
   info = source.DatasetInfo(size, depth, classes, targets)
   conv_dtype = None if mixed_precision == 'none' else mixed_precision
-  model = train_eval.build_model(model_name, hparams, info, conv_dtype)
+  model = registry.build_model(model_name, hparams, info, conv_dtype)
   optimizer = model_lib.Adam(model.trainable_variables)
   strategy = tf.distribute.get_strategy()
   gpus = tf.config.list_logical_devices('GPU')
-  # float16 trains with dynamic loss scaling, as train_eval.train does.
+  # float16 trains with dynamic loss scaling, as training.train does.
   loss_scale = model_lib.loss_scale_for(conv_dtype)
   # The training path itself: a compiled loop of steps_per_loop steps per
   # call over a distributed iterator (here of one repeated batch).
@@ -349,13 +350,17 @@ def main(argv):
     sys.exit('benchmark.py: --steps, --batch_size and --steps_per_loop must '
              'be >= 1, --warmup >= 0')
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  import train_eval  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from runner import config as config_lib
+  from runner import registry
+  # pylint: enable=g-import-not-at-top
   source = None
   if FLAGS.data_dir:  # Bad files fail here, before any timing.
     try:
-      source = train_eval.get_source(FLAGS.dataset, FLAGS.data_dir, 'train',
-                                     1, False, FLAGS.data_source)
-    except train_eval.ExperimentError as e:
+      source = registry.get_source(config_lib.RunConfig(
+          dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
+          data_source=FLAGS.data_source), 'train')
+    except ValueError as e:
       sys.exit('benchmark.py: %s' % e)
   try:
     result = run_tensorflow(FLAGS.model, FLAGS.dataset, FLAGS.batch_size,
@@ -394,6 +399,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  from runner import quiet  # pylint: disable=g-import-not-at-top
+  quiet.import_tensorflow()  # Before anything else imports TensorFlow.
   define_flags()
-  sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
   app.run(main)

@@ -5,13 +5,15 @@ import os
 import subprocess
 import sys
 
+import pytest
 import tensorflow as tf
 
 import benchmark
 from input_data import source
 from input_data import testdata
 from models import hparams as hparams_lib
-import train_eval
+from runner import config as config_lib
+from runner import registry
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -20,13 +22,13 @@ class BenchmarkTest(tf.test.TestCase):
 
   def test_forward_flops_by_hand(self):
     info = source.DatasetInfo(28, 1, 10, 1)
-    capsule = train_eval.build_model('capsule', hparams_lib.default_hparams(),
+    capsule = registry.build_model('capsule', hparams_lib.default_hparams(),
                                      info)
     # conv1 20*20*81*256*2 + primary 6*6*81*256*256*2 + votes 1152*8*160*2
     # + routing 3*2*1152*160*2 + decoder 2*(160*512+512*1024+1024*784).
     self.assertEqual(benchmark.forward_flops(capsule),
                      16588800 + 382205952 + 2949120 + 2211840 + 2818048)
-    baseline = train_eval.build_model(
+    baseline = registry.build_model(
         'baseline', hparams_lib.default_hparams('baseline'), info)
     # conv1 24*24*25*512*2 + conv2 8*8*25*512*256*2 + fc 2*(4096*1024+10240).
     self.assertEqual(benchmark.forward_flops(baseline),
@@ -75,7 +77,8 @@ class BenchmarkTest(tf.test.TestCase):
 
   def test_input_pipeline_rate(self):
     data = testdata.write_mnist(self.create_tempdir().full_path, 8, 4)
-    source = train_eval.get_source('mnist', data, 'train', 1, False, 'idx')
+    source = registry.get_source(config_lib.RunConfig(
+        data_dir=data, data_source='idx'), 'train')
     self.assertGreater(benchmark.input_examples_per_sec(source, 4, 3), 0)
 
   def test_bad_data_dir_is_one_line_before_any_timing(self):
@@ -91,6 +94,7 @@ class BenchmarkTest(tf.test.TestCase):
         'benchmark.py: /nonexistent/train-images-idx3-ubyte: no such file '
         '(nor train-images-idx3-ubyte.gz)')
 
+  @pytest.mark.slow
   def test_cifar10_evaluation_fits_in_2_gib(self):
     # The paper's CIFAR-10 settings (9,216 primary capsules) at the original
     # evaluation batch of 100: the original's tiled votes alone took 4.4 GiB.

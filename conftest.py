@@ -13,6 +13,15 @@ from models import testing
 
 # Before any test touches TensorFlow: two logical CPUs for the replica tests.
 testing.split_cpu()
+
+
+def pytest_configure(config):
+  config.addinivalue_line(
+      'markers', 'slow: a test of a minute or more (the kill -9 soak, the '
+      'two-worker run, CIFAR-10 memory); skip them locally with '
+      '`pytest -m "not slow"`. CI runs everything.')
+
+
 # absl's test helpers (create_tempdir, ...) read flags; pytest never parses
 # them, so take the defaults.
 flags.FLAGS.mark_as_parsed()

@@ -1,7 +1,9 @@
 r"""Trains or evaluates the capsule / baseline model (the original CLI).
 
-This file is intentionally kept short: flags, validation, mode dispatch. The
-work is in train_eval.py.
+This file is intentionally kept short: flags, the one run configuration built
+from them (runner/config.py), mode dispatch. The work is in runner/:
+training.py, evaluation.py (the validation job too), checkpoints.py,
+distribution.py, registry.py.
 
 Modes:
   --train (default)                 train, resuming from summary_dir/train
@@ -11,16 +13,15 @@ Modes:
   --num_trials=K --checkpoint=P{}   ensemble: summed class scores of
                                     P.format(0..K-1)
 
-Hparams are resolved in this order, later winning: the defaults of --model
-(REFERENCE section 2; the baseline uses the softmax loss), then each
-key=value of --hparams_override from left to right.
+Hparams are resolved in this order, later winning: the original's defaults
+(one set for both models: the baseline too trains with the margin loss),
+then each key=value of --hparams_override from left to right.
 
 Example (train on MNIST, shifted on the fly from the shipped IDX files):
   python experiment.py --data_dir=data/mnist --data_source=idx \
     --summary_dir=/tmp/caps --max_steps=300
 """
 
-import os
 import sys
 
 from absl import app
@@ -91,24 +92,33 @@ def _fail(message):
   sys.exit('experiment.py: %s' % message)
 
 
-def _trial_checkpoints(pattern, num_trials):
-  """The checkpoints of --checkpoint: pattern.format(i) for each trial, as
-  the original (so {}, {0} and {:d} all work), or the path itself."""
-  if num_trials == 1:
-    return [pattern]
-  if not pattern:
-    _fail('--num_trials=%d needs --checkpoint, a pattern of the trial '
-          'number such as /tmp/model{}/model.ckpt-N' % num_trials)
-  try:
-    paths = [pattern.format(i) for i in range(num_trials)]
-  except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:
-    _fail('--checkpoint=%s is not a str.format pattern of the trial number '
-          '(%s: %s)' % (pattern, type(e).__name__, e))
-  if paths[0] == paths[1]:
-    _fail('--num_trials=%d needs --checkpoint with a pattern that changes '
-          'with the trial number, e.g. /tmp/model{}/model.ckpt-N; got %s' %
-          (num_trials, pattern))
-  return paths
+def run_config():
+  """The one RunConfig of this run, from the flags (nothing else reads
+  them); ExperimentError or HParamsError (ValueErrors) for bad values."""
+  # pylint: disable=g-import-not-at-top
+  from models import hparams as hparams_lib
+  from runner import config as config_lib
+  # pylint: enable=g-import-not-at-top
+  return config_lib.RunConfig(
+      model=FLAGS.model,
+      hparams=hparams_lib.default_hparams(FLAGS.model).parse(
+          FLAGS.hparams_override or ''),
+      dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
+      data_source=FLAGS.data_source, num_targets=FLAGS.num_targets,
+      validate=FLAGS.validate, seed=FLAGS.seed, summary_dir=FLAGS.summary_dir,
+      max_steps=FLAGS.max_steps, save_step=FLAGS.save_step,
+      num_gpus=FLAGS.num_gpus, keep_checkpoints=FLAGS.keep_checkpoints,
+      log_every_secs=FLAGS.log_every_secs,
+      steps_per_loop=FLAGS.steps_per_loop,
+      skip_nonfinite=FLAGS.skip_nonfinite, xla=FLAGS.xla,
+      mixed_precision=FLAGS.mixed_precision, eval_size=FLAGS.eval_size,
+      checkpoint=FLAGS.checkpoint, num_trials=FLAGS.num_trials,
+      export_weights=FLAGS.export_weights,
+      eval_timeout_secs=FLAGS.eval_timeout_secs,
+      eval_poll_secs=FLAGS.eval_poll_secs,
+      # The original's validation job ran until its idle timeout.
+      eval_stop_at_step=(FLAGS.max_steps if FLAGS['max_steps'].present
+                         else None))
 
 
 def _configure_devices(evaluating_continuously):
@@ -124,67 +134,40 @@ def _configure_devices(evaluating_continuously):
 
 def main(argv):
   del argv
-  # Everything that needs no data is checked before TensorFlow is imported:
-  # a mistyped flag costs no start-up and prints one line.
-  # pylint: disable=g-import-not-at-top
-  from models import hparams as hparams_lib
-  if not FLAGS.data_dir:
-    _fail('--data_dir is required')
-  if FLAGS.eval_size <= 0:
-    _fail('--eval_size must be > 0, got %d' % FLAGS.eval_size)
-  if FLAGS.max_steps < 0 or FLAGS.save_step <= 0:
-    _fail('--max_steps must be >= 0 and --save_step > 0')
-  if FLAGS.steps_per_loop < 1:
-    _fail('--steps_per_loop must be >= 1, got %d' % FLAGS.steps_per_loop)
-  if FLAGS.keep_checkpoints < 1:
-    _fail('--keep_checkpoints must be >= 1, got %d' % FLAGS.keep_checkpoints)
-  if FLAGS.num_trials < 1:
-    _fail('--num_trials must be >= 1, got %d' % FLAGS.num_trials)
-  paths = _trial_checkpoints(FLAGS.checkpoint, FLAGS.num_trials)
-  if (FLAGS.train or not FLAGS.checkpoint) and not FLAGS.summary_dir:
-    _fail('--summary_dir is required to train or to run the validation job')
+  # Everything that needs no data is checked before TensorFlow starts: a
+  # mistyped flag costs no start-up and prints one line.
   try:
-    hparams = hparams_lib.default_hparams(FLAGS.model).parse(
-        FLAGS.hparams_override or '')
-  except ValueError as e:
-    _fail(str(e))
-  continuous = not FLAGS.train and not FLAGS.checkpoint
-  speed = dict(jit_compile=FLAGS.xla, conv_dtype=(
-      None if FLAGS.mixed_precision == 'none' else FLAGS.mixed_precision))
-  _configure_devices(continuous)
-  import train_eval
-  # pylint: enable=g-import-not-at-top
-  try:
-    # First: a multi-worker strategy must exist before any other TF op.
-    strategy = train_eval.make_strategy(FLAGS.num_gpus) if FLAGS.train else None
-    source = train_eval.get_source(
-        FLAGS.dataset, FLAGS.data_dir, 'train' if FLAGS.train else 'test',
-        FLAGS.num_targets, FLAGS.validate, FLAGS.data_source)
+    config = run_config()
+    # pylint: disable=g-import-not-at-top
+    from runner import quiet
+    quiet.import_tensorflow()  # Before anything else imports TensorFlow.
+    from runner import evaluation
+    paths = evaluation.trial_checkpoints(config.checkpoint, config.num_trials)
+    if not config.data_dir:
+      raise ValueError('--data_dir is required')
+    if (FLAGS.train or not config.checkpoint) and not config.summary_dir:
+      raise ValueError('--summary_dir is required to train or to run the '
+                       'validation job')
+    _configure_devices(not FLAGS.train and not config.checkpoint)
+    from runner import distribution
+    from runner import registry
+    from runner import training
+    # pylint: enable=g-import-not-at-top
     if FLAGS.train:
-      train_eval.train(FLAGS.model, hparams, source, FLAGS.summary_dir,
-                       FLAGS.max_steps, FLAGS.save_step, strategy,
-                       seed=FLAGS.seed, log_every_secs=FLAGS.log_every_secs,
-                       skip_nonfinite=FLAGS.skip_nonfinite,
-                       steps_per_loop=FLAGS.steps_per_loop,
-                       keep_checkpoints=FLAGS.keep_checkpoints, **speed)
+      # First: a multi-worker strategy must exist before any other TF op.
+      strategy = distribution.make_strategy(config.num_gpus)
+      training.train(config, registry.get_source(config, 'train'), strategy)
       return 0
-    if FLAGS.checkpoint:
-      train_eval.evaluate_checkpoints(FLAGS.model, hparams, source, paths,
-                                      FLAGS.eval_size, FLAGS.summary_dir,
-                                      FLAGS.export_weights, **speed)
+    source = registry.get_source(config, 'test')
+    if config.checkpoint:
+      evaluation.evaluate_checkpoints(config, source, paths)
       return 0
-    if continuous:
-      train_eval.evaluate_continuously(
-          FLAGS.model, hparams, source, FLAGS.summary_dir, FLAGS.eval_size,
-          stop_at_step=FLAGS.max_steps if FLAGS['max_steps'].present else None,
-          timeout_secs=FLAGS.eval_timeout_secs,
-          poll_secs=FLAGS.eval_poll_secs, **speed)
-      return 0
+    evaluation.evaluate_continuously(config, source)
+    return 0
   except (ValueError, OSError) as e:  # ExperimentError, DataError, ...
     _fail(str(e))
   raise AssertionError('unreachable: no mode matched the flags')
 
 
 if __name__ == '__main__':
-  sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
   app.run(main)

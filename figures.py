@@ -136,14 +136,19 @@ def main(argv):
   if not FLAGS.checkpoint or not FLAGS.data_dir:
     sys.exit('figures.py: --checkpoint and --data_dir are required')
   try:
-    hparams = hparams_lib.default_hparams().parse(FLAGS.hparams_override or '')
-    import train_eval
-    source = train_eval.get_source(FLAGS.dataset, FLAGS.data_dir, 'test',
-                                   FLAGS.num_targets, False, FLAGS.data_source)
-    model = train_eval.build_model('capsule', hparams, source.info)
-    train_eval.restore_model(model, FLAGS.checkpoint)
-    features = next(iter(source.eval_dataset(100, min(
-        100, getattr(source, 'num_examples', 100)))))
+    from input_data import source as source_lib
+    from runner import checkpoints
+    from runner import config as config_lib
+    from runner import registry
+    config = config_lib.RunConfig(
+        hparams=hparams_lib.default_hparams().parse(
+            FLAGS.hparams_override or ''),
+        dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
+        data_source=FLAGS.data_source, num_targets=FLAGS.num_targets)
+    source = registry.get_source(config, 'test')
+    model = registry.build_model('capsule', config.hparams, source.info)
+    checkpoints.restore_model(model, FLAGS.checkpoint)
+    features = source_lib.first_examples(source, 100)
     for path in make_figures(model, features, source.info, FLAGS.output_dir):
       print('wrote %s' % path)
   except (ValueError, OSError) as e:
@@ -151,6 +156,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  from runner import quiet  # pylint: disable=g-import-not-at-top
+  quiet.import_tensorflow()  # Before anything else imports TensorFlow.
   define_flags()
-  sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
   app.run(main)

@@ -226,8 +226,8 @@ class LayerVariablesTest(tf.test.TestCase):
     x = tf.random.stateless_normal([6, 3, 4], seed=[5, 6])
     # The original's tiled product, summed over input atoms.
     tiled = tf.reduce_sum(x[..., None] * layer.weights, axis=2)
-    self.assertAllClose(layer.votes(x), tf.reshape(tiled, [6, 3, 2, 5]),
-                        atol=1e-6)
+    votes = tf.transpose(layer.votes_by_input(x), [1, 0, 2, 3])
+    self.assertAllClose(votes, tf.reshape(tiled, [6, 3, 2, 5]), atol=1e-6)
     self.assertEqual(layer(x).shape, (6, 2, 5))
 
   def test_conv_slim_capsule_variables_and_shape(self):
@@ -266,12 +266,6 @@ class LayerVariablesTest(tf.test.TestCase):
     self.assertNotAllClose(layer(mask, embedding), layer(mask, moved_target))
     out = layer(mask, embedding).numpy()
     self.assertTrue(np.all((out > 0) & (out < 1)))  # Sigmoid output.
-
-  def test_reconstruction_loss(self):
-    loss = layers.reconstruction_loss(tf.constant([[0.5, 0.5], [1.0, 0.0]]),
-                                      tf.constant([[1.0, 0.0], [1.0, 0.0]]),
-                                      0.0005)
-    self.assertAllClose(loss, 0.0005 * (0.5 + 0.0) / 2)
 
   def test_init_statistics(self):
     w = layers.weight_variable([200, 200], stddev=0.1).numpy()

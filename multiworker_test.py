@@ -14,6 +14,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from input_data import testdata
@@ -24,16 +25,19 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 WORKER = textwrap.dedent('''
     import sys
     sys.path.insert(0, {root!r})
+    from absl import logging
     import numpy as np
-    import train_eval
-    from models import hparams as hparams_lib
-    strategy = train_eval.make_strategy(1)  # TF_CONFIG: multi-worker.
-    source = train_eval.get_source('mnist', {data!r}, 'train', 1, False,
-                                   'idx')
-    result = train_eval.train('capsule', hparams_lib.default_hparams(),
-                              source, {run!r}, max_steps={steps},
-                              save_step=2, strategy=strategy, batch_size=8,
-                              log_every_secs=0.0)
+    from runner import config as config_lib
+    from runner import distribution
+    from runner import registry
+    from runner import training
+    logging.set_verbosity(logging.INFO)  # The progress lines, as under app.run.
+    strategy = distribution.make_strategy(1)  # TF_CONFIG: multi-worker.
+    config = config_lib.RunConfig(
+        data_dir={data!r}, data_source='idx', summary_dir={run!r},
+        max_steps={steps}, save_step=2, batch_size=8, log_every_secs=0.0)
+    result = training.train(config, registry.get_source(config, 'train'),
+                            strategy)
     np.savez({out!r}, step=result.step,
              *[v.numpy() for v in result.model.trainable_variables])
 ''')
@@ -66,13 +70,14 @@ def _run_workers(tmp, data, run, steps):
   for proc in procs:
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-3000:]
-    outputs.append(out)
+    outputs.append((out, err))
   return outputs, [np.load(os.path.join(tmp, 'worker%d.npz' % i))
                    for i in range(2)]
 
 
 class MultiWorkerTest(tf.test.TestCase):
 
+  @pytest.mark.slow
   def test_two_workers_agree_and_only_the_chief_writes(self):
     tmp = self.create_tempdir().full_path
     data = testdata.write_mnist(os.path.join(tmp, 'idx'), n_train=32)
@@ -86,14 +91,14 @@ class MultiWorkerTest(tf.test.TestCase):
     self.assertIn('model.ckpt-2.index', files)
     self.assertFalse([f for f in files if f.startswith('workertemp')], files)
     self.assertLen([f for f in files if f.startswith('events.out')], 1)
-    for out in outputs:
+    for out, _ in outputs:
       self.assertStartsWith(out, 'total_params: 8215728')
 
     # Both workers resume from the chief's checkpoint and stay in step.
     outputs, weights = _run_workers(tmp, data, run, steps=4)
-    for out in outputs:
+    for _, log in outputs:  # absl.logging's progress lines.
       self.assertIn('resumed from %s' % os.path.join(train_dir,
-                                                     'model.ckpt-2'), out)
+                                                     'model.ckpt-2'), log)
     self.assertEqual([int(w['step']) for w in weights], [4, 4])
     for name in weights[0].files:
       self.assertAllClose(weights[0][name], weights[1][name], atol=1e-6)

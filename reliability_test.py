@@ -10,17 +10,21 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from input_data import idx
 from input_data import records
 from input_data import source as source_lib
 from input_data import testdata
 from input_data.mnist import mnist_shift
-from models import hparams as hparams_lib
 from models import testing
-import summaries
-import train_eval
+from runner import checkpoints
+from runner import config as config_lib
+from runner import distribution
+from runner import registry
+from runner import testing as summary_files
+from runner import training
+from runner.errors import ExperimentError
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -32,6 +36,7 @@ class ListSource:
     self.batches = batches
     self.info = source_lib.DatasetInfo(28, 1, 10, 1)
     self.num_examples = 4
+    self.describe = 'fixed batches'
 
   def train_dataset(self, batch_size, seed, input_context=None):
     del batch_size, seed, input_context
@@ -62,13 +67,12 @@ class NonFiniteTest(tf.test.TestCase):
   def test_stops_before_saving_and_keeps_the_last_checkpoint(self):
     run = self.create_tempdir().full_path
     with self.assertRaisesRegex(
-        train_eval.ExperimentError,
+        ExperimentError,
         r'non-finite loss or gradients in 1 step\(s\) between steps 2 and 2.*'
         r'newest checkpoint is .*model.ckpt-1'):
-      train_eval.train('capsule', hparams_lib.default_hparams(),
-                       ListSource(_nan_batches()), run, max_steps=4,
-                       save_step=1, strategy=tf.distribute.get_strategy(),
-                       batch_size=4)
+      training.train(config_lib.RunConfig(
+          summary_dir=run, max_steps=4, save_step=1, batch_size=4),
+                     ListSource(_nan_batches()))
     train_dir = os.path.join(run, 'train')
     self.assertEqual(tf.train.latest_checkpoint(train_dir),
                      os.path.join(train_dir, 'model.ckpt-1'))
@@ -77,10 +81,9 @@ class NonFiniteTest(tf.test.TestCase):
 
   def test_skip_leaves_weights_and_moments_untouched(self):
     run = self.create_tempdir().full_path
-    train_eval.train('capsule', hparams_lib.default_hparams(),
-                     ListSource(_nan_batches()), run, max_steps=3,
-                     save_step=1, strategy=tf.distribute.get_strategy(),
-                     batch_size=4, skip_nonfinite=True)
+    training.train(config_lib.RunConfig(
+        summary_dir=run, max_steps=3, save_step=1, batch_size=4,
+        skip_nonfinite=True), ListSource(_nan_batches()))
     train_dir = os.path.join(run, 'train')
     one = _variables(os.path.join(train_dir, 'model.ckpt-1'))
     two = _variables(os.path.join(train_dir, 'model.ckpt-2'))
@@ -93,17 +96,17 @@ class NonFiniteTest(tf.test.TestCase):
     self.assertNotAllClose(
         two['model/digit_capsules/weights/.ATTRIBUTES/VARIABLE_VALUE'],
         three['model/digit_capsules/weights/.ATTRIBUTES/VARIABLE_VALUE'])
-    logged = summaries.read_scalars(train_dir)
+    logged = summary_files.read_scalars(train_dir)
     self.assertEqual([v for _, v in logged['nonfinite_steps']], [0, 1, 0])
     self.assertTrue(all(np.isfinite(v) for _, v in logged['total_loss']))
 
   def test_two_replicas_skip_together(self):
-    strategy = train_eval.make_strategy(2, devices=['/cpu:0', '/cpu:1'])
+    strategy = distribution.make_strategy(2, devices=['/cpu:0', '/cpu:1'])
     run = self.create_tempdir().full_path
     batches = _nan_batches()
-    train_eval.train('capsule', hparams_lib.default_hparams(),
-                     ListSource(batches), run, max_steps=2, save_step=1,
-                     strategy=strategy, batch_size=4, skip_nonfinite=True)
+    training.train(config_lib.RunConfig(
+        summary_dir=run, max_steps=2, save_step=1, batch_size=4,
+        skip_nonfinite=True), ListSource(batches), strategy)
     # Each replica takes its own batch: step 1 gives replica 1 the NaN
     # batch, and neither replica may update (the beta powers stay put).
     train_dir = os.path.join(run, 'train')
@@ -111,7 +114,7 @@ class NonFiniteTest(tf.test.TestCase):
     two = _variables(os.path.join(train_dir, 'model.ckpt-2'))
     power = 'optimizer/beta1_power/.ATTRIBUTES/VARIABLE_VALUE'
     self.assertAllClose([one[power], two[power]], [0.9, 0.81])
-    self.assertEqual([v for _, v in summaries.read_scalars(train_dir)[
+    self.assertEqual([v for _, v in summary_files.read_scalars(train_dir)[
         'nonfinite_steps']], [1, 0])
 
 
@@ -142,20 +145,18 @@ class FullDiskTest(tf.test.TestCase):
       self.skipTest('cannot mount a tmpfs here: %s' % mounted.stderr)
     self.addCleanup(subprocess.run, ['umount', run])
     source = ListSource([testing.feature_batch(4, seed=i) for i in range(2)])
-    args = dict(model_name='capsule', hparams=hparams_lib.default_hparams(),
-                source=source, summary_dir=run, save_step=1,
-                strategy=tf.distribute.get_strategy(), batch_size=4)
-    train_eval.train(max_steps=1, **args)
+    config = config_lib.RunConfig(summary_dir=run, save_step=1, batch_size=4)
+    training.train(config.replace(max_steps=1), source)
     train_dir = os.path.join(run, 'train')
-    with self.assertRaisesRegex(train_eval.ExperimentError,
+    with self.assertRaisesRegex(ExperimentError,
                                 r'cannot write checkpoint .*model.ckpt-2 .*'
                                 r'model.ckpt-1 is intact'):
-      train_eval.train(max_steps=2, **args)
+      training.train(config.replace(max_steps=2), source)
     self.assertEqual(tf.train.latest_checkpoint(train_dir),
                      os.path.join(train_dir, 'model.ckpt-1'))
-    restored = train_eval.build_model('capsule', args['hparams'], source.info)
-    train_eval.restore_model(restored, os.path.join(train_dir,
-                                                    'model.ckpt-1'))
+    restored = registry.build_model('capsule', config.hparams, source.info)
+    checkpoints.restore_model(restored, os.path.join(train_dir,
+                                                     'model.ckpt-1'))
 
 
 class DeterminismTest(tf.test.TestCase):
@@ -166,12 +167,11 @@ class DeterminismTest(tf.test.TestCase):
     losses = []
     for _ in range(2):
       run = self.create_tempdir().full_path
-      source = train_eval.get_source('mnist', d, 'train', 1, False, 'idx')
-      train_eval.train('capsule', hparams_lib.default_hparams(), source, run,
-                       max_steps=3, save_step=10, batch_size=4, seed=7,
-                       strategy=tf.distribute.get_strategy(),
-                       log_every_secs=0.0)
-      losses.append(summaries.read_scalars(os.path.join(run, 'train'))
+      config = config_lib.RunConfig(
+          data_dir=d, data_source='idx', summary_dir=run, max_steps=3,
+          save_step=10, batch_size=4, seed=7, log_every_secs=0.0)
+      training.train(config, registry.get_source(config, 'train'))
+      losses.append(summary_files.read_scalars(os.path.join(run, 'train'))
                     ['total_loss'])
     self.assertLen(losses[0], 3)
     self.assertEqual(losses[0], losses[1])
@@ -182,14 +182,16 @@ class DeterminismTest(tf.test.TestCase):
     contents = []
     for _ in range(2):
       out = self.create_tempdir().full_path
-      paths = mnist_shift.generate(d, out, 'train', 2, 4,
-                                                   True, 3, 20, seed=3)
+      paths = mnist_shift.generate(
+          d, out, 'train', shift=2, pad=4, multi_targets=True, num_pairs=3,
+          max_shard=20, seed=3)
       contents.append([open(p, 'rb').read() for p in paths])
     self.assertEqual(contents[0], contents[1])
 
 
 class KillResumeSoakTest(tf.test.TestCase):
 
+  @pytest.mark.slow
   def test_kill_nine_cycles_with_an_evaluator(self):
     tmp = self.create_tempdir().full_path
     data = testdata.make_mnist_records(tmp)
@@ -202,13 +204,15 @@ class KillResumeSoakTest(tf.test.TestCase):
     evaluator = subprocess.Popen(
         common + ['--train=false', '--eval_size=7', '--eval_poll_secs=1',
                   '--eval_timeout_secs=600'], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env=env)
+        stderr=subprocess.STDOUT, text=True, env=env)
     rng = random.Random(0)
     resumed_from = []
     deadline = time.time() + 420
     while time.time() < deadline:
+      # Progress lines (resumed from ...) are absl logging, on stderr.
       trainer = subprocess.Popen(common + ['--save_step=1'],
-                                 stdout=subprocess.PIPE, text=True, env=env)
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, env=env)
       try:
         out, _ = trainer.communicate(timeout=rng.uniform(6.0, 12.0))
         resumed_from += re.findall(r'resumed from .*model.ckpt-(\d+)', out)
@@ -227,8 +231,8 @@ class KillResumeSoakTest(tf.test.TestCase):
       tf.train.load_checkpoint(path)  # Every listed checkpoint is whole.
     # Never back to step 0 once a checkpoint existed.
     self.assertNotIn('0', resumed_from)
-    out, err = evaluator.communicate(timeout=300)
-    self.assertEqual(evaluator.returncode, 0, err)
+    out, _ = evaluator.communicate(timeout=300)
+    self.assertEqual(evaluator.returncode, 0, out[-3000:])
     steps = [int(s) for s in re.findall(r'evaluated step (\d+)', out)]
     self.assertEqual(steps[-1], max_steps)
     self.assertEqual(steps, sorted(set(steps)))

@@ -5,8 +5,9 @@ import os
 
 import tensorflow as tf
 
-from models import hparams as hparams_lib
-import train_eval
+from runner import config as config_lib
+from runner import evaluation
+from runner import registry
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHECKPOINT = os.path.join(ROOT, 'checkpoints', 'mnist', 'model.ckpt-8000')
@@ -20,12 +21,11 @@ EXPECTED_WRONG = 2
 class ShippedCheckpointTest(tf.test.TestCase):
 
   def test_known_error_on_the_first_500_test_digits(self):
-    source = train_eval.get_source('mnist', os.path.join(ROOT, 'data',
-                                                         'mnist'),
-                                   'test', 1, False, 'idx')
-    wrong, total = train_eval.evaluate_checkpoints(
-        'capsule', hparams_lib.default_hparams(), source, [CHECKPOINT],
-        SUBSET)
+    config = config_lib.RunConfig(
+        data_dir=os.path.join(ROOT, 'data', 'mnist'), data_source='idx',
+        checkpoint=CHECKPOINT, eval_size=SUBSET)
+    wrong, total = evaluation.evaluate_checkpoints(
+        config, registry.get_source(config, 'test'))
     self.assertEqual((wrong, total), (EXPECTED_WRONG, SUBSET))
 
   def test_weights_only_and_small(self):

@@ -11,15 +11,13 @@ import os
 
 import numpy as np
 
+from input_data.errors import DataError
+
 MNIST_FILES = {
     'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
     'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
 }
 SHA256SUMS = 'SHA256SUMS.uncompressed'
-
-
-class DataError(ValueError):
-  """A data file is missing, corrupt or not what it claims to be."""
 
 
 def find_file(data_dir, name):

@@ -8,6 +8,7 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
+from input_data import errors
 from input_data import idx
 
 
@@ -39,20 +40,20 @@ class IdxTest(tf.test.TestCase, parameterized.TestCase):
     with open(path, 'wb') as f:
       f.write(data)
     rank = 3 if data[3:4] == bytes([3]) else 1
-    with self.assertRaisesRegex(idx.DataError, 'bad-idx1-ubyte: ' + message):
+    with self.assertRaisesRegex(errors.DataError, 'bad-idx1-ubyte: ' + message):
       idx.read_idx(path, rank)
 
   def test_wrong_rank(self):
     path = os.path.join(self._dir(), 'l')
     idx.write_idx(path, np.zeros([2], np.uint8))
-    with self.assertRaisesRegex(idx.DataError, 'IDX rank 1, expected 3'):
+    with self.assertRaisesRegex(errors.DataError, 'IDX rank 1, expected 3'):
       idx.read_idx(path, 3)
 
   def test_damaged_gzip(self):
     path = os.path.join(self._dir(), 'x.gz')
     with open(path, 'wb') as f:
       f.write(gzip.compress(b'\0\0\x08\x01\0\0\0\x05abcde')[:15])
-    with self.assertRaisesRegex(idx.DataError, 'x.gz: cannot be read'):
+    with self.assertRaisesRegex(errors.DataError, 'x.gz: cannot be read'):
       idx.read_idx(path, 1)
 
   def _mnist_dir(self, n_train=3, n_test=2):
@@ -74,18 +75,18 @@ class IdxTest(tf.test.TestCase, parameterized.TestCase):
     with open(os.path.join(d, idx.SHA256SUMS), 'w') as f:
       f.write('%s  t10k-labels-idx1-ubyte\n' % good)
       f.write('%s  t10k-images-idx3-ubyte\n' % ('0' * 64))
-    with self.assertRaisesRegex(idx.DataError,
+    with self.assertRaisesRegex(errors.DataError,
                                 't10k-images-idx3-ubyte.gz: SHA-256'):
       idx.load_mnist(d, 'test')
 
   def test_missing_file_and_count_mismatch(self):
     d = self._mnist_dir()
     os.remove(os.path.join(d, 'train-labels-idx1-ubyte'))
-    with self.assertRaisesRegex(idx.DataError,
+    with self.assertRaisesRegex(errors.DataError,
                                 'train-labels-idx1-ubyte: no such file'):
       idx.load_mnist(d, 'train')
     idx.write_idx(os.path.join(d, 'train-labels-idx1-ubyte'), [1, 2])
-    with self.assertRaisesRegex(idx.DataError, '3 images but 2 labels'):
+    with self.assertRaisesRegex(errors.DataError, '3 images but 2 labels'):
       idx.load_mnist(d, 'train')
 
   def test_shipped_mnist_matches_its_checksums(self):

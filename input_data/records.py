@@ -12,7 +12,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from input_data.idx import DataError
+from input_data.errors import DataError
 
 
 def _int64(value):
@@ -114,10 +114,17 @@ def first_record_shape(path, features):
 def decode_image(raw, num_pixels):
   """uint8 bytes -> [num_pixels] uint8, failing on a record of another size."""
   image = tf.io.decode_raw(raw, tf.uint8)
-  tf.debugging.assert_equal(
-      tf.size(image), num_pixels,
-      message='record image_raw has the wrong number of bytes')
-  return tf.reshape(image, [num_pixels])
+
+  def wrong_size():
+    check = tf.debugging.Assert(False, [
+        'record image_raw has the wrong number of bytes:', tf.size(image),
+        'instead of', num_pixels])
+    with tf.control_dependencies([check]):
+      return tf.zeros([num_pixels], tf.uint8)
+  # A cond, not a control dependency: the data path itself goes through the
+  # check, so no graph rewrite can move a reshape of the bytes before it.
+  return tf.cond(tf.equal(tf.size(image), num_pixels),
+                 lambda: tf.reshape(image, [num_pixels]), wrong_size)
 
 
 def expand_pattern(pattern):

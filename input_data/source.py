@@ -13,14 +13,43 @@ partial) -> prefetch, in file order.
 """
 
 import collections
+from typing import Optional, Protocol
 
 import tensorflow as tf
 
 from input_data import augment
-from input_data import idx
+from input_data import errors
 
 DatasetInfo = collections.namedtuple(
     'DatasetInfo', ('height', 'depth', 'num_classes', 'num_targets'))
+
+
+class DataSource(Protocol):
+  """What training and evaluation read: every reader returns one of these.
+
+  Batches are dicts of the original's feature keys (see
+  input_data/mnist/mnist_input_record.py); `info` gives their static shape.
+  """
+  info: DatasetInfo
+  # Examples in the split, or None for a stream that does not count them
+  # (MultiMNIST shards).
+  num_examples: Optional[int]
+  # Names the data (files) in error messages.
+  describe: str
+
+  def train_dataset(self, batch_size, seed, input_context=None):
+    """Endless shuffled, augmented batches (per replica with a
+    tf.distribute.InputContext); reproducible for a seed."""
+
+  def eval_dataset(self, batch_size, eval_size):
+    """The first eval_size examples in order, the last batch partial."""
+
+
+def first_examples(source, count):
+  """One batch of the first (at most) count examples of a source's split,
+  in file order, without augmentation."""
+  count = min(count, source.num_examples or count)
+  return next(iter(source.eval_dataset(count, count)))
 
 
 def shuffled_with_seeds(ds, buffer_size, seed, input_context=None,
@@ -82,8 +111,8 @@ class ExampleSource:
 
   def eval_dataset(self, batch_size, eval_size):
     if eval_size > self.num_examples:
-      raise idx.DataError('--eval_size=%d but %s holds only %d examples' %
-                          (eval_size, self.describe, self.num_examples))
+      raise errors.DataError('--eval_size=%d but %s holds only %d examples' %
+                             (eval_size, self.describe, self.num_examples))
     ds = self.make_examples().take(eval_size)
     ds = ds.map(lambda image, label: self._features(self.eval_fn(image),
                                                     label),

@@ -6,6 +6,7 @@ import numpy as np
 
 from input_data import idx
 from input_data.cifar10 import cifar10_input
+from input_data.mnist import mnist_input_record
 from input_data.mnist import mnist_shift
 from input_data.norb import smallnorb_convert
 
@@ -62,11 +63,18 @@ def write_smallnorb(directory, n=6, size=96, gz=False):
   return directory
 
 
+def idx_sources(tmp, n_train=8, n_test=4):
+  """(train, test) sources over tiny IDX files, digits shifted on the fly."""
+  data = write_mnist(os.path.join(tmp, 'idx'), n_train, n_test)
+  return tuple(mnist_input_record.mnist_source(data, split, data_source='idx')
+               for split in ('train', 'test'))
+
+
 def make_mnist_records(tmp):
   idx_dir = write_mnist(os.path.join(tmp, 'idx'), n_train=20,
                                          n_test=7)
   data_dir = os.path.join(tmp, 'records')
   # The names experiment.py reads by default: train shifted by 2, test by 0.
-  mnist_shift.generate(idx_dir, data_dir, 'train', 2, 0, False, 0, 0, 0)
-  mnist_shift.generate(idx_dir, data_dir, 'test', 0, 0, False, 0, 0, 0)
+  mnist_shift.generate(idx_dir, data_dir, 'train', shift=2)
+  mnist_shift.generate(idx_dir, data_dir, 'test', shift=0)
   return data_dir

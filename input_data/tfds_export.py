@@ -17,10 +17,16 @@ from absl import app
 from absl import flags
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
+if __name__ == '__main__':
+  # Run as a script: the repository root on the path, and TensorFlow's C++
+  # start-up notices hidden unless the user chose a level (runner/quiet.py).
+  sys.path.insert(0, os.path.abspath(os.path.join(
+      os.path.dirname(__file__), '..')))
+  from runner import quiet  # pylint: disable=g-import-not-at-top
+  quiet.import_tensorflow()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from input_data import errors
 from input_data import idx
 from input_data.cifar10 import cifar10_input
 from input_data.norb import smallnorb_convert
@@ -81,8 +87,8 @@ def export(dataset, output_dir, data_dir=None):
   if dataset == 'smallnorb':
     return [smallnorb_convert.convert_tfds(split, output_dir, split, data_dir)
             for split in ('train', 'test')]
-  raise idx.DataError('--dataset must be one of %s, got %r' %
-                      (', '.join(DATASETS), dataset))
+  raise errors.DataError('--dataset must be one of %s, got %r' %
+                         (', '.join(DATASETS), dataset))
 
 
 FLAGS = flags.FLAGS
@@ -101,7 +107,7 @@ def main(argv):
   try:
     for path in export(FLAGS.dataset, FLAGS.output_dir, FLAGS.tfds_data_dir):
       print('wrote %s' % path)
-  except (idx.DataError, OSError) as e:
+  except (errors.DataError, OSError) as e:
     sys.exit('tfds_export.py: %s' % e)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from input_data import errors
 from input_data import idx
 from input_data import tfds_export
 from input_data.cifar10 import cifar10_input
@@ -25,7 +26,7 @@ class TfdsExportTest(tf.test.TestCase):
     with _mock():
       images, labels = tfds_export.tfds_arrays('fashion_mnist', 'train')
       paths = tfds_export.export('fashion_mnist', out)
-      records = mnist_shift.generate(None, out, 'test', 1, 0, False, 0, 0, 0,
+      records = mnist_shift.generate(None, out, 'test', shift=1,
                                      tfds_dataset='mnist')
     self.assertLen(paths, 4)
     read_images, read_labels = idx.load_mnist(out, 'train')
@@ -60,7 +61,7 @@ class TfdsExportTest(tf.test.TestCase):
     self.assertTrue(np.all(batch['recons_label'].numpy() < 5))
 
   def test_unknown_dataset(self):
-    with self.assertRaisesRegex(idx.DataError, "got 'imagenet'"):
+    with self.assertRaisesRegex(errors.DataError, "got 'imagenet'"):
       tfds_export.export('imagenet', self.create_tempdir().full_path)
 
 

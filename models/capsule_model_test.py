@@ -116,7 +116,7 @@ class CapsuleModelTest(tf.test.TestCase, parameterized.TestCase):
     m = _model('loss_type=%s' % loss_type)
     optimizer = model.Adam(m.trainable_variables)
     strategy = tf.distribute.get_strategy()
-    step = model.make_train_step(m, optimizer, strategy, global_batch_size=8)
+    step = testing.make_train_step(m, optimizer, strategy, global_batch_size=8)
     features = testing.feature_batch(8)
     losses = [float(step(features)['total_loss']) for _ in range(10)]
     self.assertLess(losses[-1], 0.8 * losses[0])

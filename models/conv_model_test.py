@@ -9,7 +9,7 @@ from models import conv_model
 from models import hparams as hparams_lib
 from models import model
 from models import testing
-import train_eval
+from runner import checkpoints
 
 # The standard deviation of a normal truncated at 2 sigma, per unit sigma.
 TRUNCATED_STD = 0.8796
@@ -55,7 +55,7 @@ class ConvModelTest(tf.test.TestCase):
         expected = sess.run(logits, {images: features['images']})
         tf.compat.v1.train.Saver().save(sess, path)
     m = conv_model.ConvModel(hparams_lib.default_hparams(), 28, 1, 10)
-    train_eval.restore_model(m, path)
+    checkpoints.restore_model(m, path)
     self.assertAllClose(m.inference(features).logits, expected, atol=1e-4,
                         rtol=1e-5)
     # The scores differ between examples: the comparison has teeth.
@@ -72,7 +72,7 @@ class ConvModelTest(tf.test.TestCase):
     self.assertEqual(hparams.loss_type, 'margin')
     m = conv_model.ConvModel(hparams, 28, 1, 10)
     optimizer = model.Adam(m.trainable_variables)
-    step = model.make_train_step(m, optimizer, tf.distribute.get_strategy(),
+    step = testing.make_train_step(m, optimizer, tf.distribute.get_strategy(),
                                  global_batch_size=8)
     features = testing.feature_batch(8)
     losses = [float(step(features)['total_loss']) for _ in range(15)]

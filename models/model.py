@@ -2,8 +2,8 @@
 
 `Model` holds the variables (built eagerly in the constructor, so that they
 are created under whatever `tf.distribute` strategy scope is active) and
-computes per-example losses. `make_train_step` / `make_train_loop` /
-`make_eval_step` return `tf.function`s that run under any strategy: the
+computes per-example losses. `make_train_loop` / `make_eval_step` return
+`tf.function`s that run under any strategy: the
 default one, Mirrored over local devices, or MultiWorkerMirrored. Losses are
 averaged over the GLOBAL batch: each replica sums its examples' losses and
 divides by the global batch size, and gradients are summed over replicas.
@@ -51,6 +51,7 @@ class Model(layers.Tf1Module):
     self.image_depth = image_depth
     self.num_classes = num_classes
     self.num_targets = num_targets
+    self.reconstruction = None  # The capsule model's decoder, if any.
 
   def images_nhwc(self, images):
     """[batch, depth*h*w] depth-major -> [batch, h, w, depth]."""
@@ -248,29 +249,18 @@ def _reduce_sums(strategy, per_replica):
           for k, v in per_replica.items()}
 
 
-def make_train_step(model, optimizer, strategy, global_batch_size,
-                    jit_compile=False, loss_scale=None):
-  """A compiled training step over one distributed batch.
-
-  See `_train_step_fn`.
-  """
-  return tf.function(_train_step_fn(model, optimizer, strategy,
-                                    global_batch_size, jit_compile,
-                                    loss_scale))
-
-
 def make_train_loop(model, optimizer, strategy, global_batch_size,
                     jit_compile=False, loss_scale=None):
   """Several training steps in one compiled call.
 
   Returns a `tf.function` `(iterator, num_steps) -> sums` that takes
   num_steps (an int tensor >= 1: a new value does not retrace) batches from
-  the (distributed) iterator, trains on each as `make_train_step` does, and
+  the (distributed) iterator, trains on each as `train_step_fn` does, and
   returns the sums of every step's sums. One host round trip for num_steps
   steps: what a fast accelerator needs when a step takes milliseconds (the
   `steps_per_loop` of Orbit, Keras' `steps_per_execution`).
   """
-  step_fn = _train_step_fn(model, optimizer, strategy, global_batch_size,
+  step_fn = train_step_fn(model, optimizer, strategy, global_batch_size,
                            jit_compile, loss_scale)
 
   @tf.function
@@ -283,7 +273,7 @@ def make_train_loop(model, optimizer, strategy, global_batch_size,
   return train_steps
 
 
-def _train_step_fn(model, optimizer, strategy, global_batch_size,
+def train_step_fn(model, optimizer, strategy, global_batch_size,
                    jit_compile, loss_scale):
   """The training step over one distributed batch, to be compiled.
 

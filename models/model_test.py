@@ -54,7 +54,7 @@ class DistributedStepTest(tf.test.TestCase):
       tf.random.set_seed(5)
       m = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1, 10)
       adam = model.Adam(m.trainable_variables)
-    step = model.make_train_step(m, adam, strategy, global_batch_size=8)
+    step = testing.make_train_step(m, adam, strategy, global_batch_size=8)
     batches = strategy.experimental_distribute_dataset(
         tf.data.Dataset.from_tensors(features).repeat())
     iterator = iter(batches)
@@ -90,7 +90,7 @@ class DistributedStepTest(tf.test.TestCase):
         if loop:
           sums = model.make_train_loop(*args)(iterator, tf.constant(3))
         else:
-          step = model.make_train_step(*args)
+          step = testing.make_train_step(*args)
           each = [step(next(iterator)) for _ in range(3)]
           sums = {k: sum(s[k] for s in each) for k in each[0]}
         results.append((sums, [v.numpy() for v in m.trainable_variables],
@@ -128,7 +128,7 @@ class FastPathTest(tf.test.TestCase):
     for jit in (False, True):
       m = self._model()
       adam = model.Adam(m.trainable_variables)
-      step = model.make_train_step(m, adam, tf.distribute.get_strategy(), 8,
+      step = testing.make_train_step(m, adam, tf.distribute.get_strategy(), 8,
                                    jit_compile=jit)
       losses = [float(step(features)['total_loss']) for _ in range(2)]
       results.append((losses, m.digit_capsules.weights.numpy()))
@@ -170,7 +170,7 @@ class FastPathTest(tf.test.TestCase):
       m.set_conv_dtype(conv_dtype)
     adam = model.Adam(m.trainable_variables)
     before = m.primary_capsules.weights.numpy()
-    step = model.make_train_step(m, adam, tf.distribute.get_strategy(), 128,
+    step = testing.make_train_step(m, adam, tf.distribute.get_strategy(), 128,
                                  loss_scale=loss_scale)
     sums = step(testing.feature_batch(8))
     self.assertEqual(float(sums['nonfinite_steps']), 0.0)
@@ -198,7 +198,7 @@ class FastPathTest(tf.test.TestCase):
         m.set_conv_dtype(tf.float16)
         adam = model.Adam(m.trainable_variables)
         loss_scale = model.DynamicLossScale(initial_scale=2.0 ** 100)
-      step = model.make_train_step(m, adam, strategy, 8, loss_scale=loss_scale)
+      step = testing.make_train_step(m, adam, strategy, 8, loss_scale=loss_scale)
       batches = iter(strategy.experimental_distribute_dataset(
           tf.data.Dataset.from_tensors(testing.feature_batch(8)).repeat()))
       before = [v.numpy() for v in m.trainable_variables]

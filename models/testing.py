@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from models import model as model_lib
+
 
 def split_cpu(num_devices=2):
   """Splits the CPU into logical devices so tests can run several replicas.
@@ -91,3 +93,11 @@ def tf1_margin_loss(labels, logits):
   positive = labels * tf.cast(l < 0.4, tf.float32) * tf.square(l - 0.4)
   negative = (1 - labels) * tf.cast(l > -0.4, tf.float32) * tf.square(l + 0.4)
   return tf.reduce_mean(0.5 * positive + 0.25 * negative)
+
+
+def make_train_step(model, optimizer, strategy, global_batch_size,
+                    jit_compile=False, loss_scale=None):
+  """One compiled training step over a batch (or a distributed batch): the
+  step `model.make_train_loop` runs, callable on a features dict."""
+  return tf.function(model_lib.train_step_fn(
+      model, optimizer, strategy, global_batch_size, jit_compile, loss_scale))

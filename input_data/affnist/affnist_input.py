@@ -15,10 +15,10 @@ import re
 
 import numpy as np
 
-from input_data import idx
+from input_data import errors
 from input_data.affnist import matfile
 from input_data.mnist import mnist_input_record
-from input_data.mnist import mnist_shift
+from input_data.mnist import splits
 
 SIZE = 40
 PAD = (SIZE - 28) // 2  # 6: a 28x28 digit can sit anywhere inside 40x40.
@@ -32,8 +32,8 @@ def _batch_files(data_dir):
   batches = [p for p in glob.glob(os.path.join(data_dir, '*.mat*'))
              if re.fullmatch(r'\d+\.mat(\.gz)?', os.path.basename(p))]
   if not batches:
-    raise idx.DataError('%s: no affNIST test.mat nor numbered batches '
-                        '(1.mat, 2.mat, ...)' % data_dir)
+    raise errors.DataError('%s: no affNIST test.mat nor numbered batches '
+                           '(1.mat, 2.mat, ...)' % data_dir)
   return sorted(batches, key=lambda p: int(os.path.basename(p).split('.')[0]))
 
 
@@ -43,16 +43,16 @@ def load_affnist(data_dir):
   for path in _batch_files(data_dir):
     data = matfile.read_mat(path).get('affNISTdata')
     if not isinstance(data, dict) or not {'image', 'label_int'} <= set(data):
-      raise idx.DataError('%s: no struct affNISTdata with fields image and '
-                          'label_int' % path)
+      raise errors.DataError('%s: no struct affNISTdata with fields image and '
+                             'label_int' % path)
     image, label = data['image'], np.ravel(data['label_int'])
     if image.ndim != 2 or image.shape[0] != SIZE * SIZE or (
         image.shape[1] != label.size):
-      raise idx.DataError('%s: image has shape %s and label_int %d values, '
-                          'expected [1600, N] and N' % (path, image.shape,
+      raise errors.DataError('%s: image has shape %s and label_int %d values, '
+                             'expected [1600, N] and N' % (path, image.shape,
                                                         label.size))
     if label.size and (label.min() < 0 or label.max() > 9):
-      raise idx.DataError('%s: label_int out of range 0..9' % path)
+      raise errors.DataError('%s: label_int out of range 0..9' % path)
     images.append(image.T.reshape(-1, SIZE, SIZE).astype(np.uint8))
     labels.append(label.astype(np.int64))
   return np.concatenate(images), np.concatenate(labels)
@@ -61,13 +61,13 @@ def load_affnist(data_dir):
 def affnist_source(data_dir, split):
   """train: MNIST (IDX files in data_dir) at random in 40x40; test: affNIST."""
   if split == 'train':
-    images, labels = mnist_shift.load_split(data_dir, 'train')
-    images = mnist_shift.pad_images(images, PAD)
+    images, labels = splits.load_split(data_dir, 'train')
+    images = splits.pad_images(images, PAD)
     return mnist_input_record.InMemorySource(
         images.reshape(images.shape[0], -1), labels.astype(np.int64), SIZE,
-        shift=PAD)
+        describe=data_dir, shift=PAD)
   if split != 'test':
     raise ValueError('split must be train or test, got %r' % (split,))
   images, labels = load_affnist(data_dir)
   return mnist_input_record.InMemorySource(
-      images.reshape(images.shape[0], -1), labels, SIZE)
+      images.reshape(images.shape[0], -1), labels, SIZE, describe=data_dir)

@@ -14,7 +14,7 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from input_data import idx
+from input_data import errors
 from input_data import testdata
 from input_data.affnist import affnist_input
 from input_data.affnist import matfile
@@ -43,19 +43,19 @@ class MatFileTest(tf.test.TestCase, parameterized.TestCase):
       data = f.read()
     with open(path, 'wb') as f:
       f.write(data[:1000])
-    with self.assertRaisesRegex(idx.DataError,
+    with self.assertRaisesRegex(errors.DataError,
                                 'broken.mat: truncated data element'):
       matfile.read_mat(path)
     with open(path, 'wb') as f:
       f.write(b'x' * 200)
-    with self.assertRaisesRegex(idx.DataError, 'broken.mat: not a MATLAB'):
+    with self.assertRaisesRegex(errors.DataError, 'broken.mat: not a MATLAB'):
       matfile.read_mat(path)
     with open(os.path.join(TESTDATA, 'tiny_compressed.mat'), 'rb') as f:
       data = bytearray(f.read())
     data[150:160] = b'\xff' * 10  # Inside the zlib stream.
     with open(path, 'wb') as f:
       f.write(bytes(data))
-    with self.assertRaisesRegex(idx.DataError, 'broken.mat: corrupt '
+    with self.assertRaisesRegex(errors.DataError, 'broken.mat: corrupt '
                                 'compressed element'):
       matfile.read_mat(path)
 
@@ -84,7 +84,7 @@ class AffnistTest(tf.test.TestCase):
       shutil.copy(os.path.join(TESTDATA, fixture), os.path.join(d, name))
     _, labels = affnist_input.load_affnist(d)
     self.assertAllEqual(labels, [7, 0, 9] * 3)
-    with self.assertRaisesRegex(idx.DataError, 'no affNIST test.mat'):
+    with self.assertRaisesRegex(errors.DataError, 'no affNIST test.mat'):
       affnist_input.load_affnist(self.create_tempdir().full_path)
 
   def test_training_digits_anywhere_in_40x40(self):

@@ -15,7 +15,7 @@ import os
 import tensorflow as tf
 
 from input_data import augment
-from input_data import idx
+from input_data import errors
 from input_data import source
 
 IMAGE_SIZE = 32
@@ -31,8 +31,8 @@ def _find_files(data_dir, names):
     if all(os.path.isfile(p) for p in paths):
       return paths
   missing = [n for n in names if not os.path.isfile(os.path.join(data_dir, n))]
-  raise idx.DataError('%s: missing %s (the CIFAR-10 binary version, '
-                      'cifar-10-batches-bin)' % (data_dir, ', '.join(missing)))
+  raise errors.DataError('%s: missing %s (the CIFAR-10 binary version, '
+                         'cifar-10-batches-bin)' % (data_dir, ', '.join(missing)))
 
 
 def _check_sizes(paths):
@@ -40,9 +40,9 @@ def _check_sizes(paths):
   for path in paths:
     size = os.path.getsize(path)
     if size == 0 or size % RECORD_BYTES:
-      raise idx.DataError('%s: %d bytes is not a whole number of %d-byte '
-                          'CIFAR-10 records (truncated or not CIFAR-10 '
-                          'binary)' % (path, size, RECORD_BYTES))
+      raise errors.DataError('%s: %d bytes is not a whole number of %d-byte '
+                             'CIFAR-10 records (truncated or not CIFAR-10 '
+                             'binary)' % (path, size, RECORD_BYTES))
     total += size // RECORD_BYTES
   return total
 

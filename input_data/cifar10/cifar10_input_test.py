@@ -4,7 +4,7 @@ import os
 
 import tensorflow as tf
 
-from input_data import idx
+from input_data import errors
 from input_data import testdata
 from input_data.cifar10 import cifar10_input
 
@@ -43,11 +43,11 @@ class Cifar10Test(tf.test.TestCase):
   def test_bad_files(self):
     root = testdata.write_cifar(self.create_tempdir().full_path)
     os.remove(os.path.join(root, 'data_batch_3.bin'))
-    with self.assertRaisesRegex(idx.DataError, 'missing data_batch_3.bin'):
+    with self.assertRaisesRegex(errors.DataError, 'missing data_batch_3.bin'):
       cifar10_input.cifar10_source(root, 'train')
     with open(os.path.join(root, 'test_batch.bin'), 'ab') as f:
       f.write(b'\0' * 10)
-    with self.assertRaisesRegex(idx.DataError,
+    with self.assertRaisesRegex(errors.DataError,
                                 'test_batch.bin: 9229 bytes is not a whole'):
       cifar10_input.cifar10_source(root, 'test')
 

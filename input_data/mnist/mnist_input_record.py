@@ -20,10 +20,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from input_data import idx
+from input_data import errors
 from input_data import records
 from input_data import source
-from input_data.mnist import mnist_shift
+from input_data.mnist import splits
 
 DatasetInfo = source.DatasetInfo
 
@@ -67,8 +67,8 @@ def load_single_records(path):
       images.append(image_batch.numpy())
       labels.append(label_batch.numpy())
   except tf.errors.OpError as e:
-    raise idx.DataError('%s: corrupt record (%s)' %
-                        (path, e.message.splitlines()[0])) from e
+    raise errors.DataError('%s: corrupt record (%s)' %
+                           (path, e.message.splitlines()[0])) from e
   return np.concatenate(images), np.concatenate(labels), (height, width, depth)
 
 
@@ -111,11 +111,12 @@ class InMemorySource:
   optionally shifting/flipping each image on the fly.
   """
 
-  def __init__(self, images, labels, height, num_classes=10, shift=0,
-               flip=False):
+  def __init__(self, images, labels, height, describe, num_classes=10,
+               shift=0, flip=False):
     self.images = images  # uint8 [n, h*w] (depth 1)
     self.labels = labels  # int [n]
     self.info = DatasetInfo(height, 1, num_classes, 1)
+    self.describe = describe
     self.shift = shift
     self.flip = flip
 
@@ -154,8 +155,8 @@ class InMemorySource:
   def eval_dataset(self, batch_size, eval_size):
     """The first eval_size examples, in order, the last batch partial."""
     if eval_size > self.num_examples:
-      raise idx.DataError('--eval_size=%d but the evaluation data holds only '
-                          '%d examples' % (eval_size, self.num_examples))
+      raise errors.DataError('--eval_size=%d but the evaluation data holds only '
+                             '%d examples' % (eval_size, self.num_examples))
     ds = tf.data.Dataset.from_tensor_slices(
         (self.images[:eval_size], self.labels[:eval_size]))
     ds = ds.batch(batch_size)
@@ -182,13 +183,16 @@ class MultiMnistSource:
 
   SHUFFLE_BUFFER = 100000  # About 400 MB of parsed 36x36 pair features.
 
+  num_examples = None  # Not counted: the paper's sets have 10M-60M pairs.
+
   def __init__(self, pattern):
+    self.describe = pattern
     self.paths = records.expand_pattern(pattern)
     height, width, depth = records.first_record_shape(self.paths[0],
                                                       _MULTI_FEATURES)
     if height != width or depth != 1:
-      raise idx.DataError('%s: %dx%dx%d images, expected square, depth 1' %
-                          (self.paths[0], height, width, depth))
+      raise errors.DataError('%s: %dx%dx%d images, expected square, depth 1' %
+                             (self.paths[0], height, width, depth))
     self.info = DatasetInfo(height, 1, 10, 2)
 
   def _parse(self, ds):
@@ -230,8 +234,9 @@ class MultiMnistOnTheFlySource:
   `eval_seed`.
   """
 
-  def __init__(self, images, labels, shift=4, pad=4, eval_seed=0):
-    images = mnist_shift.pad_images(images, pad)  # [n, h, w] uint8
+  def __init__(self, images, labels, describe, shift=4, pad=4, eval_seed=0):
+    self.describe = describe
+    images = splits.pad_images(images, pad)  # [n, h, w] uint8
     self.height = images.shape[1]
     self.images = images.reshape(images.shape[0], -1)
     self.labels = labels.astype(np.int64)
@@ -315,28 +320,28 @@ def mnist_source(data_dir, split, num_targets=1, validate=False,
     raise ValueError('split must be train or test, got %r' % (split,))
   record_split = ('valid_' + split) if validate else split
   if num_targets == 2 and data_source == 'idx':
-    images, labels = mnist_shift.load_split(data_dir, record_split)
-    return MultiMnistOnTheFlySource(images, labels)
+    images, labels = splits.load_split(data_dir, record_split)
+    return MultiMnistOnTheFlySource(images, labels, describe=data_dir)
   if num_targets == 2:
     return MultiMnistSource(data_dir)
   if data_source == 'idx':
-    images, labels = mnist_shift.load_split(data_dir, record_split)
+    images, labels = splits.load_split(data_dir, record_split)
     height = images.shape[1]
     return InMemorySource(images.reshape(images.shape[0], -1),
-                          labels.astype(np.int64), height,
-                          shift=shift if split == 'train' else 0, flip=flip
-                          and split == 'train')
+                          labels.astype(np.int64), height, describe=data_dir,
+                          shift=shift if split == 'train' else 0,
+                          flip=flip and split == 'train')
   if data_source != 'records':
     raise ValueError('data_source must be records or idx, got %r' %
                      (data_source,))
-  path = os.path.join(data_dir, mnist_shift.record_name(
+  path = os.path.join(data_dir, splits.record_name(
       record_split, shift if split == 'train' else 0, False))
   if not os.path.isfile(path):
-    raise idx.DataError('%s: no such file (make it with input_data/mnist/'
-                        'mnist_shift.py --split=%s --shift=%d)' %
-                        (path, record_split, shift if split == 'train' else 0))
+    raise errors.DataError('%s: no such file (make it with input_data/mnist/'
+                           'mnist_shift.py --split=%s --shift=%d)' %
+                           (path, record_split, shift if split == 'train' else 0))
   images, labels, (height, width, depth) = load_single_records(path)
   if height != width or depth != 1:
-    raise idx.DataError('%s: %dx%dx%d images, expected square, depth 1' %
-                        (path, height, width, depth))
-  return InMemorySource(images, labels, height)
+    raise errors.DataError('%s: %dx%dx%d images, expected square, depth 1' %
+                           (path, height, width, depth))
+  return InMemorySource(images, labels, height, describe=path)

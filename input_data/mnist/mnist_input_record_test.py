@@ -6,6 +6,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from input_data import errors
 from input_data import idx
 from input_data import testdata
 from input_data import records
@@ -22,7 +23,7 @@ class ReaderTest(tf.test.TestCase):
     self.out = self.create_tempdir().full_path
 
   def test_records_features_and_exact_eval_size(self):
-    mnist_shift.generate(self.idx_dir, self.out, 'test', 0, 0, False, 0, 0, 0)
+    mnist_shift.generate(self.idx_dir, self.out, 'test', shift=0)
     source = reader.mnist_source(self.out, 'test')
     self.assertEqual(source.info, reader.DatasetInfo(28, 1, 10, 1))
     batches = list(source.eval_dataset(batch_size=2, eval_size=5))
@@ -33,7 +34,7 @@ class ReaderTest(tf.test.TestCase):
     images, _ = idx.load_mnist(self.idx_dir, 'test')
     self.assertAllClose(first['images'][1], images[1].ravel() / 255.0)
     self.assertAllEqual(first['recons_image'], first['images'])
-    with self.assertRaisesRegex(idx.DataError, 'holds only 7 examples'):
+    with self.assertRaisesRegex(errors.DataError, 'holds only 7 examples'):
       source.eval_dataset(2, 8)
 
   def test_pixels_scale_as_the_original_times_one_over_255(self):
@@ -44,7 +45,7 @@ class ReaderTest(tf.test.TestCase):
       image_name, label_name = idx.MNIST_FILES[split]
       idx.write_idx(os.path.join(d, image_name), images)
       idx.write_idx(os.path.join(d, label_name), np.arange(2))
-    mnist_shift.generate(d, d, 'test', 0, 0, False, 0, 0, 0)
+    mnist_shift.generate(d, d, 'test', shift=0)
     expected = np.arange(256, dtype=np.float32) * np.float32(1.0 / 255)
     for data_source in ('records', 'idx'):
       batch = next(iter(reader.mnist_source(d, 'test', data_source=data_source)
@@ -53,7 +54,7 @@ class ReaderTest(tf.test.TestCase):
       self.assertAllEqual(batch['images'][0, :256], expected)
 
   def test_missing_records_say_how_to_make_them(self):
-    with self.assertRaisesRegex(idx.DataError,
+    with self.assertRaisesRegex(errors.DataError,
                                 'train_2shifted_mnist.tfrecords: no such file'
                                 '.*mnist_shift.py --split=train --shift=2'):
       reader.mnist_source(self.out, 'train')
@@ -64,18 +65,18 @@ class ReaderTest(tf.test.TestCase):
                 records.single_example(np.zeros([28, 27]), 2)]
     examples[1] = examples[1].replace(b'\x1b', b'\x1c', 1)  # width 27 -> 28
     records.write_records(path, examples)
-    with self.assertRaisesRegex(idx.DataError,
+    with self.assertRaisesRegex(errors.DataError,
                                 'test_0shifted_mnist.tfrecords: corrupt record'):
       reader.mnist_source(self.out, 'test')
 
   def test_truncated_file_names_the_file(self):
-    mnist_shift.generate(self.idx_dir, self.out, 'test', 0, 0, False, 0, 0, 0)
+    mnist_shift.generate(self.idx_dir, self.out, 'test', shift=0)
     path = os.path.join(self.out, 'test_0shifted_mnist.tfrecords')
     with open(path, 'rb') as f:
       data = f.read()
     with open(path, 'wb') as f:
       f.write(data[:-100])
-    with self.assertRaisesRegex(idx.DataError, 'test_0shifted_mnist'):
+    with self.assertRaisesRegex(errors.DataError, 'test_0shifted_mnist'):
       reader.mnist_source(self.out, 'test')
 
   def test_training_epoch_is_a_permutation(self):
@@ -90,15 +91,17 @@ class ReaderTest(tf.test.TestCase):
   def test_validate_reads_the_generator_files(self):
     d = testdata.write_mnist(self.create_tempdir().full_path,
                                      n_train=10003, n_test=1)
-    mnist_shift.generate(d, self.out, 'valid_test', 0, 0, False, 0, 0, 0)
-    mnist_shift.generate(d, self.out, 'valid_train', 2, 0, False, 0, 0, 0)
+    mnist_shift.generate(d, self.out, 'valid_test', shift=0)
+    mnist_shift.generate(d, self.out, 'valid_train', shift=2)
     self.assertEqual(reader.mnist_source(self.out, 'test',
                                          validate=True).num_examples, 10000)
     self.assertEqual(reader.mnist_source(self.out, 'train',
                                          validate=True).num_examples, 3 * 25)
 
   def test_multi_mnist_shards(self):
-    mnist_shift.generate(self.idx_dir, self.out, 'test', 2, 4, True, 2, 4, 0)
+    mnist_shift.generate(
+        self.idx_dir, self.out, 'test', shift=2, pad=4, multi_targets=True,
+        num_pairs=2, max_shard=4)
     names = sorted(os.listdir(self.out))
     num_shards = len(names)
     pattern = os.path.join(self.out, 'multitest_2shifted_mnist.tfrecords@%d'
@@ -112,7 +115,7 @@ class ReaderTest(tf.test.TestCase):
         batch['recons_image'] + batch['spare_image'], 1.0), atol=1e-6)
     train = next(iter(source.train_dataset(4, seed=0)))
     self.assertEqual(train['spare_label'].shape, (4,))
-    with self.assertRaisesRegex(idx.DataError, 'shards missing'):
+    with self.assertRaisesRegex(errors.DataError, 'shards missing'):
       reader.mnist_source(pattern.replace('@%d' % num_shards, '@99'), 'test',
                           num_targets=2)
 
@@ -151,7 +154,7 @@ class OnTheFlyTest(tf.test.TestCase):
     generated = collections.Counter(
         int(np.argmax(c)) for c in mnist_shift.all_shifts(images, 2)[0])
     source = reader.InMemorySource(images.reshape(1, -1), np.array([0]), 28,
-                                   shift=2)
+                                   'one image', shift=2)
     batches = iter(source.train_dataset(batch_size=500, seed=0))
     drawn = collections.Counter(
         int(i) for b in (next(batches) for _ in range(10))
@@ -174,7 +177,8 @@ class MultiOnTheFlyTest(tf.test.TestCase):
     idx_dir = testdata.write_mnist(self.create_tempdir().full_path,
                                    n_train=200, n_test=200)
     images, labels = idx.load_mnist(idx_dir, 'test')
-    source = reader.MultiMnistOnTheFlySource(images, labels, shift=2, pad=4)
+    source = reader.MultiMnistOnTheFlySource(images, labels, 'test', shift=2,
+                                             pad=4)
     self.assertEqual(source.info, reader.DatasetInfo(36, 1, 10, 2))
     batches = iter(source.train_dataset(batch_size=200, seed=0))
     fly = [next(batches) for _ in range(5)]
@@ -189,7 +193,8 @@ class MultiOnTheFlyTest(tf.test.TestCase):
     # shift statistics (each label has 20 of 200 images: partners uniform
     # over the other 9 labels; bright-pixel rows uniform over 5 shifts).
     out = self.create_tempdir().full_path
-    paths = mnist_shift.generate(idx_dir, out, 'test', 2, 4, True, 10, 0, 0)
+    paths = mnist_shift.generate(
+        idx_dir, out, 'test', shift=2, pad=4, multi_targets=True, num_pairs=10)
     gen = list(reader.MultiMnistSource(paths[0]).eval_dataset(500, 1000))
     gen_2 = np.concatenate([b['spare_label'] for b in gen])
     fly_diff = np.mod(label_2 - label_1, 10)
@@ -211,7 +216,7 @@ class MultiOnTheFlyTest(tf.test.TestCase):
     idx_dir = testdata.write_mnist(self.create_tempdir().full_path,
                                            n_train=20, n_test=20)
     images, labels = idx.load_mnist(idx_dir, 'test')
-    source = reader.MultiMnistOnTheFlySource(images, labels)
+    source = reader.MultiMnistOnTheFlySource(images, labels, 'test')
     first = list(source.eval_dataset(4, 10))
     second = list(source.eval_dataset(5, 10))
     self.assertAllEqual(np.concatenate([b['images'] for b in first]),

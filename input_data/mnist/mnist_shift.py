@@ -38,45 +38,21 @@ from absl import app
 from absl import flags
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
+if __name__ == '__main__':
+  # Run as a script: the repository root on the path, and TensorFlow's C++
+  # start-up notices hidden unless the user chose a level (runner/quiet.py).
+  sys.path.insert(0, os.path.abspath(os.path.join(
+      os.path.dirname(__file__), '..', '..')))
+  from runner import quiet  # pylint: disable=g-import-not-at-top
+  quiet.import_tensorflow()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from input_data import idx
+from input_data import errors
 from input_data import records
-from input_data import tfds_export
+from input_data.mnist import splits
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
-SPLITS = ('train', 'test', 'valid_train', 'valid_test')
-VALIDATION_SIZE = 10000  # valid_test = train images [0, 10000).
 DEFAULT_DATA_DIR = '/tmp/tensorflow/mnist/input_data'  # The original's.
-
-
-def record_name(split, shift, multi_targets):
-  """File name (shards: prefix) the generator writes and the readers read."""
-  return '%s%s_%dshifted_mnist.tfrecords' % ('multi' if multi_targets else '',
-                                             split, shift)
-
-
-def load_split(data_dir, split, tfds_dataset=None):
-  """(images, labels) uint8 of one generator split.
-
-  From the IDX files in data_dir, or with tfds_dataset ('mnist' or
-  'fashion_mnist') from tensorflow-datasets (data_dir is then its data_dir).
-  """
-  if split not in SPLITS:
-    raise idx.DataError('--split must be one of %s, got %r' % (SPLITS, split))
-  base = 'test' if split == 'test' else 'train'
-  if tfds_dataset:
-    images, labels = tfds_export.tfds_arrays(tfds_dataset, base, data_dir)
-    images, labels = images[..., 0], labels.astype(np.uint8)
-  else:
-    images, labels = idx.load_mnist(data_dir, base)
-  if split == 'valid_train':
-    return images[VALIDATION_SIZE:], labels[VALIDATION_SIZE:]
-  if split == 'valid_test':
-    return images[:VALIDATION_SIZE], labels[:VALIDATION_SIZE]
-  return images, labels
 
 
 def shift_image(image, dy, dx):
@@ -98,10 +74,6 @@ def all_shifts(images, shift):
   return np.stack(copies, axis=1)
 
 
-def pad_images(images, pad):
-  return np.pad(images, ((0, 0), (pad, pad), (pad, pad))) if pad else images
-
-
 def choose_partners(labels, num_pairs, rng, block=2048):
   """[n, num_pairs] partner indices of another label (-1: none found).
 
@@ -116,9 +88,9 @@ def choose_partners(labels, num_pairs, rng, block=2048):
   n = labels.shape[0]
   k = 2 * num_pairs
   if k > n:
-    raise idx.DataError('--num_pairs=%d draws 2*num_pairs=%d candidates '
-                        'without replacement from only %d images' %
-                        (num_pairs, k, n))
+    raise errors.DataError('--num_pairs=%d draws 2*num_pairs=%d candidates '
+                           'without replacement from only %d images' %
+                           (num_pairs, k, n))
   partners = np.full((n, num_pairs), -1, np.int64)
   taken = np.zeros((min(block, n), n), bool)  # taken[row, image]
   for begin in range(0, n, block):
@@ -179,7 +151,7 @@ def merge(a, b):
 
 def write_single(images, labels, shift, pad, path, log_every=5.0):
   """Writes the shifted single-digit records to one file; returns [path]."""
-  images = pad_images(images, pad)
+  images = splits.pad_images(images, pad)
   n, h, w = images.shape
   per_image = (2 * shift + 1) ** 2
   total = n * per_image
@@ -210,9 +182,9 @@ def write_multi(images, labels, shift, pad, num_pairs, path, max_shard, rng,
   as `shard_turns`; records in base order, then partner order.
   """
   if num_pairs < 1:
-    raise idx.DataError('--num_pairs must be >= 1 with --multi_targets, got '
-                        '%d' % num_pairs)
-  images = pad_images(images, pad)
+    raise errors.DataError('--num_pairs must be >= 1 with --multi_targets, got '
+                           '%d' % num_pairs)
+  images = splits.pad_images(images, pad)
   n = images.shape[0]
   partners = choose_partners(labels, num_pairs, rng)  # [n, num_pairs]
   base_shifts = rng.randint(-shift, shift + 1, size=(n, 2))
@@ -243,14 +215,17 @@ def write_multi(images, labels, shift, pad, num_pairs, path, max_shard, rng,
   return records.write_sharded(path, examples(), num_shards)
 
 
-def generate(data_dir, output_dir, split, shift, pad, multi_targets,
-             num_pairs, max_shard, seed, tfds_dataset=None):
-  """Generates one split; returns the list of files written."""
+def generate(data_dir, output_dir, split, *, shift=2, pad=0,
+             multi_targets=False, num_pairs=0, max_shard=0, seed=0,
+             tfds_dataset=None):
+  """Generates one split; returns the list of files written. The keyword
+  arguments are the program's flags, with their defaults."""
   if shift < 0 or pad < 0 or max_shard < 0:
-    raise idx.DataError('--shift, --pad and --max_shard must be >= 0')
-  images, labels = load_split(data_dir, split, tfds_dataset)
+    raise errors.DataError('--shift, --pad and --max_shard must be >= 0')
+  images, labels = splits.load_split(data_dir, split, tfds_dataset)
   os.makedirs(output_dir, exist_ok=True)
-  path = os.path.join(output_dir, record_name(split, shift, multi_targets))
+  path = os.path.join(output_dir,
+                      splits.record_name(split, shift, multi_targets))
   if multi_targets:
     return write_multi(images, labels, shift, pad, num_pairs, path, max_shard,
                        np.random.RandomState(seed))
@@ -292,11 +267,13 @@ def main(argv):
   if not (FLAGS.output_dir or FLAGS.data_dir):
     sys.exit('mnist_shift.py: --output_dir is required with --source=tfds')
   try:
-    paths = generate(FLAGS.data_dir, FLAGS.output_dir or FLAGS.data_dir,
-                     FLAGS.split, FLAGS.shift, FLAGS.pad, FLAGS.multi_targets,
-                     FLAGS.num_pairs, FLAGS.max_shard, FLAGS.seed,
-                     FLAGS.tfds_dataset if FLAGS.source == 'tfds' else None)
-  except (idx.DataError, OSError) as e:
+    paths = generate(
+        FLAGS.data_dir, FLAGS.output_dir or FLAGS.data_dir, FLAGS.split,
+        shift=FLAGS.shift, pad=FLAGS.pad, multi_targets=FLAGS.multi_targets,
+        num_pairs=FLAGS.num_pairs, max_shard=FLAGS.max_shard,
+        seed=FLAGS.seed,
+        tfds_dataset=FLAGS.tfds_dataset if FLAGS.source == 'tfds' else None)
+  except (errors.DataError, OSError) as e:
     sys.exit('mnist_shift.py: %s' % e)
   for path in paths:
     print('wrote %s' % path)

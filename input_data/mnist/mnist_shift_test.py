@@ -5,10 +5,12 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from input_data import errors
 from input_data import idx
 from input_data import testdata
 from input_data.mnist import mnist_input_record
 from input_data.mnist import mnist_shift
+from input_data.mnist import splits
 
 
 
@@ -60,7 +62,7 @@ class ShiftTest(tf.test.TestCase):
   def test_pad_and_validation_split_names(self):
     d = testdata.write_mnist(self.create_tempdir().full_path, n_train=10005)
     out = self.create_tempdir().full_path
-    (path,) = mnist_shift.generate(d, out, 'valid_train', 0, 2, False, 0, 0, 0)
+    (path,) = mnist_shift.generate(d, out, 'valid_train', shift=0, pad=2)
     self.assertEndsWith(path, 'valid_train_0shifted_mnist.tfrecords')
     records = read_records(path, ('height', 'label'))
     self.assertLen(records, 5)  # Train images 10000..10004.
@@ -159,8 +161,8 @@ class ShiftTest(tf.test.TestCase):
     for max_shard in (0, 50):
       out = self.create_tempdir().full_path
       for split, shift in (('train', 2), ('test', 0)):
-        (path,) = mnist_shift.generate(d, out, split, shift, 0, False, 0,
-                                       max_shard, 0)
+        (path,) = mnist_shift.generate(
+            d, out, split, shift=shift, max_shard=max_shard)
         self.assertEqual(os.path.basename(path),
                          '%s_%dshifted_mnist.tfrecords' % (split, shift))
       train = mnist_input_record.mnist_source(out, 'train')
@@ -173,7 +175,9 @@ class ShiftTest(tf.test.TestCase):
     digests = []
     for seed in (5, 5, 6):
       out = self.create_tempdir().full_path
-      (path,) = mnist_shift.generate(d, out, 'test', 1, 4, True, 2, 0, seed)
+      (path,) = mnist_shift.generate(
+          d, out, 'test', shift=1, pad=4, multi_targets=True, num_pairs=2,
+          seed=seed)
       with open(path, 'rb') as f:
         digests.append(f.read())
     self.assertEqual(digests[0], digests[1])
@@ -187,8 +191,8 @@ class ShiftTest(tf.test.TestCase):
         self.assertNotEqual(labels[p], labels[i])
 
   def test_bad_split(self):
-    with self.assertRaisesRegex(idx.DataError, '--split must be one of'):
-      mnist_shift.load_split(self.create_tempdir().full_path, 'dev')
+    with self.assertRaisesRegex(errors.DataError, '--split must be one of'):
+      splits.load_split(self.create_tempdir().full_path, 'dev')
 
 
 if __name__ == '__main__':

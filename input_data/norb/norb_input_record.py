@@ -15,7 +15,7 @@ import os
 import tensorflow as tf
 
 from input_data import augment
-from input_data import idx
+from input_data import errors
 from input_data import records
 from input_data import source
 
@@ -56,8 +56,8 @@ def norb_source(data_dir, split):
     raise ValueError('split must be train or test, got %r' % (split,))
   path = os.path.join(data_dir, FILES[split])
   if not os.path.isfile(path):
-    raise idx.DataError('%s: no such file (make it with input_data/norb/'
-                        'smallnorb_convert.py)' % path)
+    raise errors.DataError('%s: no such file (make it with input_data/norb/'
+                           'smallnorb_convert.py)' % path)
   height, width, depth = records.first_record_shape(path, FEATURES)
 
   def make_examples():

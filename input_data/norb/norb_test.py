@@ -6,7 +6,7 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from input_data import idx
+from input_data import errors
 from input_data import testdata
 from input_data.norb import norb_input_record
 from input_data.norb import smallnorb_convert
@@ -36,7 +36,7 @@ class MatrixTest(tf.test.TestCase, parameterized.TestCase):
     path = os.path.join(self.create_tempdir().full_path, 'x.mat')
     with open(path, 'wb') as f:
       f.write(np.array([7, 1, 1, 1, 1], '<i4').tobytes())
-    with self.assertRaisesRegex(idx.DataError, 'x.mat: bad binary matrix '
+    with self.assertRaisesRegex(errors.DataError, 'x.mat: bad binary matrix '
                                 'magic 0x00000007'):
       smallnorb_convert.read_matrix(path)
     smallnorb_convert.write_matrix(path, np.zeros([4, 2], np.uint8))
@@ -44,7 +44,7 @@ class MatrixTest(tf.test.TestCase, parameterized.TestCase):
       data = f.read()
     with open(path, 'wb') as f:
       f.write(data[:-1])
-    with self.assertRaisesRegex(idx.DataError, '7 data bytes for shape'):
+    with self.assertRaisesRegex(errors.DataError, '7 data bytes for shape'):
       smallnorb_convert.read_matrix(path)
 
 
@@ -84,17 +84,17 @@ class NorbTest(tf.test.TestCase):
     raw = testdata.write_smallnorb(self.create_tempdir().full_path, n=4, size=8)
     cat = os.path.join(raw, smallnorb_convert.PREFIX['train'] + 'cat.mat')
     smallnorb_convert.write_matrix(cat, np.zeros([3], np.int32))
-    with self.assertRaisesRegex(idx.DataError, 'do not match 4 images'):
+    with self.assertRaisesRegex(errors.DataError, 'do not match 4 images'):
       smallnorb_convert.load_split(raw, 'train')
     os.remove(cat)
-    with self.assertRaisesRegex(idx.DataError, 'training-cat.mat: no such'):
+    with self.assertRaisesRegex(errors.DataError, 'training-cat.mat: no such'):
       smallnorb_convert.load_split(raw, 'train')
-    with self.assertRaisesRegex(idx.DataError, 'smallnorb_convert.py'):
+    with self.assertRaisesRegex(errors.DataError, 'smallnorb_convert.py'):
       norb_input_record.norb_source(raw, 'train')
     # A damaged record file is one DataError naming it, not a traceback.
     with open(os.path.join(raw, 'trainduo.tfrecords'), 'wb') as f:
       f.write(b'\x07' * 40)
-    with self.assertRaisesRegex(idx.DataError, 'trainduo.tfrecords: not a '
+    with self.assertRaisesRegex(errors.DataError, 'trainduo.tfrecords: not a '
                                 'readable TFRecord'):
       norb_input_record.norb_source(raw, 'train')
 

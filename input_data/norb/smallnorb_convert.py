@@ -27,12 +27,18 @@ from absl import app
 from absl import flags
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
+if __name__ == '__main__':
+  # Run as a script: the repository root on the path, and TensorFlow's C++
+  # start-up notices hidden unless the user chose a level (runner/quiet.py).
+  sys.path.insert(0, os.path.abspath(os.path.join(
+      os.path.dirname(__file__), '..', '..')))
+  from runner import quiet  # pylint: disable=g-import-not-at-top
+  quiet.import_tensorflow()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow as tf
 
+from input_data import errors
 from input_data import idx
 from input_data import records
 # pylint: enable=g-import-not-at-top,wrong-import-position
@@ -49,23 +55,23 @@ def read_matrix(path):
   """One binary matrix file -> numpy array; DataError naming the file."""
   data = idx.read_bytes(path)
   if len(data) < 8:
-    raise idx.DataError('%s: truncated binary matrix header' % path)
+    raise errors.DataError('%s: truncated binary matrix header' % path)
   magic, ndim = (int(x) for x in np.frombuffer(data, '<i4', 2))
   magic &= 0xFFFFFFFF
   if magic not in MAGIC:
-    raise idx.DataError('%s: bad binary matrix magic 0x%08X (expected '
-                        '0x1E3D4C55 uint8 or 0x1E3D4C54 int32)' % (path, magic))
+    raise errors.DataError('%s: bad binary matrix magic 0x%08X (expected '
+                           '0x1E3D4C55 uint8 or 0x1E3D4C54 int32)' % (path, magic))
   if not 1 <= ndim <= 8:
-    raise idx.DataError('%s: bad number of dimensions %d' % (path, ndim))
+    raise errors.DataError('%s: bad number of dimensions %d' % (path, ndim))
   header = 8 + 4 * max(ndim, 3)
   if len(data) < header:
-    raise idx.DataError('%s: truncated binary matrix header' % path)
+    raise errors.DataError('%s: truncated binary matrix header' % path)
   shape = tuple(int(x) for x in np.frombuffer(data, '<i4', ndim, 8))
   dtype = np.dtype(MAGIC[magic]).newbyteorder('<')
   size = int(np.prod(shape)) * dtype.itemsize
   if len(data) - header != size:
-    raise idx.DataError('%s: %d data bytes for shape %s, expected %d '
-                        '(truncated or padded)' % (path, len(data) - header,
+    raise errors.DataError('%s: %d data bytes for shape %s, expected %d '
+                           '(truncated or padded)' % (path, len(data) - header,
                                                    shape, size))
   return np.frombuffer(data, dtype, offset=header).reshape(shape)
 
@@ -91,14 +97,14 @@ def load_split(data_dir, split):
   images, labels, info = arrays
   n = images.shape[0]
   if images.ndim != 4 or images.shape[1] != 2 or images.dtype != np.uint8:
-    raise idx.DataError('%s: dat has shape %s, expected [n, 2, h, w] uint8' %
-                        (PREFIX[split], images.shape))
+    raise errors.DataError('%s: dat has shape %s, expected [n, 2, h, w] uint8' %
+                           (PREFIX[split], images.shape))
   if labels.shape != (n,) or info.shape != (n, 4):
-    raise idx.DataError('%s: cat %s / info %s do not match %d images' %
-                        (PREFIX[split], labels.shape, info.shape, n))
+    raise errors.DataError('%s: cat %s / info %s do not match %d images' %
+                           (PREFIX[split], labels.shape, info.shape, n))
   if labels.min() < 0 or labels.max() > 4:
-    raise idx.DataError('%scat.mat: category out of range 0..4' %
-                        PREFIX[split])
+    raise errors.DataError('%scat.mat: category out of range 0..4' %
+                           PREFIX[split])
   return images, labels, info
 
 
@@ -164,13 +170,13 @@ def main(argv):
   try:
     for split in FLAGS.splits:
       if split not in OUTPUT:
-        raise idx.DataError('--splits: %r is not train or test' % split)
+        raise errors.DataError('--splits: %r is not train or test' % split)
       if FLAGS.source == 'tfds':
         path = convert_tfds(split, FLAGS.output_dir, split, FLAGS.data_dir)
       else:
         path = convert(FLAGS.data_dir, FLAGS.output_dir, split)
       print('wrote %s' % path)
-  except (idx.DataError, OSError) as e:
+  except (errors.DataError, OSError) as e:
     sys.exit('smallnorb_convert.py: %s' % e)
 
 

@@ -294,7 +294,7 @@ class Capsule(Tf1Module):
           [input_dim, input_atoms, output_dim * output_atoms])
       self.biases = bias_variable([output_dim, output_atoms])
 
-  def _votes_by_input(self, input_tensor):
+  def votes_by_input(self, input_tensor):
     """[batch, input_dim, input_atoms] -> [in, batch, out, out_atoms]."""
     # One [batch, in_atoms] x [in_atoms, out*atoms] matmul per input capsule,
     # batched over input capsules: no tiled copy of the input.
@@ -303,13 +303,9 @@ class Capsule(Tf1Module):
     return tf.reshape(votes, [self.input_dim, -1, self.output_dim,
                               self.output_atoms])
 
-  def votes(self, input_tensor):
-    """[batch, input_dim, input_atoms] -> [batch, input_dim, out, out_atoms]."""
-    return tf.transpose(self._votes_by_input(input_tensor), [1, 0, 2, 3])
-
   def __call__(self, input_tensor):
     # Straight to the output-major layout routing wants: one transpose.
-    votes_t = tf.transpose(self._votes_by_input(input_tensor),
+    votes_t = tf.transpose(self.votes_by_input(input_tensor),
                            [1, 2, 0, 3])  # [batch, out, in, out_atoms]
     return _route_output_major(votes_t, self.biases, self.num_routing,
                                self.leaky)
@@ -466,10 +462,3 @@ class Reconstruction(Tf1Module):
     for layer in self.layers:
       hidden = layer(hidden)
     return hidden
-
-
-def reconstruction_loss(reconstruction_2d, image, balance_factor):
-  """balance_factor * mean over batch of the summed squared pixel error."""
-  image_2d = tf.reshape(image, tf.shape(reconstruction_2d))
-  distance = tf.reduce_sum(tf.square(reconstruction_2d - image_2d), axis=-1)
-  return balance_factor * tf.reduce_mean(distance)

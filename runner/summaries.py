@@ -18,6 +18,7 @@ _HISTOGRAM_METADATA = summary_pb2.SummaryMetadata(
     plugin_data=summary_pb2.SummaryMetadata.PluginData(
         plugin_name='histograms'))
 HISTOGRAM_BUCKETS = 30  # TensorBoard's default.
+RECONSTRUCTION_IMAGES = 10  # Examples in the reconstruction image.
 
 
 def write_scalars(writer, step, scalars):
@@ -79,6 +80,17 @@ def write_variable_summaries(writer, step, variables):
   write_histograms(writer, step, histograms)
 
 
+def write_reconstructions(writer, step, model, info, features):
+  """The original's 'reconstruction' image of the first examples of
+  features (a batch), for models with a decoder."""
+  if getattr(model, 'reconstruction', None) is None:
+    return
+  features = {k: v[:RECONSTRUCTION_IMAGES] for k, v in features.items()}
+  grid = reconstruction_grid(features, model.inference(features).remakes,
+                             info.height, info.depth)
+  write_images(writer, step, 'reconstruction', grid)
+
+
 def reconstruction_grid(features, remakes, height, depth):
   """The original's 'reconstruction' image: per example, input above target
   above reconstruction, one column per target. [n, 3*h, targets*w, depth]."""
@@ -90,30 +102,3 @@ def reconstruction_grid(features, remakes, height, depth):
                         to_image(features[key]), to_image(remake)], axis=1)
              for key, remake in zip(targets, remakes)]
   return tf.concat(columns, axis=2)
-
-
-def read_scalars(event_dir):
-  """{tag: [(step, value)]} of the scalars written in event_dir (for tests)."""
-  found = {}
-  for path in sorted(tf.io.gfile.glob(event_dir + '/events.out.tfevents.*')):
-    for record in tf.data.TFRecordDataset(path):
-      event = tf.compat.v1.Event.FromString(record.numpy())
-      for value in event.summary.value:
-        if value.metadata.plugin_data.plugin_name == 'scalars':
-          found.setdefault(value.tag, []).append(
-              (event.step, float(tf.make_ndarray(value.tensor))))
-  return found
-
-
-def read_images(event_dir, tag):
-  """[(step, [uint8 image arrays])] of an image tag in event_dir (tests)."""
-  found = []
-  for path in sorted(tf.io.gfile.glob(event_dir + '/events.out.tfevents.*')):
-    for record in tf.data.TFRecordDataset(path):
-      event = tf.compat.v1.Event.FromString(record.numpy())
-      for value in event.summary.value:
-        if value.tag == tag:
-          pngs = tf.make_ndarray(value.tensor)[2:]
-          found.append((event.step, [tf.image.decode_png(p).numpy()
-                                     for p in pngs]))
-  return found

@@ -1,0 +1,176 @@
+"""The run configuration: everything one run of experiment.py was asked for.
+
+experiment.py builds one `RunConfig` from its flags (the only place that
+reads them) and hands it whole to training or evaluation. Training saves it
+as `summary_dir/train/config.json`, and a resumed run is checked against it
+(`check_resume`): a change in what defines the model or its objective stops
+the run with one line naming each changed key, before any checkpoint is
+touched; other changes (steps, saving, precision, logging) are allowed and
+recorded in the file's `resumes` list.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Any, Optional
+
+from models import hparams as hparams_lib
+from runner.errors import ExperimentError
+
+CONFIG_FILE = 'config.json'
+# Written by earlier versions: the resolved hparams and the model name only.
+LEGACY_HPARAMS_FILE = 'hparams.json'
+# What defines the model and its objective: a resumed run may not change it.
+MODEL_KEYS = ('model', 'dataset', 'num_targets') + tuple(
+    'hparams.' + f.name for f in dataclasses.fields(hparams_lib.HParams))
+MIXED_PRECISIONS = ('none', 'bfloat16', 'float16')
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  """One run; defaults are experiment.py's flag defaults (the original's)."""
+  # What is trained or evaluated, on what.
+  model: str = 'capsule'
+  hparams: hparams_lib.HParams = dataclasses.field(
+      default_factory=hparams_lib.HParams)
+  dataset: str = 'mnist'
+  data_dir: Optional[str] = None
+  data_source: str = 'records'
+  num_targets: int = 1
+  validate: bool = False
+  seed: int = 0
+  summary_dir: Optional[str] = None
+  # Training.
+  max_steps: int = 1000
+  save_step: int = 1500
+  batch_size: int = 128  # The original's global training batch.
+  num_gpus: int = 1
+  keep_checkpoints: int = 1000  # The original's Saver(max_to_keep=1000).
+  log_every_secs: float = 10.0
+  steps_per_loop: int = 1
+  skip_nonfinite: bool = False
+  # Speed options of training and evaluation (same results).
+  xla: bool = False
+  mixed_precision: str = 'none'
+  # Evaluation.
+  eval_size: int = 10000
+  checkpoint: Optional[str] = None
+  num_trials: int = 1
+  export_weights: Optional[str] = None
+  # The validation job: stop after this long without a new checkpoint, and,
+  # when set, after the checkpoint at or past eval_stop_at_step.
+  eval_timeout_secs: int = 6 * 3600
+  eval_poll_secs: int = 60
+  eval_stop_at_step: Optional[int] = None
+
+  def __post_init__(self):
+    checks = (
+        (self.max_steps >= 0, '--max_steps must be >= 0, got %d' %
+         self.max_steps),
+        (self.save_step > 0, '--save_step must be > 0, got %d' %
+         self.save_step),
+        (self.batch_size > 0, 'batch size must be > 0, got %d' %
+         self.batch_size),
+        (self.keep_checkpoints >= 1, '--keep_checkpoints must be >= 1, got '
+         '%d' % self.keep_checkpoints),
+        (self.steps_per_loop >= 1, '--steps_per_loop must be >= 1, got %d' %
+         self.steps_per_loop),
+        (self.num_gpus >= 1, '--num_gpus must be >= 1, got %d' %
+         self.num_gpus),
+        (self.num_targets in (1, 2), '--num_targets must be 1 or 2, got %d' %
+         self.num_targets),
+        (self.eval_size > 0, '--eval_size must be > 0, got %d' %
+         self.eval_size),
+        (self.num_trials >= 1, '--num_trials must be >= 1, got %d' %
+         self.num_trials),
+        (self.mixed_precision in MIXED_PRECISIONS, '--mixed_precision must '
+         'be one of %s, got %r' % (', '.join(MIXED_PRECISIONS),
+                                   self.mixed_precision)),
+    )
+    for ok, message in checks:
+      if not ok:
+        raise ExperimentError(message)
+
+  @property
+  def conv_dtype(self):
+    """The convolutions' dtype name, or None for float32."""
+    return None if self.mixed_precision == 'none' else self.mixed_precision
+
+  def to_dict(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  def replace(self, **changes) -> 'RunConfig':
+    return dataclasses.replace(self, **changes)
+
+
+def _flat(config_dict):
+  """{'hparams.routing': 3, 'model': ...}: nested hparams flattened."""
+  flat = {k: v for k, v in config_dict.items() if k != 'hparams'}
+  flat.update({'hparams.' + k: v
+               for k, v in config_dict.get('hparams', {}).items()})
+  return flat
+
+
+def saved_config(train_dir):
+  """The configuration a run saved in train_dir, flattened, or None.
+
+  Runs written before config.json existed saved hparams.json (the resolved
+  hparams and the model name): that is read instead.
+  """
+  path = os.path.join(train_dir, CONFIG_FILE)
+  legacy = os.path.join(train_dir, LEGACY_HPARAMS_FILE)
+  try:
+    if os.path.exists(path):
+      with open(path) as f:
+        return _flat(json.load(f))
+    if os.path.exists(legacy):
+      with open(legacy) as f:
+        hparams = json.load(f)
+      model = hparams.pop('model', None)
+      return _flat({'model': model, 'hparams': hparams})
+  except (OSError, ValueError) as e:
+    raise ExperimentError('%s: not a readable run configuration (%s); move '
+                          'it away to resume without the check' %
+                          (path if os.path.exists(path) else legacy, e)) from e
+  return None
+
+
+def check_resume(config, train_dir):
+  """Raises ExperimentError if config changes the saved model or objective.
+
+  Returns:
+    {key: (saved, new)} of the other keys that changed (allowed), or {} when
+    nothing was saved yet.
+  """
+  saved = saved_config(train_dir)
+  if saved is None:
+    return {}
+  new = _flat(config.to_dict())
+  changed = {k: (saved[k], new[k]) for k in new
+             if k in saved and saved[k] != new[k]}
+  refused = [k for k in MODEL_KEYS if k in changed]
+  if refused:
+    raise ExperimentError(
+        '%s holds a run of another model or objective: %s; give a new '
+        '--summary_dir, or the same flags' % (train_dir, ', '.join(
+            '%s: %s -> %s' % (k, changed[k][0], changed[k][1])
+            for k in refused)))
+  return changed
+
+
+def save(config, train_dir, step, changed=None):
+  """Writes config.json (atomically), appending this resume to `resumes`."""
+  path = os.path.join(train_dir, CONFIG_FILE)
+  resumes = []
+  if os.path.exists(path):
+    with open(path) as f:
+      resumes = json.load(f).get('resumes', [])
+  if step:
+    resumes.append({'step': step, 'changed': {
+        k: list(v) for k, v in sorted((changed or {}).items())}})
+  data = dict(config.to_dict(), resumes=resumes)
+  temporary = '%s.tmp-%d' % (path, os.getpid())
+  with open(temporary, 'w') as f:
+    json.dump(data, f, indent=2, sort_keys=True)
+  os.replace(temporary, path)
+  return path

@@ -1,0 +1,25 @@
+"""The one error type of the runner: bad input for the user, one line."""
+
+
+class ExperimentError(ValueError):
+  """Bad input found before or during a run: one line for the user.
+
+  experiment.py prints it as `experiment.py: <message>` and exits non-zero;
+  the data readers' `input_data.errors.DataError` is caught the same way.
+  """
+
+
+def op_error_line(error):
+  """The line of a TensorFlow op error that says what went wrong, not the
+  'Graph execution error:' / 'Detected at node' preamble around it."""
+  if isinstance(error, UnicodeDecodeError):
+    return 'a record that does not parse (%s)' % error.reason
+  message = getattr(error, 'message', None) or str(error)
+  lines = [line.strip() for line in message.splitlines()]
+  for line in lines:
+    if 'assertion failed' in line:
+      return line
+  noise = ('Graph execution error', 'Detected at node', 'File ', '[[',
+           'Stack trace', '{{')
+  meaningful = [line for line in lines if line and not line.startswith(noise)]
+  return (meaningful or lines or [''])[0]

@@ -1,0 +1,181 @@
+"""Evaluation: one checkpoint, an ensemble, and the validation job.
+
+evaluate_checkpoints:  one checkpoint, or the summed class scores of several
+                       (the original's ensemble evaluation).
+evaluate_continuously: the validation job: evaluates each new checkpoint of
+                       a training directory as it appears.
+"""
+
+import os
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from input_data import errors
+from models import model as model_lib
+from models.layers import layers
+from runner import checkpoints
+from runner import registry
+from runner import summaries
+from runner.errors import ExperimentError
+from runner.errors import op_error_line
+
+EVAL_BATCH = 100  # The original's evaluation batch.
+
+
+def trial_checkpoints(pattern, num_trials):
+  """The checkpoints of --checkpoint: pattern.format(i) for each trial, as
+  the original (so {}, {0} and {:d} all work), or the path itself."""
+  if num_trials == 1:
+    return [pattern]
+  if not pattern:
+    raise ExperimentError('--num_trials=%d needs --checkpoint, a pattern of '
+                          'the trial number such as /tmp/model{}/'
+                          'model.ckpt-N' % num_trials)
+  try:
+    paths = [pattern.format(i) for i in range(num_trials)]
+  except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:
+    raise ExperimentError('--checkpoint=%s is not a str.format pattern of '
+                          'the trial number (%s: %s)' %
+                          (pattern, type(e).__name__, e)) from e
+  if paths[0] == paths[1]:
+    raise ExperimentError(
+        '--num_trials=%d needs --checkpoint with a pattern that changes with '
+        'the trial number, e.g. /tmp/model{}/model.ckpt-N; got %s' %
+        (num_trials, pattern))
+  return paths
+
+
+def evaluate_checkpoints(config, source, paths=None):
+  """Evaluates one checkpoint, or the sum of the class scores of several.
+
+  Args:
+    config: a RunConfig: model, hparams, eval_size, the speed options; with
+      summary_dir (one checkpoint) the test summaries go to summary_dir/test;
+      with export_weights (one checkpoint) the model's weights alone (no
+      optimiser state: a third of the size) are written to that prefix.
+    source: the evaluation data (input_data.source.DataSource).
+    paths: the checkpoints; default those config.checkpoint and
+      config.num_trials name.
+
+  Returns:
+    (wrong, eval_size): wrong predictions on the first eval_size examples.
+  """
+  paths = paths or trial_checkpoints(config.checkpoint, config.num_trials)
+  eval_size = config.eval_size
+  if config.export_weights and len(paths) != 1:
+    raise ExperimentError('--export_weights needs a single --checkpoint')
+  for path in paths:
+    if not tf.io.gfile.exists(path + '.index'):
+      raise ExperimentError('--checkpoint: %s does not exist (no %s.index)' %
+                            (path, path))
+  try:
+    dataset = source.eval_dataset(EVAL_BATCH, eval_size)
+  except errors.DataError as e:
+    raise ExperimentError(str(e)) from e
+  model = registry.build_model(config.model, config.hparams, source.info,
+                               config.conv_dtype)
+  # One compiled step for every trial: restoring only reassigns variables.
+  eval_step = model_lib.make_eval_step(model, tf.distribute.get_strategy(),
+                                       config.xla)
+  summed, labels, totals = None, None, None
+  for path in paths:
+    checkpoints.restore_model(model, path)
+    if config.export_weights:
+      logging.info('wrote %s', checkpoints.export_weights(
+          model, config.export_weights))
+    logits, labels, totals = _evaluate_logits(eval_step, dataset, source)
+    # Only the running sum is kept: memory does not grow with the trials.
+    summed = logits if summed is None else summed + logits
+  if labels.shape[0] != eval_size:
+    raise ExperimentError('--eval_size=%d but the evaluation data holds only '
+                          '%d examples' % (eval_size, labels.shape[0]))
+  correct, almost = layers.correct_counts(tf.constant(summed),
+                                          tf.constant(labels),
+                                          source.info.num_targets)
+  correct = int(tf.reduce_sum(tf.cast(correct, tf.int32)))
+  almost = int(tf.reduce_sum(tf.cast(almost, tf.int32)))
+  wrong = eval_size - correct
+  print('Total wrong predictions: %d, wrong percent: %.2f%%' %
+        (wrong, 100.0 * wrong / eval_size), flush=True)
+  if config.summary_dir and len(paths) == 1:
+    writer = tf.summary.create_file_writer(
+        os.path.join(config.summary_dir, 'test'))
+    step = checkpoints.step_of(paths[0])
+    _write_eval_summaries(writer, step, totals, correct, almost, eval_size)
+    summaries.write_reconstructions(writer, step, model, source.info,
+                                    next(iter(dataset)))
+  return wrong, eval_size
+
+
+def _evaluate_logits(eval_step, dataset, source):
+  """(logits [n, C], labels [n, C], summed metrics) over the whole dataset."""
+  logits, labels, totals = [], [], None
+  try:
+    for features in dataset:
+      sums, batch_logits = eval_step(features)
+      logits.append(batch_logits.numpy())
+      labels.append(features['labels'].numpy())
+      totals = sums if totals is None else {k: totals[k] + sums[k]
+                                            for k in sums}
+  except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
+          UnicodeDecodeError) as e:
+    # UnicodeDecodeError: TensorFlow quoting the raw bytes of a record that
+    # does not parse.
+    raise ExperimentError('damaged evaluation data in %s: %s' % (
+        source.describe, op_error_line(e))) from e
+  totals = {k: float(v) for k, v in totals.items()}
+  return np.concatenate(logits), np.concatenate(labels), totals
+
+
+def _write_eval_summaries(writer, step, totals, correct, almost, eval_size):
+  n = totals['examples']
+  summaries.write_scalars(writer, step, {
+      'total_loss': totals['total_loss'] / n,
+      'batch_classification_cost': totals['batch_classification_cost'] / n,
+      'reconstruction_error': totals['reconstruction_error'] / n,
+      'accuracy': correct / eval_size,
+      'correct_prediction': correct,
+      'wrong_prediction': eval_size - correct,
+      'almost_wrong_prediction': eval_size - almost})
+
+
+def evaluate_continuously(config, source):
+  """The validation job: evaluates each new checkpoint of summary_dir/train.
+
+  As the original, it stops after config.eval_timeout_secs without a new
+  checkpoint; with config.eval_stop_at_step (experiment.py sets it to
+  --max_steps only when that flag is given), also after evaluating a
+  checkpoint at or past that step.
+
+  Returns:
+    {step: wrong predictions} of the checkpoints evaluated.
+  """
+  if not config.summary_dir:
+    raise ExperimentError('--summary_dir is required to run the validation '
+                          'job')
+  train_dir = os.path.join(config.summary_dir, 'train')
+  results = {}
+  for path in tf.train.checkpoints_iterator(
+      train_dir, min_interval_secs=config.eval_poll_secs,
+      timeout=config.eval_timeout_secs):
+    step = checkpoints.step_of(path)
+    try:
+      wrong, _ = evaluate_checkpoints(config.replace(export_weights=None),
+                                      source, [path])
+    except ExperimentError as e:
+      if tf.io.gfile.exists(path + '.index'):
+        raise
+      logging.warning('skipped %s: deleted before it could be read (%s)',
+                      path, e)
+      continue
+    results[step] = wrong
+    logging.info('evaluated step %d', step)
+    if config.eval_stop_at_step is not None and (
+        step >= config.eval_stop_at_step):
+      break
+  else:
+    logging.info('no new checkpoint in %d s: stopping',
+                 config.eval_timeout_secs)
+  return results

@@ -1,0 +1,146 @@
+"""Tests of runner/evaluation.py: single checkpoints and ensembles."""
+
+import gc
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from input_data import idx
+from input_data import testdata
+from input_data.mnist import mnist_input_record
+from input_data.norb import smallnorb_convert
+from models import capsule_model
+from models import conv_model
+from models import hparams as hparams_lib
+from runner import checkpoints
+from runner import config as config_lib
+from runner import evaluation
+from runner import registry
+from runner import training
+from runner.errors import ExperimentError
+
+
+class EvaluationTest(tf.test.TestCase):
+
+  def _checkpoint(self, seed, tmp, model_class=capsule_model.CapsuleModel,
+                  trial=0):
+    """(a random model, its weights at tmp/model<trial>/model.ckpt-1)."""
+    tf.random.set_seed(seed)
+    model = model_class(hparams_lib.HParams(), 28, 1, 10)
+    return model, checkpoints.export_weights(
+        model, os.path.join(tmp, 'model%d' % trial, 'model.ckpt-1'))
+
+  def test_ensemble_sums_the_class_scores(self):
+    tmp = self.create_tempdir().full_path
+    # 8x8 white blocks in 30 places: two random baselines classify them
+    # differently, image by image.
+    images = np.zeros([30, 28, 28], np.uint8)
+    for i in range(30):
+      images[i, i % 20:i % 20 + 8, 3 * (i % 7):3 * (i % 7) + 8] = 255
+    features = {'images': images.reshape(30, -1) * np.float32(1.0 / 255)}
+    models, paths = zip(*[self._checkpoint(seed, tmp, conv_model.ConvModel,
+                                           trial=trial)
+                          for trial, seed in enumerate((3, 4))])
+    logits = [m.inference(features).logits.numpy() for m in models]
+    # Labels: the summed scores' classes. Counted here from each model's
+    # scores and from their sum: the ensemble is right on all 30.
+    labels = np.argmax(logits[0] + logits[1], 1)
+    expected = [int(np.sum(np.argmax(l, 1) != labels))
+                for l in logits + [logits[0] + logits[1]]]
+    self.assertEqual(expected[2], 0)
+    self.assertGreater(min(expected[:2]), 0)  # Neither alone is.
+    for split in ('train', 'test'):
+      image_name, label_name = idx.MNIST_FILES[split]
+      idx.write_idx(os.path.join(tmp, image_name), images)
+      idx.write_idx(os.path.join(tmp, label_name), labels.astype(np.uint8))
+    test = mnist_input_record.mnist_source(tmp, 'test', data_source='idx')
+    config = config_lib.RunConfig(model='baseline', eval_size=30)
+    found = [evaluation.evaluate_checkpoints(config, test, p)[0]
+             for p in ([paths[0]], [paths[1]], list(paths))]
+    self.assertEqual(found, expected)
+    # The same through the original's --checkpoint pattern.
+    pattern = os.path.join(tmp, 'model{:d}', 'model.ckpt-1')
+    self.assertEqual(evaluation.evaluate_checkpoints(config.replace(
+        checkpoint=pattern, num_trials=2), test)[0], expected[2])
+
+  def test_trial_checkpoints_take_every_str_format_pattern(self):
+    for pattern in ('m{}/c', 'm{0}/c', 'm{:d}/c', 'm{0:02d}/c'):
+      paths = evaluation.trial_checkpoints(pattern, 3)
+      self.assertLen(set(paths), 3)
+    self.assertEqual(evaluation.trial_checkpoints('m{:02d}', 2),
+                     ['m00', 'm01'])
+    self.assertEqual(evaluation.trial_checkpoints('a/model.ckpt-5', 1),
+                     ['a/model.ckpt-5'])
+    for pattern, message in (('m', 'changes with the trial number'),
+                             ('m{x}', "KeyError: 'x'"),
+                             ('m{', 'ValueError'),
+                             ('m{0[1]}', 'TypeError'),
+                             (None, 'needs --checkpoint')):
+      with self.assertRaisesRegex(ExperimentError, message):
+        evaluation.trial_checkpoints(pattern, 2)
+
+  def test_speed_options_evaluate_as_float32_does(self):
+    tmp = self.create_tempdir().full_path
+    _, test = testdata.idx_sources(tmp, n_test=20)
+    model, path = self._checkpoint(5, tmp)
+    del model
+    config = config_lib.RunConfig(eval_size=20)
+    plain = evaluation.evaluate_checkpoints(config, test, [path])
+    fast = evaluation.evaluate_checkpoints(config.replace(
+        xla=True, mixed_precision='bfloat16'), test, [path])
+    self.assertEqual(plain, fast)
+
+  def test_ensemble_memory_does_not_grow_with_the_trials(self):
+    tmp = self.create_tempdir().full_path
+    _, test = testdata.idx_sources(tmp, n_test=12)
+    _, path = self._checkpoint(6, tmp)
+    peaks = []
+    for trials in (1, 4):
+      gc.collect()
+      start = tf.config.experimental.get_memory_info('CPU:0')['current']
+      tf.config.experimental.reset_memory_stats('CPU:0')
+      evaluation.evaluate_checkpoints(config_lib.RunConfig(eval_size=12),
+                                      test, [path] * trials)
+      peaks.append(
+          (tf.config.experimental.get_memory_info('CPU:0')['peak'] - start)
+          / 2 ** 20)
+    # One model (31 MiB of weights) and one batch's activations, however
+    # many checkpoints are summed.
+    self.assertGreater(peaks[0], 8215728 * 4 / 2 ** 20)
+    self.assertAllClose(peaks[0], peaks[1], atol=1.0)
+
+  def test_validation_job_evaluates_each_new_checkpoint_once(self):
+    tmp = self.create_tempdir().full_path
+    source, test = testdata.idx_sources(tmp, n_test=10)
+    training.train(config_lib.RunConfig(
+        summary_dir=tmp, max_steps=2, save_step=1, batch_size=2), source)
+    results = evaluation.evaluate_continuously(config_lib.RunConfig(
+        summary_dir=tmp, eval_size=10, eval_poll_secs=0,
+        eval_timeout_secs=1), test)
+    # checkpoints_iterator yields the newest checkpoint, as the original's
+    # find_checkpoint did; then it waits for the idle timeout.
+    self.assertEqual(list(results), [2])
+  def test_damaged_evaluation_data_is_one_line(self):
+    tmp = self.create_tempdir().full_path
+    raw = testdata.write_smallnorb(os.path.join(tmp, 'raw'), n=6, size=96)
+    smallnorb_convert.convert(raw, tmp, 'test')
+    path = os.path.join(tmp, 'testduo.tfrecords')
+    serialized = [r.numpy() for r in tf.data.TFRecordDataset(path)]
+    serialized[5] = serialized[5][:-200] + serialized[5][-100:]  # Cut inside.
+    with tf.io.TFRecordWriter(path) as writer:
+      for record in serialized:
+        writer.write(record)
+    config = config_lib.RunConfig(dataset='norb', data_dir=tmp, eval_size=6)
+    source = registry.get_source(config, 'test')
+    tf.random.set_seed(1)
+    model = registry.build_model('capsule', config.hparams, source.info)
+    path = checkpoints.export_weights(model, os.path.join(tmp, 'w'))
+    with self.assertRaisesRegex(ExperimentError,
+                                r'^damaged evaluation data in .*'
+                                r'testduo.tfrecords: \S'):
+      evaluation.evaluate_checkpoints(config, source, [path])
+
+
+if __name__ == '__main__':
+  tf.test.main()

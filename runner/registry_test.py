@@ -1,0 +1,67 @@
+"""Tests of runner/registry.py: every dataset trains and evaluates."""
+
+import os
+
+from absl.testing import parameterized
+import numpy as np
+import tensorflow as tf
+
+from input_data import testdata
+from input_data.norb import smallnorb_convert
+from runner import config as config_lib
+from runner import evaluation
+from runner import registry
+from runner import training
+from runner.errors import ExperimentError
+
+
+class RegistryTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.parameters(
+      ('norb', 'records', 9327184),
+      ('cifar10', 'records', 22476448),
+      ('fashion_mnist', 'idx', 8215728))
+  def test_train_one_step_then_evaluate(self, dataset, data_source, params):
+    tmp = self.create_tempdir().full_path
+    data = os.path.join(tmp, 'data')
+    if dataset == 'norb':
+      raw = testdata.write_smallnorb(os.path.join(tmp, 'raw'), n=4, size=96)
+      for split in ('train', 'test'):
+        smallnorb_convert.convert(raw, data, split)
+    elif dataset == 'cifar10':
+      testdata.write_cifar(data, per_file=2)
+    else:
+      testdata.write_mnist(data, 10, 4)
+    config = config_lib.RunConfig(
+        dataset=dataset, data_dir=data, data_source=data_source,
+        hparams=config_lib.RunConfig().hparams.parse(
+            registry.PAPER_OVERRIDES.get(dataset, '')),
+        summary_dir=tmp, max_steps=1, save_step=1, batch_size=2,
+        eval_size=2, checkpoint=os.path.join(tmp, 'train', 'model.ckpt-1'))
+    result = training.train(config, registry.get_source(config, 'train'))
+    self.assertEqual(result.step, 1)
+    self.assertEqual(result.model.num_params(), params)
+    test = registry.get_source(config, 'test')
+    wrong, total = evaluation.evaluate_checkpoints(config, test)
+    # Counted here from the trained model's own scores on the same digits.
+    features = next(iter(test.eval_dataset(2, 2)))
+    predicted = np.argmax(result.model.inference(features).logits, axis=1)
+    self.assertEqual((wrong, total), (
+        int(np.sum(predicted != features['recons_label'].numpy())), 2))
+
+  def test_bad_names_are_one_error(self):
+    for changes, message in (
+        (dict(dataset='imagenet'), '--dataset=imagenet is not supported'),
+        (dict(num_targets=2, dataset='norb'), 'needs --dataset=mnist'),
+        (dict(dataset='fashion_mnist'), 'use --data_source=idx'),
+        (dict(validate=True, dataset='cifar10'), 'only defined for MNIST'),
+        (dict(data_dir=None), '--data_dir is required')):
+      with self.assertRaisesRegex(ExperimentError, message):
+        registry.get_source(config_lib.RunConfig(data_dir='/x').replace(
+            **changes), 'train')
+    with self.assertRaisesRegex(ExperimentError, '--model=resnet is unknown'):
+      registry.build_model('resnet', None, None)
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -1,0 +1,210 @@
+"""The training loop: a compiled step (or several) and the Python loop that
+logs, writes summaries and checkpoints, and resumes.
+
+`train(config, source, strategy)` trains config.model on source's training
+split to config.max_steps, resuming from the newest checkpoint in
+config.summary_dir/train (native, or the authors' TF1 one).
+"""
+
+import collections
+import os
+import time
+
+from absl import logging
+import tensorflow as tf
+
+from input_data import source as source_lib
+from models import model as model_lib
+from runner import checkpoints
+from runner import config as config_lib
+from runner import distribution
+from runner import registry
+from runner import summaries
+from runner.errors import ExperimentError
+from runner.errors import op_error_line
+
+VERBOSE_EXAMPLES = 100  # Examples whose activations verbose histograms show.
+TrainResult = collections.namedtuple('TrainResult', ('step', 'model'))
+
+
+def train(config, source, strategy=None):
+  """Trains to config.max_steps, resuming from summary_dir/train.
+
+  The speed options (config.xla, mixed_precision: 'bfloat16', or 'float16'
+  with dynamic loss scaling; steps_per_loop: steps per compiled call, for
+  accelerators whose step takes milliseconds) change nothing that is
+  computed, and logs and checkpoints land on the same steps. The newest
+  config.keep_checkpoints checkpoints are kept.
+  A step whose loss or gradients are not finite never changes the weights.
+  By default training then stops before the next checkpoint, naming the
+  steps; with config.skip_nonfinite such batches are skipped and counted.
+  Damage in the data met on the way (a record cut short, a label out of
+  range) stops training with one line naming the data, after the newest
+  complete checkpoint.
+
+  A resumed run must have the saved model and objective
+  (`config.check_resume`, checked before any checkpoint is read); the run
+  configuration is saved as summary_dir/train/config.json.
+
+  With a multi-worker strategy every worker runs this; all resume from the
+  chief's newest checkpoint, and only the chief keeps checkpoints and writes
+  summaries (the others save to a scratch directory they delete, as
+  MultiWorkerMirroredStrategy requires every worker to save).
+
+  Args:
+    config: a RunConfig.
+    source: the training data (input_data.source.DataSource).
+    strategy: a tf.distribute strategy; default the default one.
+
+  Returns:
+    TrainResult(step, model): the final global step and the trained model.
+  """
+  strategy = strategy or tf.distribute.get_strategy()
+  if not config.summary_dir:
+    raise ExperimentError('--summary_dir is required to train')
+  train_dir = os.path.join(config.summary_dir, 'train')
+  changed = config_lib.check_resume(config, train_dir)
+  chief = distribution.writes_checkpoints(strategy)
+  save_dir = train_dir if chief else os.path.join(
+      train_dir, 'workertemp_%d' % distribution.task_id(strategy))
+  os.makedirs(save_dir, exist_ok=True)
+  with strategy.scope():
+    tf.random.set_seed(config.seed)
+    model = registry.build_model(config.model, config.hparams, source.info,
+                                 config.conv_dtype)
+    optimizer = model_lib.Adam(model.trainable_variables)
+    # float16 gradients underflow without it; bfloat16's do not.
+    loss_scale = model_lib.loss_scale_for(config.conv_dtype)
+  print('total_params: %d' % model.num_params(), flush=True)
+  state = dict(model=model, optimizer=optimizer)
+  if loss_scale is not None:
+    state['loss_scale'] = loss_scale
+  manager = tf.train.CheckpointManager(
+      tf.train.Checkpoint(**state), save_dir,
+      max_to_keep=config.keep_checkpoints, checkpoint_name=checkpoints.PREFIX)
+  latest = tf.train.latest_checkpoint(train_dir)  # The chief's.
+  if latest:
+    checkpoints.resume(latest, state)
+  step = int(optimizer.step.numpy())
+  if distribution.writes_summaries(strategy):
+    config_lib.save(config, train_dir, step, changed)
+  if step >= config.max_steps:
+    logging.info('step %d >= max_steps %d: nothing to train', step,
+                 config.max_steps)
+    return TrainResult(step, model)
+
+  # A resumed run draws a new order rather than replaying the first epoch.
+  data_seed = config.seed * 1000003 + step
+  dataset = strategy.distribute_datasets_from_function(
+      lambda ctx: source.train_dataset(
+          ctx.get_per_replica_batch_size(config.batch_size), data_seed, ctx))
+  train_steps = model_lib.make_train_loop(
+      model, optimizer, strategy, config.batch_size, config.xla, loss_scale)
+  writer = (tf.summary.create_file_writer(train_dir)
+            if distribution.writes_summaries(strategy)
+            else tf.summary.create_noop_writer())
+  iterator = iter(dataset)
+  # hparams.verbose: the original's variable and activation histograms, the
+  # activations those of the training split's first examples.
+  verbose_probe = (source_lib.first_examples(source, VERBOSE_EXAMPLES)
+                   if config.hparams.verbose and chief else None)
+  start_step, start_time = step, time.time()
+  last_log, logged_step, window = start_time, step, None
+  while step < config.max_steps:
+    # Up to steps_per_loop steps a call, never past a checkpoint or the end.
+    steps = min(config.steps_per_loop, config.max_steps - step,
+                config.save_step - step % config.save_step)
+    try:
+      sums = train_steps(iterator, tf.constant(steps))
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
+            tf.errors.OutOfRangeError, UnicodeDecodeError) as e:
+      # UnicodeDecodeError: TensorFlow quoting the raw bytes of a record
+      # that does not parse.
+      raise ExperimentError(_damage(e, source, step, manager)) from e
+    step += steps
+    window = sums if window is None else {k: window[k] + sums[k]
+                                          for k in sums}
+    now = time.time()
+    if now - last_log >= config.log_every_secs or (
+        step == config.max_steps or step % config.save_step == 0):
+      _check_finite(window, logged_step, step, config.skip_nonfinite,
+                    manager)
+      _write_train_log(writer, window, step, config, start_step,
+                       now - start_time)
+      if verbose_probe is not None:
+        _write_verbose_summaries(writer, step, model, verbose_probe)
+      window, last_log, logged_step = None, now, step
+    if step % config.save_step == 0 or step == config.max_steps:
+      checkpoints.save(manager, step)
+      if not chief:
+        tf.io.gfile.rmtree(save_dir)
+      elif model.reconstruction is not None:
+        summaries.write_reconstructions(
+            writer, step, model, source.info,
+            source_lib.first_examples(source, summaries.RECONSTRUCTION_IMAGES))
+  return TrainResult(step, model)
+
+
+def _damage(error, source, step, manager):
+  """The one line for damaged data met while training."""
+  return ('damaged training data in %s: %s; stopped at step %d, the newest '
+          'checkpoint is %s' % (source.describe, op_error_line(error), step,
+                                manager.latest_checkpoint or 'none'))
+
+
+def _check_finite(window, logged_step, step, skip_nonfinite, manager):
+  """Stops (or, with skip_nonfinite, logs) non-finite steps in the window."""
+  bad = int(window['nonfinite_steps'])
+  if bad and not skip_nonfinite:
+    raise ExperimentError(
+        'non-finite loss or gradients in %d step(s) between steps %d and '
+        '%d; they changed no weight and nothing was saved after them: '
+        'the newest checkpoint is %s (--skip_nonfinite=true skips such '
+        'batches)' % (bad, logged_step + 1, step,
+                      manager.latest_checkpoint or 'none'))
+  if bad:
+    logging.warning('skipped %d step(s) with non-finite loss or gradients '
+                    'between steps %d and %d', bad, logged_step + 1, step)
+
+
+def _write_train_log(writer, window, step, config, start_step, elapsed):
+  """Summaries and one log line from the summed metrics since the last one."""
+  batch_size = config.batch_size
+  window = {k: float(v) for k, v in window.items()}
+  # Skipped (non-finite) steps contribute no examples and no sums.
+  examples = max(window['examples'], 1.0)
+  steps_in_window = (window['examples'] / batch_size +
+                     window['nonfinite_steps'] +
+                     window.get('loss_scale_skips', 0.0))
+  applied_steps = max(window['examples'] / batch_size, 1.0)
+  scalars = {
+      'total_loss': window['total_loss'] / examples,
+      'batch_classification_cost':
+          window['batch_classification_cost'] / examples,
+      'reconstruction_error': window['reconstruction_error'] / examples,
+      'accuracy': window['correct'] / examples,
+      # The original's per-batch counts, averaged over the window's steps.
+      'correct_prediction_batch': window['correct'] / applied_steps,
+      'almost_correct_batch': window['almost_correct'] / applied_steps,
+      'learning_rate': window['learning_rate'] / steps_in_window,
+      'nonfinite_steps': window['nonfinite_steps'],
+  }
+  if 'loss_scale' in window:  # float16: the mean scale, and overflow skips.
+    scalars['loss_scale'] = window['loss_scale'] / steps_in_window
+    scalars['loss_scale_skips'] = window['loss_scale_skips']
+  rate = (step - start_step) * batch_size / max(elapsed, 1e-9)
+  scalars['examples_per_sec'] = rate
+  summaries.write_scalars(writer, step, scalars)
+  left = (config.max_steps - step) * batch_size / max(rate, 1e-9)
+  logging.info('step %d: loss %.4f, accuracy %.4f, %.1f examples/s, %s left',
+               step, scalars['total_loss'], scalars['accuracy'], rate,
+               time.strftime('%H:%M:%S', time.gmtime(left)))
+
+
+def _write_verbose_summaries(writer, step, model, features):
+  """hparams.verbose: per variable (by TF1 name) mean, stddev, max, min and
+  a histogram; `<layer>/activation` histograms of the ReLU convolutions."""
+  summaries.write_variable_summaries(writer, step, model.tf1_variables())
+  summaries.write_histograms(writer, step, {
+      scope + '/activation': value
+      for scope, value in model.activations(features).items()})
