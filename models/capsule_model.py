@@ -29,9 +29,13 @@ class CapsuleModel(model.Model):
   """
 
   def __init__(self, hparams, image_size, image_depth, num_classes,
-               num_targets=1):
+               num_targets=1, *, conv1_channels=256, primary_atoms=8,
+               digit_atoms=16, decoder_sizes=(512, 1024)):
+    """The paper's model; the widths are its defaults (tests build tiny
+    models of the same structure with others: models.testing.TINY)."""
     super().__init__(hparams, image_size, image_depth, num_classes,
                      num_targets, name='capsule_model')
+    self.primary_atoms = primary_atoms
     padding = hparams.padding
     conv1_size = layers.conv_output_size(image_size, 9, 1, padding)
     self.primary_size = layers.conv_output_size(conv1_size, 9, 2, padding)
@@ -39,23 +43,27 @@ class CapsuleModel(model.Model):
       raise ValueError('images of %dx%d are too small for the capsule model '
                        'with padding %s' % (image_size, image_size, padding))
     with self.name_scope:
-      self.conv1 = layers.Conv2D(9, image_depth, 256, 'conv1', padding,
+      self.conv1 = layers.Conv2D(9, image_depth, conv1_channels, 'conv1',
+                                 padding,
                                  stddev=5e-2)
       # One routing pass over the types with zero logits: every vote is
       # scaled by 1/num_prime_capsules (1/(types+1) with leaky routing).
       self.primary_capsules = layers.ConvSlimCapsule(
           input_dim=1, output_dim=hparams.num_prime_capsules,
-          layer_name='conv_capsule1', input_atoms=256, output_atoms=8,
+          layer_name='conv_capsule1', input_atoms=conv1_channels,
+          output_atoms=primary_atoms,
           stride=2, kernel_size=9, padding=padding, num_routing=1,
           leaky=hparams.leaky)
       self.digit_capsules = layers.Capsule(
           input_dim=hparams.num_prime_capsules * self.primary_size ** 2,
-          output_dim=num_classes, layer_name='capsule2', input_atoms=8,
-          output_atoms=16, num_routing=hparams.routing, leaky=hparams.leaky)
+          output_dim=num_classes, layer_name='capsule2',
+          input_atoms=primary_atoms, output_atoms=digit_atoms,
+          num_routing=hparams.routing, leaky=hparams.leaky)
       self.reconstruction = None
       if hparams.remake:
         self.reconstruction = layers.Reconstruction(
-            num_atoms=16, num_capsules=num_classes, layer_sizes=(512, 1024),
+            num_atoms=digit_atoms, num_capsules=num_classes,
+            layer_sizes=decoder_sizes,
             num_pixels=image_size * image_size * image_depth)
 
   def tf1_variables(self):
@@ -74,7 +82,8 @@ class CapsuleModel(model.Model):
     capsules = self.primary_capsules.call_nhwc(conv1)  # [b, 32, 8, 6, 6]
     capsules = tf.transpose(capsules, [0, 1, 3, 4, 2])  # [b, 32, 6, 6, 8]
     # Capsule index = type * h * w + row * w + col, as the original.
-    return tf.reshape(capsules, [-1, self.digit_capsules.input_dim, 8])
+    return tf.reshape(capsules, [-1, self.digit_capsules.input_dim,
+                                 self.primary_atoms])
 
   def inference(self, features):
     capsules = self.digit_capsules(self.primary(features['images']))  # [b,10,16]

@@ -20,7 +20,9 @@ class ConvModel(model.Model):
   """Baseline; TF1 names conv1, conv2, fc1, softmax_layer (weights|biases)."""
 
   def __init__(self, hparams, image_size, image_depth, num_classes,
-               num_targets=1):
+               num_targets=1, *, conv_channels=(512, 256), fc_size=1024):
+    """The original's baseline; the widths are its defaults (tests build
+    tiny models of the same structure with others: models.testing.TINY)."""
     super().__init__(hparams, image_size, image_depth, num_classes,
                      num_targets, name='conv_model')
     size = image_size
@@ -31,13 +33,14 @@ class ConvModel(model.Model):
       raise ValueError('images of %dx%d are too small for the baseline with '
                        'padding %s' % (image_size, image_size, hparams.padding))
     with self.name_scope:
-      self.conv1 = layers.Conv2D(5, image_depth, 512, 'conv1', hparams.padding,
+      first, second = conv_channels
+      self.conv1 = layers.Conv2D(5, image_depth, first, 'conv1',
+                                 hparams.padding, stddev=CONV_STDDEV)
+      self.conv2 = layers.Conv2D(5, first, second, 'conv2', hparams.padding,
                                  stddev=CONV_STDDEV)
-      self.conv2 = layers.Conv2D(5, 512, 256, 'conv2', hparams.padding,
-                                 stddev=CONV_STDDEV)
-      self.fc1 = layers.Dense(size * size * 256, 1024, 'fc1',
+      self.fc1 = layers.Dense(size * size * second, fc_size, 'fc1',
                               activation=tf.nn.relu)
-      self.softmax_layer = layers.Dense(1024, num_classes, 'softmax_layer')
+      self.softmax_layer = layers.Dense(fc_size, num_classes, 'softmax_layer')
 
   def tf1_variables(self):
     return layers.merge_tf1_variables(

@@ -117,16 +117,21 @@ class DistributedStepTest(tf.test.TestCase):
 class FastPathTest(tf.test.TestCase):
   """The speed options keep the class scores and the training step."""
 
-  def _model(self):
+  def _model(self, widths=None):
     tf.random.set_seed(11)
     return capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1,
-                                      10)
+                                      10, **(widths or {}))
+
+  def _tiny_model(self):
+    # Not under a MirroredStrategy: its collectives are keyed per process,
+    # and replicas of models of other sizes in one process collide.
+    return self._model(testing.TINY['capsule'])
 
   def test_xla_train_step_matches_the_default(self):
     features = testing.feature_batch(8)
     results = []
     for jit in (False, True):
-      m = self._model()
+      m = self._tiny_model()
       adam = model.Adam(m.trainable_variables)
       step = testing.make_train_step(m, adam, tf.distribute.get_strategy(), 8,
                                    jit_compile=jit)
@@ -221,7 +226,7 @@ class FastPathTest(tf.test.TestCase):
       self.assertNotAllClose(before[0], m.trainable_variables[0].numpy())
 
   def test_the_scale_updates_between_the_steps_of_a_loop(self):
-    m = self._model()
+    m = self._tiny_model()
     m.set_conv_dtype(tf.float16)
     adam = model.Adam(m.trainable_variables)
     loss_scale = model.DynamicLossScale(initial_scale=2.0 ** 101)

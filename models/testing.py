@@ -6,6 +6,15 @@ import tensorflow as tf
 from models import model as model_lib
 
 
+# Layer widths of tiny models with the paper's structure, for fast tests
+# (registry.build_model's `widths`, RunConfig.model_widths).
+TINY = {
+    'capsule': dict(conv1_channels=16, primary_atoms=4, digit_atoms=4,
+                    decoder_sizes=(16, 16)),
+    'baseline': dict(conv_channels=(8, 8), fc_size=16),
+}
+
+
 def split_cpu(num_devices=2):
   """Splits the CPU into logical devices so tests can run several replicas.
 

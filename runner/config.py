@@ -21,7 +21,7 @@ CONFIG_FILE = 'config.json'
 # Written by earlier versions: the resolved hparams and the model name only.
 LEGACY_HPARAMS_FILE = 'hparams.json'
 # What defines the model and its objective: a resumed run may not change it.
-MODEL_KEYS = ('model', 'dataset', 'num_targets') + tuple(
+MODEL_KEYS = ('model', 'model_widths', 'dataset', 'num_targets') + tuple(
     'hparams.' + f.name for f in dataclasses.fields(hparams_lib.HParams))
 MIXED_PRECISIONS = ('none', 'bfloat16', 'float16')
 
@@ -33,6 +33,8 @@ class RunConfig:
   model: str = 'capsule'
   hparams: hparams_lib.HParams = dataclasses.field(
       default_factory=hparams_lib.HParams)
+  # Layer widths other than the paper's (no flag: tests' tiny models).
+  model_widths: Optional[dict[str, Any]] = None
   dataset: str = 'mnist'
   data_dir: Optional[str] = None
   data_source: str = 'records'
@@ -145,7 +147,7 @@ def check_resume(config, train_dir):
   saved = saved_config(train_dir)
   if saved is None:
     return {}
-  new = _flat(config.to_dict())
+  new = _flat(json.loads(json.dumps(config.to_dict())))  # As it is saved.
   changed = {k: (saved[k], new[k]) for k in new
              if k in saved and saved[k] != new[k]}
   refused = [k for k in MODEL_KEYS if k in changed]

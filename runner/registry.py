@@ -55,13 +55,15 @@ def get_source(config, split):
     raise ExperimentError(str(e)) from e
 
 
-def build_model(model_name, hparams, info, conv_dtype=None):
-  """The model for a source's DatasetInfo; conv_dtype: mixed precision."""
+def build_model(model_name, hparams, info, conv_dtype=None, widths=None):
+  """The model for a source's DatasetInfo; conv_dtype: mixed precision;
+  widths: layer widths other than the paper's (tests' tiny models)."""
   if model_name not in MODELS:
     raise ExperimentError('--model=%s is unknown; choose %s' %
                           (model_name, ' or '.join(MODELS)))
   model = MODELS[model_name](hparams, info.height, info.depth,
-                             info.num_classes, info.num_targets)
+                             info.num_classes, info.num_targets,
+                             **(widths or {}))
   if conv_dtype:
     model.set_conv_dtype(conv_dtype)
   return model

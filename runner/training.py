@@ -71,7 +71,7 @@ def train(config, source, strategy=None):
   with strategy.scope():
     tf.random.set_seed(config.seed)
     model = registry.build_model(config.model, config.hparams, source.info,
-                                 config.conv_dtype)
+                                 config.conv_dtype, config.model_widths)
     optimizer = model_lib.Adam(model.trainable_variables)
     # float16 gradients underflow without it; bfloat16's do not.
     loss_scale = model_lib.loss_scale_for(config.conv_dtype)

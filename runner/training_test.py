@@ -24,6 +24,9 @@ from runner import training
 from runner.errors import ExperimentError
 
 testing.split_cpu()
+# Tiny models where no MirroredStrategy runs (its collectives are keyed per
+# process, and replicas of models of other sizes in one process collide).
+TINY = testing.TINY['capsule']
 
 
 class TrainingTest(tf.test.TestCase):
@@ -141,7 +144,7 @@ class TrainingTest(tf.test.TestCase):
       run = os.path.join(tmp, str(steps_per_loop))
       result = training.train(config_lib.RunConfig(
           summary_dir=run, max_steps=7, save_step=3, batch_size=2,
-          steps_per_loop=steps_per_loop), source)
+          steps_per_loop=steps_per_loop, model_widths=TINY), source)
       self.assertEqual(result.step, 7)
       self.assertEqual(
           tf.train.get_checkpoint_state(
@@ -154,7 +157,8 @@ class TrainingTest(tf.test.TestCase):
   def test_precision_may_change_when_training_resumes(self):
     tmp = self.create_tempdir().full_path
     source, _ = testdata.idx_sources(tmp)
-    config = config_lib.RunConfig(summary_dir=tmp, save_step=1, batch_size=4)
+    config = config_lib.RunConfig(summary_dir=tmp, save_step=1, batch_size=4,
+                                  model_widths=TINY)
     train_dir = os.path.join(tmp, 'train')
 
     def saved_scale(step):
@@ -205,7 +209,7 @@ class TrainingTest(tf.test.TestCase):
     tmp = self.create_tempdir().full_path
     source, _ = testdata.idx_sources(tmp)
     config = config_lib.RunConfig(summary_dir=tmp, max_steps=1, save_step=1,
-                                  batch_size=2)
+                                  batch_size=2, model_widths=TINY)
     training.train(config, source)
     train_dir = os.path.join(tmp, 'train')
     listing = sorted(os.listdir(train_dir))
@@ -220,7 +224,8 @@ class TrainingTest(tf.test.TestCase):
         training.train(config.replace(
             max_steps=2, hparams=config.hparams.parse(overrides)), source)
     with self.assertRaisesRegex(ExperimentError, 'model: capsule -> baseline'):
-      training.train(config.replace(model='baseline', max_steps=2), source)
+      training.train(config.replace(model='baseline', max_steps=2,
+                                    model_widths=None), source)
     # Nothing was touched: no checkpoint read or written, no file changed.
     self.assertEqual(sorted(os.listdir(train_dir)), listing)
     self.assertEqual(tf.train.latest_checkpoint(train_dir),
@@ -294,7 +299,7 @@ class DamagedDataTest(tf.test.TestCase):
           writer.write(record)
     message = self._train_then_damage(config_lib.RunConfig(
         dataset='norb', data_dir=tmp, summary_dir=tmp, save_step=1,
-        batch_size=2), damage)
+        batch_size=2, model_widths=TINY), damage)
     self.assertIn('damaged training data in %s' % path, message)
     self.assertIn('image_raw has the wrong number of bytes', message)
 
@@ -309,7 +314,7 @@ class DamagedDataTest(tf.test.TestCase):
         f.write(bytes([12]))
     message = self._train_then_damage(config_lib.RunConfig(
         dataset='cifar10', data_dir=tmp, summary_dir=tmp, save_step=1,
-        batch_size=2, hparams=hparams_lib.HParams().parse(
+        batch_size=2, model_widths=TINY, hparams=hparams_lib.HParams().parse(
             registry.PAPER_OVERRIDES['cifar10'])), damage)
     self.assertIn('damaged training data in', message)
     self.assertIn('data_batch_3.bin', message)
@@ -329,5 +334,5 @@ class DamagedDataTest(tf.test.TestCase):
         f.truncate(size - 100)
     message = self._train_then_damage(config_lib.RunConfig(
         data_dir=pattern, num_targets=2, summary_dir=tmp, save_step=1,
-        batch_size=2), damage)
+        batch_size=2, model_widths=TINY), damage)
     self.assertIn('damaged training data in %s' % pattern, message)
