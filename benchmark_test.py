@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import tensorflow as tf
@@ -65,7 +66,10 @@ class BenchmarkTest(tf.test.TestCase):
     for key in ('train_examples_per_sec', 'eval_examples_per_sec',
                 'peak_memory_mb', 'device'):
       self.assertIn(key, result)
-    self.assertGreater(result['train_examples_per_sec'], 0)
+    # The rate and the FLOP rate are of the same timed steps.
+    self.assertAllClose(result['train_gflops'],
+                        result['train_gflop_per_example'] *
+                        result['train_examples_per_sec'], rtol=1e-6)
     self.assertEqual(result['params'], 9327184)
     self.assertEqual(result['steps_per_loop'], 2)
     # The allocator counts every tensor: training holds the weights and
@@ -76,10 +80,26 @@ class BenchmarkTest(tf.test.TestCase):
                          result['peak_memory_mb'])
 
   def test_input_pipeline_rate(self):
+
+    class SlowSource:
+      """Each example takes 20 ms to make, one at a time: 50 examples/s."""
+
+      def train_dataset(self, batch_size, seed):
+        del seed
+        slow = lambda i: tf.py_function(
+            lambda x: (time.sleep(0.02), x)[1], [i], tf.int64)
+        options = tf.data.Options()  # No work ahead of the timer.
+        options.experimental_optimization.inject_prefetch = False
+        options.autotune.enabled = False
+        return tf.data.Dataset.range(10 ** 6).map(slow).batch(
+            batch_size).with_options(options)
+    rate = benchmark.input_examples_per_sec(SlowSource(), 4, 5, warmup=1)
+    self.assertBetween(rate, 35.0, 50.5)
+    # And a real pipeline is timed through the same path.
     data = testdata.write_mnist(self.create_tempdir().full_path, 8, 4)
     source = registry.get_source(config_lib.RunConfig(
         data_dir=data, data_source='idx'), 'train')
-    self.assertGreater(benchmark.input_examples_per_sec(source, 4, 3), 0)
+    self.assertGreater(benchmark.input_examples_per_sec(source, 4, 3), 50.0)
 
   def test_bad_data_dir_is_one_line_before_any_timing(self):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
