@@ -16,7 +16,7 @@ from models import hparams as hparams_lib
 from runner import checkpoints
 from runner import config as config_lib
 from runner import registry
-from runner import testing as summary_files
+from runner import events
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -52,7 +52,7 @@ class ExperimentCliTest(tf.test.TestCase):
     self.assertTrue(os.path.exists(os.path.join(train_dir,
                                                 'model.ckpt-2.index')))
     self.assertTrue(os.path.exists(os.path.join(train_dir, 'config.json')))
-    tags = summary_files.read_scalars(train_dir)
+    tags = events.read_scalars(train_dir)
     for tag in ('total_loss', 'batch_classification_cost',
                 'reconstruction_error', 'accuracy', 'learning_rate',
                 'examples_per_sec'):
@@ -70,13 +70,13 @@ class ExperimentCliTest(tf.test.TestCase):
         '--data_dir=' + data, '--train=false', '--eval_size=7',
         '--checkpoint=' + export).stdout), (wrong, percent))
     self.assertAllClose(percent, 100.0 * wrong / 7, atol=0.01)
-    test_tags = summary_files.read_scalars(os.path.join(run, 'test'))
+    test_tags = events.read_scalars(os.path.join(run, 'test'))
     self.assertEqual(test_tags['wrong_prediction'], [(2, float(wrong))])
     self.assertIn('almost_wrong_prediction', test_tags)
     # Input above target above reconstruction, 10 examples, at each save.
     for event_dir, step, count in ((train_dir, 1, 10),
                                    (os.path.join(run, 'test'), 2, 7)):
-      images = summary_files.read_images(event_dir, 'reconstruction')
+      images = events.read_images(event_dir, 'reconstruction')
       self.assertEqual(images[0][0], step)
       self.assertLen(images[0][1], count)
       self.assertEqual(images[0][1][0].shape, (3 * 28, 28, 1))

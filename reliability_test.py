@@ -22,7 +22,7 @@ from runner import checkpoints
 from runner import config as config_lib
 from runner import distribution
 from runner import registry
-from runner import testing as summary_files
+from runner import events
 from runner import training
 from runner.errors import ExperimentError
 
@@ -96,7 +96,7 @@ class NonFiniteTest(tf.test.TestCase):
     self.assertNotAllClose(
         two['model/digit_capsules/weights/.ATTRIBUTES/VARIABLE_VALUE'],
         three['model/digit_capsules/weights/.ATTRIBUTES/VARIABLE_VALUE'])
-    logged = summary_files.read_scalars(train_dir)
+    logged = events.read_scalars(train_dir)
     self.assertEqual([v for _, v in logged['nonfinite_steps']], [0, 1, 0])
     self.assertTrue(all(np.isfinite(v) for _, v in logged['total_loss']))
 
@@ -114,7 +114,7 @@ class NonFiniteTest(tf.test.TestCase):
     two = _variables(os.path.join(train_dir, 'model.ckpt-2'))
     power = 'optimizer/beta1_power/.ATTRIBUTES/VARIABLE_VALUE'
     self.assertAllClose([one[power], two[power]], [0.9, 0.81])
-    self.assertEqual([v for _, v in summary_files.read_scalars(train_dir)[
+    self.assertEqual([v for _, v in events.read_scalars(train_dir)[
         'nonfinite_steps']], [1, 0])
 
 
@@ -171,7 +171,7 @@ class DeterminismTest(tf.test.TestCase):
           data_dir=d, data_source='idx', summary_dir=run, max_steps=3,
           save_step=10, batch_size=4, seed=7, log_every_secs=0.0)
       training.train(config, registry.get_source(config, 'train'))
-      losses.append(summary_files.read_scalars(os.path.join(run, 'train'))
+      losses.append(events.read_scalars(os.path.join(run, 'train'))
                     ['total_loss'])
     self.assertLen(losses[0], 3)
     self.assertEqual(losses[0], losses[1])

@@ -19,7 +19,7 @@ from runner import checkpoints
 from runner import config as config_lib
 from runner import distribution
 from runner import registry
-from runner import testing as summary_files
+from runner import events
 from runner import training
 from runner.errors import ExperimentError
 
@@ -100,8 +100,8 @@ class TrainingTest(tf.test.TestCase):
           summary_dir=run, max_steps=2, save_step=2, batch_size=4,
           log_every_secs=0.0), source)
       train_dir = os.path.join(run, 'train')
-      scalars = summary_files.read_scalars(train_dir)
-      histograms = summary_files.read_histograms(train_dir)
+      scalars = events.read_scalars(train_dir)
+      histograms = events.read_histograms(train_dir)
       # The original's per-batch counts: a count of the batch of 4.
       for step in (1, 2):
         accuracy = dict(scalars['accuracy'])[step]
@@ -180,7 +180,7 @@ class TrainingTest(tf.test.TestCase):
     self.assertEqual(  # One applied step before the resume, one after.
         reader.get_tensor('loss_scale/good_steps/.ATTRIBUTES/VARIABLE_VALUE'),
         2)
-    scalars = summary_files.read_scalars(train_dir)
+    scalars = events.read_scalars(train_dir)
     self.assertEqual([v for _, v in scalars['loss_scale']], [2.0 ** 15] * 2)
     self.assertEqual([v for _, v in scalars['loss_scale_skips']], [0.0] * 2)
 

@@ -1,4 +1,4 @@
-"""Readers of the event files the runner writes, for tests (testonly)."""
+"""Readers of the event files the runner writes (curves.py, the tests)."""
 
 import tensorflow as tf
 
