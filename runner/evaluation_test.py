@@ -95,20 +95,23 @@ class EvaluationTest(tf.test.TestCase):
     tmp = self.create_tempdir().full_path
     _, test = testdata.idx_sources(tmp, n_test=12)
     _, path = self._checkpoint(6, tmp)
+    config = config_lib.RunConfig(eval_size=12)
+    evaluation.evaluate_checkpoints(config, test, [path])  # Warm-up.
     peaks = []
     for trials in (1, 4):
       gc.collect()
       start = tf.config.experimental.get_memory_info('CPU:0')['current']
       tf.config.experimental.reset_memory_stats('CPU:0')
-      evaluation.evaluate_checkpoints(config_lib.RunConfig(eval_size=12),
-                                      test, [path] * trials)
+      evaluation.evaluate_checkpoints(config, test, [path] * trials)
       peaks.append(
           (tf.config.experimental.get_memory_info('CPU:0')['peak'] - start)
           / 2 ** 20)
     # One model (31 MiB of weights) and one batch's activations, however
-    # many checkpoints are summed.
-    self.assertGreater(peaks[0], 8215728 * 4 / 2 ** 20)
-    self.assertAllClose(peaks[0], peaks[1], atol=1.0)
+    # many checkpoints are summed: keeping each trial's weights would add
+    # 3 x 31 MiB; allocator noise between calls stays well below one half.
+    weights = 8215728 * 4 / 2 ** 20
+    self.assertGreater(peaks[0], weights)
+    self.assertLess(abs(peaks[1] - peaks[0]), 0.5 * weights)
 
   def test_validation_job_evaluates_each_new_checkpoint_once(self):
     tmp = self.create_tempdir().full_path
