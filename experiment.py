@@ -73,6 +73,11 @@ flags.DEFINE_float('log_every_secs', 10.0, 'Seconds between training logs.')
 flags.DEFINE_string('export_weights', None, 'With --checkpoint: also write '
                     'the model weights alone (no optimiser state) to this '
                     'prefix, e.g. checkpoints/mnist/model.ckpt-8000.')
+flags.DEFINE_string('export_saved_model', None, 'With --checkpoint: also '
+                    'write the model as a SavedModel to this directory '
+                    '(serving signature: uint8 images [N, H, W, C] -> scores, '
+                    'classes, capsules, reconstructions; see runner/'
+                    'export.py).')
 flags.DEFINE_boolean('xla', False, 'XLA-compile the forward and backward '
                      'pass (same results within float noise).')
 flags.DEFINE_enum('mixed_precision', 'none', ['none', 'bfloat16', 'float16'],
@@ -114,6 +119,7 @@ def run_config():
       mixed_precision=FLAGS.mixed_precision, eval_size=FLAGS.eval_size,
       checkpoint=FLAGS.checkpoint, num_trials=FLAGS.num_trials,
       export_weights=FLAGS.export_weights,
+      export_saved_model=FLAGS.export_saved_model,
       eval_timeout_secs=FLAGS.eval_timeout_secs,
       eval_poll_secs=FLAGS.eval_poll_secs,
       # The original's validation job ran until its idle timeout.

@@ -59,6 +59,7 @@ class RunConfig:
   checkpoint: Optional[str] = None
   num_trials: int = 1
   export_weights: Optional[str] = None
+  export_saved_model: Optional[str] = None
   # The validation job: stop after this long without a new checkpoint, and,
   # when set, after the checkpoint at or past eval_stop_at_step.
   eval_timeout_secs: int = 6 * 3600

@@ -16,6 +16,7 @@ from input_data import errors
 from models import model as model_lib
 from models.layers import layers
 from runner import checkpoints
+from runner import export
 from runner import registry
 from runner import summaries
 from runner.errors import ExperimentError
@@ -64,8 +65,9 @@ def evaluate_checkpoints(config, source, paths=None):
   """
   paths = paths or trial_checkpoints(config.checkpoint, config.num_trials)
   eval_size = config.eval_size
-  if config.export_weights and len(paths) != 1:
-    raise ExperimentError('--export_weights needs a single --checkpoint')
+  if (config.export_weights or config.export_saved_model) and len(paths) != 1:
+    raise ExperimentError('--export_weights and --export_saved_model need a '
+                          'single --checkpoint')
   for path in paths:
     if not tf.io.gfile.exists(path + '.index'):
       raise ExperimentError('--checkpoint: %s does not exist (no %s.index)' %
@@ -85,6 +87,9 @@ def evaluate_checkpoints(config, source, paths=None):
     if config.export_weights:
       logging.info('wrote %s', checkpoints.export_weights(
           model, config.export_weights))
+    if config.export_saved_model:
+      print('wrote %s' % export.export_saved_model(
+          model, config.export_saved_model), flush=True)
     logits, labels, totals = _evaluate_logits(eval_step, dataset, source)
     # Only the running sum is kept: memory does not grow with the trials.
     summed = logits if summed is None else summed + logits
@@ -162,7 +167,8 @@ def evaluate_continuously(config, source):
       timeout=config.eval_timeout_secs):
     step = checkpoints.step_of(path)
     try:
-      wrong, _ = evaluate_checkpoints(config.replace(export_weights=None),
+      wrong, _ = evaluate_checkpoints(config.replace(
+          export_weights=None, export_saved_model=None),
                                       source, [path])
     except ExperimentError as e:
       if tf.io.gfile.exists(path + '.index'):

@@ -1,0 +1,60 @@
+"""A trained model as a SavedModel that stands alone (no code of this
+project needed to load and serve it).
+
+Serving signature `serving_default`:
+  input   images: uint8 [N, H, W, C], the model's dataset shape (MNIST
+          [N, 28, 28, 1]); scaled as the readers do (times 1/255).
+  outputs scores: float32 [N, classes], the class scores (capsule lengths
+                  for the capsule model, logits for the baseline);
+          classes: int64 [N, num_targets], the top-1 (top-2 for
+                  MultiMNIST) classes, best first;
+          capsules: float32 [N, classes, atoms] (capsule model);
+          reconstructions: float32 [N, targets, H, W, C] in [0, 1], each
+                  from the capsule of a predicted class (capsule model
+                  with a decoder).
+"""
+
+import tensorflow as tf
+
+
+class _Serving(tf.Module):
+  """The model and its serving function; saved together."""
+
+  def __init__(self, model):
+    super().__init__(name='serving')
+    self.model = model
+    size, depth = model.image_size, model.image_depth
+    self.serve = tf.function(self._serve, input_signature=[
+        tf.TensorSpec([None, size, size, depth], tf.uint8, name='images')])
+
+  def _serve(self, images):
+    model = self.model
+    size, depth = model.image_size, model.image_depth
+    # [N, H, W, C] uint8 -> depth-major [N, C*H*W] in [0, 1], as the readers.
+    flat = tf.reshape(tf.transpose(tf.cast(images, tf.float32) * (1.0 / 255),
+                                   [0, 3, 1, 2]), [-1, depth * size * size])
+    features = {'images': flat,
+                'recons_label': tf.zeros([tf.shape(flat)[0]], tf.int64)}
+    inferred = model.inference(features)
+    _, classes = tf.math.top_k(inferred.logits, k=model.num_targets)
+    classes = tf.cast(classes, tf.int64)  # [N, targets]
+    outputs = {'scores': inferred.logits, 'classes': classes}
+    if inferred.capsules is not None:
+      outputs['capsules'] = inferred.capsules
+    if model.reconstruction is not None:
+      remakes = [model.reconstruction(
+          tf.one_hot(classes[:, t], model.num_classes), inferred.capsules)
+                 for t in range(model.num_targets)]  # [N, C*H*W] each
+      remakes = tf.stack(remakes, axis=1)
+      remakes = tf.reshape(remakes, [-1, model.num_targets, depth, size,
+                                     size])
+      outputs['reconstructions'] = tf.transpose(remakes, [0, 1, 3, 4, 2])
+    return outputs
+
+
+def export_saved_model(model, directory):
+  """Writes model (weights restored) as a SavedModel at directory."""
+  serving = _Serving(model)
+  tf.saved_model.save(serving, directory,
+                      signatures={'serving_default': serving.serve})
+  return directory

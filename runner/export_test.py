@@ -1,0 +1,95 @@
+"""Tests of runner/export.py: the SavedModel loads and serves on its own."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import tensorflow as tf
+
+from input_data import idx
+from input_data.mnist import mnist_input_record
+from models import capsule_model
+from models import conv_model
+from models import hparams as hparams_lib
+from models import testing
+from runner import export
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A fresh process whose path holds no code of this project.
+LOAD = textwrap.dedent('''
+    import importlib.util, json
+    import numpy as np
+    import tensorflow as tf
+    for package in ('runner', 'models', 'input_data'):  # None of ours.
+      assert importlib.util.find_spec(package) is None, package
+    loaded = tf.saved_model.load({directory!r})
+    serve = loaded.signatures['serving_default']
+    images = np.load({images!r})
+    out = {{}}
+    for batch in (len(images), 3):  # Another batch size than exported.
+      result = serve(images=tf.constant(images[:batch]))
+      out[batch] = {{k: v.numpy().tolist() for k, v in result.items()}}
+    print(json.dumps(out))
+''')
+
+
+class ExportTest(tf.test.TestCase):
+
+  def _serve_elsewhere(self, directory, images):
+    tmp = self.create_tempdir().full_path
+    path = os.path.join(tmp, 'images.npy')
+    np.save(path, images)
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    proc = subprocess.run(
+        [sys.executable, '-c', LOAD.format(directory=directory, images=path)],
+        capture_output=True, text=True, cwd=tmp, env=env, timeout=300)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    return {int(k): v for k, v in json.loads(
+        proc.stdout.strip().splitlines()[-1]).items()}
+
+  def test_capsule_model_serves_its_scores_alone(self):
+    tf.random.set_seed(2)
+    model = capsule_model.CapsuleModel(hparams_lib.HParams(), 28, 1, 10,
+                                       **testing.TINY['capsule'])
+    images, _ = idx.load_mnist(os.path.join(ROOT, 'data', 'mnist'), 'test')
+    images = images[:8, :, :, None]  # Real test digits, [8, 28, 28, 1].
+    features = {'images': mnist_input_record.to_unit(images.reshape(8, -1)),
+                'recons_label': np.zeros(8, np.int64)}
+    inferred = model.inference(features)
+    directory = export.export_saved_model(
+        model, os.path.join(self.create_tempdir().full_path, 'saved'))
+    served = self._serve_elsewhere(directory, images)
+    for batch in (8, 3):
+      out = served[batch]
+      self.assertAllClose(out['scores'], inferred.logits[:batch], atol=1e-5)
+      self.assertAllClose(out['capsules'], inferred.capsules[:batch],
+                          atol=1e-5)
+      self.assertEqual(np.array(out['classes']).tolist(), np.argmax(
+          inferred.logits[:batch], 1)[:, None].tolist())
+      recons = np.array(out['reconstructions'])
+      self.assertEqual(recons.shape, (batch, 1, 28, 28, 1))
+      # The decoder fed the capsule of the predicted class.
+      expected = model.reconstruction(tf.one_hot(np.argmax(
+          inferred.logits[:batch], 1), 10), inferred.capsules[:batch])
+      self.assertAllClose(recons.reshape(batch, -1), expected, atol=1e-5)
+
+  def test_baseline_serves_scores_and_classes_only(self):
+    tf.random.set_seed(3)
+    model = conv_model.ConvModel(hparams_lib.HParams(), 28, 1, 10,
+                                 **testing.TINY['baseline'])
+    images = np.random.RandomState(0).randint(0, 256, [4, 28, 28, 1],
+                                              np.uint8)
+    logits = model.inference({'images': mnist_input_record.to_unit(
+        images.reshape(4, -1))}).logits
+    directory = export.export_saved_model(
+        model, os.path.join(self.create_tempdir().full_path, 'saved'))
+    out = self._serve_elsewhere(directory, images)[4]
+    self.assertCountEqual(out, ['scores', 'classes'])
+    self.assertAllClose(out['scores'], logits, atol=1e-5)
+
+
+if __name__ == '__main__':
+  tf.test.main()
