@@ -145,15 +145,16 @@ def main(argv):
   try:
     config = run_config()
     # pylint: disable=g-import-not-at-top
-    from runner import quiet
-    quiet.import_tensorflow()  # Before anything else imports TensorFlow.
-    from runner import evaluation
-    paths = evaluation.trial_checkpoints(config.checkpoint, config.num_trials)
+    from runner import config as config_lib
+    paths = config_lib.trial_checkpoints(config.checkpoint, config.num_trials)
     if not config.data_dir:
       raise ValueError('--data_dir is required')
     if (FLAGS.train or not config.checkpoint) and not config.summary_dir:
       raise ValueError('--summary_dir is required to train or to run the '
                        'validation job')
+    from runner import quiet
+    quiet.import_tensorflow()  # Before anything else imports TensorFlow.
+    from runner import evaluation
     _configure_devices(not FLAGS.train and not config.checkpoint)
     from runner import distribution
     from runner import registry

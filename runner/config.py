@@ -24,6 +24,9 @@ LEGACY_HPARAMS_FILE = 'hparams.json'
 MODEL_KEYS = ('model', 'model_widths', 'dataset', 'num_targets') + tuple(
     'hparams.' + f.name for f in dataclasses.fields(hparams_lib.HParams))
 MIXED_PRECISIONS = ('none', 'bfloat16', 'float16')
+# Datasets whose readers only scale the pixels (runner/export.py does the
+# same in the SavedModel's serving signature).
+SERVED_DATASETS = ('mnist', 'fashion_mnist', 'affnist')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +89,10 @@ class RunConfig:
          self.eval_size),
         (self.num_trials >= 1, '--num_trials must be >= 1, got %d' %
          self.num_trials),
+        (not self.export_saved_model or self.dataset in SERVED_DATASETS,
+         '--export_saved_model serves the models of %s, whose readers only '
+         'scale the pixels; --dataset=%s crops and standardizes its images '
+         '(not exported yet)' % (', '.join(SERVED_DATASETS), self.dataset)),
         (self.mixed_precision in MIXED_PRECISIONS, '--mixed_precision must '
          'be one of %s, got %r' % (', '.join(MIXED_PRECISIONS),
                                    self.mixed_precision)),
@@ -177,3 +184,26 @@ def save(config, train_dir, step, changed=None):
     json.dump(data, f, indent=2, sort_keys=True)
   os.replace(temporary, path)
   return path
+
+
+def trial_checkpoints(pattern, num_trials):
+  """The checkpoints of --checkpoint: pattern.format(i) for each trial, as
+  the original (so {}, {0} and {:d} all work), or the path itself."""
+  if num_trials == 1:
+    return [pattern]
+  if not pattern:
+    raise ExperimentError('--num_trials=%d needs --checkpoint, a pattern of '
+                          'the trial number such as /tmp/model{}/'
+                          'model.ckpt-N' % num_trials)
+  try:
+    paths = [pattern.format(i) for i in range(num_trials)]
+  except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:
+    raise ExperimentError('--checkpoint=%s is not a str.format pattern of '
+                          'the trial number (%s: %s)' %
+                          (pattern, type(e).__name__, e)) from e
+  if paths[0] == paths[1]:
+    raise ExperimentError(
+        '--num_trials=%d needs --checkpoint with a pattern that changes with '
+        'the trial number, e.g. /tmp/model{}/model.ckpt-N; got %s' %
+        (num_trials, pattern))
+  return paths

@@ -31,6 +31,9 @@ class RunConfigTest(tf.test.TestCase):
         (dict(num_targets=3), '--num_targets must be 1 or 2, got 3'),
         (dict(eval_size=0), '--eval_size must be > 0, got 0'),
         (dict(num_trials=0), '--num_trials must be >= 1, got 0'),
+        (dict(export_saved_model='/tmp/s', dataset='cifar10'),
+         '--export_saved_model serves the models of mnist, fashion_mnist, '
+         'affnist, .* --dataset=cifar10 crops and standardizes'),
         (dict(mixed_precision='int8'), "--mixed_precision must be one of "
          "none, bfloat16, float16, got 'int8'")):
       with self.assertRaisesRegex(ExperimentError, message):
@@ -64,6 +67,22 @@ class RunConfigTest(tf.test.TestCase):
                                 'config.json: not a readable run '
                                 'configuration'):
       config_lib.check_resume(config, train_dir)
+
+  def test_trial_checkpoints_take_every_str_format_pattern(self):
+    for pattern in ('m{}/c', 'm{0}/c', 'm{:d}/c', 'm{0:02d}/c'):
+      paths = config_lib.trial_checkpoints(pattern, 3)
+      self.assertLen(set(paths), 3)
+    self.assertEqual(config_lib.trial_checkpoints('m{:02d}', 2),
+                     ['m00', 'm01'])
+    self.assertEqual(config_lib.trial_checkpoints('a/model.ckpt-5', 1),
+                     ['a/model.ckpt-5'])
+    for pattern, message in (('m', 'changes with the trial number'),
+                             ('m{x}', "KeyError: 'x'"),
+                             ('m{', 'ValueError'),
+                             ('m{0[1]}', 'TypeError'),
+                             (None, 'needs --checkpoint')):
+      with self.assertRaisesRegex(ExperimentError, message):
+        config_lib.trial_checkpoints(pattern, 2)
 
 
 if __name__ == '__main__':

@@ -1,4 +1,8 @@
-"""The one error type of the runner: bad input for the user, one line."""
+"""The one error type of the runner: bad input for the user, one line.
+
+Imports no TensorFlow: experiment.py checks its flags (runner/config.py)
+before TensorFlow starts.
+"""
 
 
 class ExperimentError(ValueError):
@@ -7,6 +11,15 @@ class ExperimentError(ValueError):
   experiment.py prints it as `experiment.py: <message>` and exits non-zero;
   the data readers' `input_data.errors.DataError` is caught the same way.
   """
+
+
+def damaged_data():
+  """The exceptions a tf.data pipeline raises on damaged data while a loop
+  drives it (UnicodeDecodeError: TensorFlow quoting the raw bytes of a
+  record that does not parse)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
+          UnicodeDecodeError)
 
 
 def op_error_line(error):

@@ -16,36 +16,15 @@ from input_data import errors
 from models import model as model_lib
 from models.layers import layers
 from runner import checkpoints
+from runner import config as config_lib
 from runner import export
 from runner import registry
 from runner import summaries
+from runner.errors import damaged_data
 from runner.errors import ExperimentError
 from runner.errors import op_error_line
 
 EVAL_BATCH = 100  # The original's evaluation batch.
-
-
-def trial_checkpoints(pattern, num_trials):
-  """The checkpoints of --checkpoint: pattern.format(i) for each trial, as
-  the original (so {}, {0} and {:d} all work), or the path itself."""
-  if num_trials == 1:
-    return [pattern]
-  if not pattern:
-    raise ExperimentError('--num_trials=%d needs --checkpoint, a pattern of '
-                          'the trial number such as /tmp/model{}/'
-                          'model.ckpt-N' % num_trials)
-  try:
-    paths = [pattern.format(i) for i in range(num_trials)]
-  except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:
-    raise ExperimentError('--checkpoint=%s is not a str.format pattern of '
-                          'the trial number (%s: %s)' %
-                          (pattern, type(e).__name__, e)) from e
-  if paths[0] == paths[1]:
-    raise ExperimentError(
-        '--num_trials=%d needs --checkpoint with a pattern that changes with '
-        'the trial number, e.g. /tmp/model{}/model.ckpt-N; got %s' %
-        (num_trials, pattern))
-  return paths
 
 
 def evaluate_checkpoints(config, source, paths=None):
@@ -63,7 +42,8 @@ def evaluate_checkpoints(config, source, paths=None):
   Returns:
     (wrong, eval_size): wrong predictions on the first eval_size examples.
   """
-  paths = paths or trial_checkpoints(config.checkpoint, config.num_trials)
+  paths = paths or config_lib.trial_checkpoints(config.checkpoint,
+                                                config.num_trials)
   eval_size = config.eval_size
   if (config.export_weights or config.export_saved_model) and len(paths) != 1:
     raise ExperimentError('--export_weights and --export_saved_model need a '
@@ -124,10 +104,7 @@ def _evaluate_logits(eval_step, dataset, source):
       labels.append(features['labels'].numpy())
       totals = sums if totals is None else {k: totals[k] + sums[k]
                                             for k in sums}
-  except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
-          UnicodeDecodeError) as e:
-    # UnicodeDecodeError: TensorFlow quoting the raw bytes of a record that
-    # does not parse.
+  except damaged_data() as e:
     raise ExperimentError('damaged evaluation data in %s: %s' % (
         source.describe, op_error_line(e))) from e
   totals = {k: float(v) for k, v in totals.items()}

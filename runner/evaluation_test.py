@@ -64,22 +64,6 @@ class EvaluationTest(tf.test.TestCase):
     self.assertEqual(evaluation.evaluate_checkpoints(config.replace(
         checkpoint=pattern, num_trials=2), test)[0], expected[2])
 
-  def test_trial_checkpoints_take_every_str_format_pattern(self):
-    for pattern in ('m{}/c', 'm{0}/c', 'm{:d}/c', 'm{0:02d}/c'):
-      paths = evaluation.trial_checkpoints(pattern, 3)
-      self.assertLen(set(paths), 3)
-    self.assertEqual(evaluation.trial_checkpoints('m{:02d}', 2),
-                     ['m00', 'm01'])
-    self.assertEqual(evaluation.trial_checkpoints('a/model.ckpt-5', 1),
-                     ['a/model.ckpt-5'])
-    for pattern, message in (('m', 'changes with the trial number'),
-                             ('m{x}', "KeyError: 'x'"),
-                             ('m{', 'ValueError'),
-                             ('m{0[1]}', 'TypeError'),
-                             (None, 'needs --checkpoint')):
-      with self.assertRaisesRegex(ExperimentError, message):
-        evaluation.trial_checkpoints(pattern, 2)
-
   def test_speed_options_evaluate_as_float32_does(self):
     tmp = self.create_tempdir().full_path
     _, test = testdata.idx_sources(tmp, n_test=20)

@@ -3,7 +3,8 @@ project needed to load and serve it).
 
 Serving signature `serving_default`:
   input   images: uint8 [N, H, W, C], the model's dataset shape (MNIST
-          [N, 28, 28, 1]); scaled as the readers do (times 1/255).
+          [N, 28, 28, 1]); scaled as the MNIST-family readers do (times
+          1/255): models of those datasets only (config.SERVED_DATASETS).
   outputs scores: float32 [N, classes], the class scores (capsule lengths
                   for the capsule model, logits for the baseline);
           classes: int64 [N, num_targets], the top-1 (top-2 for
@@ -15,6 +16,8 @@ Serving signature `serving_default`:
 """
 
 import tensorflow as tf
+
+from input_data.mnist import mnist_input_record
 
 
 class _Serving(tf.Module):
@@ -31,7 +34,7 @@ class _Serving(tf.Module):
     model = self.model
     size, depth = model.image_size, model.image_depth
     # [N, H, W, C] uint8 -> depth-major [N, C*H*W] in [0, 1], as the readers.
-    flat = tf.reshape(tf.transpose(tf.cast(images, tf.float32) * (1.0 / 255),
+    flat = tf.reshape(tf.transpose(mnist_input_record.to_unit(images),
                                    [0, 3, 1, 2]), [-1, depth * size * size])
     features = {'images': flat,
                 'recons_label': tf.zeros([tf.shape(flat)[0]], tf.int64)}

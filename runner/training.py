@@ -20,6 +20,7 @@ from runner import config as config_lib
 from runner import distribution
 from runner import registry
 from runner import summaries
+from runner.errors import damaged_data
 from runner.errors import ExperimentError
 from runner.errors import op_error_line
 
@@ -86,7 +87,8 @@ def train(config, source, strategy=None):
   if latest:
     checkpoints.resume(latest, state)
   step = int(optimizer.step.numpy())
-  if distribution.writes_summaries(strategy):
+  writes_summaries = distribution.writes_summaries(strategy)
+  if writes_summaries:
     config_lib.save(config, train_dir, step, changed)
   if step >= config.max_steps:
     logging.info('step %d >= max_steps %d: nothing to train', step,
@@ -100,8 +102,7 @@ def train(config, source, strategy=None):
           ctx.get_per_replica_batch_size(config.batch_size), data_seed, ctx))
   train_steps = model_lib.make_train_loop(
       model, optimizer, strategy, config.batch_size, config.xla, loss_scale)
-  writer = (tf.summary.create_file_writer(train_dir)
-            if distribution.writes_summaries(strategy)
+  writer = (tf.summary.create_file_writer(train_dir) if writes_summaries
             else tf.summary.create_noop_writer())
   iterator = iter(dataset)
   # hparams.verbose: the original's variable and activation histograms, the
@@ -116,10 +117,7 @@ def train(config, source, strategy=None):
                 config.save_step - step % config.save_step)
     try:
       sums = train_steps(iterator, tf.constant(steps))
-    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
-            tf.errors.OutOfRangeError, UnicodeDecodeError) as e:
-      # UnicodeDecodeError: TensorFlow quoting the raw bytes of a record
-      # that does not parse.
+    except damaged_data() + (tf.errors.OutOfRangeError,) as e:
       raise ExperimentError(_damage(e, source, step, manager)) from e
     step += steps
     window = sums if window is None else {k: window[k] + sums[k]
