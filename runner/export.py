@@ -15,6 +15,7 @@ Serving signature `serving_default`:
                   with a decoder).
 """
 
+import numpy as np
 import tensorflow as tf
 
 from input_data.mnist import mnist_input_record
@@ -61,3 +62,27 @@ def export_saved_model(model, directory):
   tf.saved_model.save(serving, directory,
                       signatures={'serving_default': serving.serve})
   return directory
+
+
+class Served:
+  """A SavedModel of export_saved_model, loaded: call with uint8 images
+  [N, H, W, C], get its serving outputs as numpy arrays."""
+
+  def __init__(self, directory):
+    self._serve = tf.saved_model.load(directory).signatures['serving_default']
+    spec = self._serve.structured_input_signature[1]['images']
+    self.input_shape = tuple(spec.shape[1:])
+
+  def __call__(self, images):
+    outputs = self._serve(images=tf.constant(images, tf.uint8))
+    return {key: value.numpy() for key, value in outputs.items()}
+
+
+def predict_in_batches(model, images, batch_size=100):
+  """The outputs of model (Served, or tflite.TFLiteModel) over uint8 images
+  [N, H, W, C], batch_size at a time, concatenated."""
+  outputs = {}
+  for start in range(0, len(images), batch_size):
+    for key, value in model(images[start:start + batch_size]).items():
+      outputs.setdefault(key, []).append(np.asarray(value))
+  return {key: np.concatenate(parts) for key, parts in outputs.items()}

@@ -18,8 +18,9 @@ From the original `models/layers/layers.py` (REFERENCE sections 3 and 4):
 Differences from the original that do not change results beyond float noise:
 votes are a batched matmul instead of a tiled elementwise product (the tile
 needed 4.4 GiB on CIFAR-10), fully connected routing runs on output-major
-votes so both of its contractions are copy-free batched matmuls, the routing
-loop is unrolled (num_routing is a Python int), and squash has an epsilon
+votes so both of its contractions are copy-free batched matmuls,
+convolutional routing runs with the positions in one axis (rank 5, which
+TFLite's builtin ops take), the routing loop is unrolled (num_routing is a Python int), and squash has an epsilon
 inside the square root so zero vectors are finite.
 """
 
@@ -142,16 +143,44 @@ def _update_routing(votes, biases, logit_shape, num_dims, input_dim, output_dim,
                                num_routing, leaky)
   if num_dims != 6:
     raise ValueError('num_dims must be 4 or 6, got %r' % (num_dims,))
+  shape = tf.shape(votes)
+  activation = _route_positions(
+      tf.reshape(votes, tf.concat([shape[:4], [-1]], 0)), biases,
+      num_routing, leaky)  # [b, out, atoms, h*w]
+  return tf.reshape(activation,
+                    tf.concat([tf.shape(activation)[:3], shape[4:]], 0))
+
+
+def _route_positions(votes, biases, num_routing, leaky):
+  """Convolutional routing with the positions in one axis.
+
+  Args:
+    votes: [batch, in, out, atoms, positions].
+    biases: [out, atoms, 1, 1] (the layer's) or [out, atoms, h, w].
+    num_routing: Python int >= 1.
+    leaky: bool.
+
+  Returns:
+    [batch, out, atoms, positions].
+
+  Routing is independent per position, so flattening them changes nothing
+  but the rank: 5, the most TFLite's builtin ops take. Products and sums
+  rather than einsums, which would be batched matmuls of that rank (the
+  primary capsules' input_dim is 1: nothing is summed there anyway).
+  """
   num_routing = _check_routing(num_routing)
-  logits = tf.zeros_like(votes[:, :, :, 0])  # [b, in, out, h, w]
+  output_dim = votes.shape[2]
+  biases = tf.reshape(biases, tf.concat([tf.shape(biases)[:2], [-1]], 0))
+  logits = tf.zeros_like(votes[:, :, :, 0])  # [b, in, out, positions]
   activation = None
   for i in range(num_routing):
     route = (_leaky_routing(logits, output_dim) if leaky
              else tf.nn.softmax(logits, axis=2))
-    preactivate = tf.einsum('bijhw,bijahw->bjahw', route, votes) + biases
+    preactivate = tf.reduce_sum(route[:, :, :, None] * votes,
+                                axis=1) + biases  # [b, out, atoms, positions]
     activation = _squash(preactivate)
     if i + 1 < num_routing:  # The original's last update was never read.
-      logits += tf.einsum('bijahw,bjahw->bijhw', votes, activation)
+      logits += tf.reduce_sum(votes * activation[:, None], axis=3)
   return activation
 
 
@@ -353,15 +382,15 @@ class ConvSlimCapsule(Tf1Module):
     conv = _conv2d(input_tensor, self.weights, self.stride, self.padding,
                    self.compute_dtype)  # [b*in, oh, ow, out*atoms]
     out_h, out_w = conv.shape[1], conv.shape[2]
-    votes = tf.reshape(conv, [-1, self.input_dim, out_h, out_w,
+    # _update_routing's num_dims=6 layout with the positions in one axis
+    # (rank 5 throughout, see _route_positions).
+    votes = tf.reshape(conv, [-1, self.input_dim, out_h * out_w,
                               self.output_dim, self.output_atoms])
-    votes = tf.transpose(votes, [0, 1, 4, 5, 2, 3])  # [b, in, out, atoms, oh, ow]
-    logit_shape = tf.stack([tf.shape(votes)[0], self.input_dim,
-                            self.output_dim, out_h, out_w])
-    return _update_routing(
-        votes=votes, biases=self.biases, logit_shape=logit_shape, num_dims=6,
-        input_dim=self.input_dim, output_dim=self.output_dim,
-        num_routing=self.num_routing, leaky=self.leaky)
+    votes = tf.transpose(votes, [0, 1, 3, 4, 2])  # [b, in, out, atoms, oh*ow]
+    activation = _route_positions(votes, self.biases, self.num_routing,
+                                  self.leaky)  # [b, out, atoms, oh*ow]
+    return tf.reshape(activation, [-1, self.output_dim, self.output_atoms,
+                                   out_h, out_w])
 
   def __call__(self, input_tensor):
     """[batch, input_dim, input_atoms, h, w] -> [batch, out, atoms, oh, ow]."""

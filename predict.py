@@ -1,0 +1,140 @@
+r"""Predicts the digit in each of one's own images with an exported model.
+
+  python predict.py --model=/tmp/capsnet my_digits/ seven.png
+  python predict.py --model=/tmp/capsnet.tflite --polarity=dark_on_light \
+    --write_reconstructions scan.jpg
+
+--model is a SavedModel directory of `experiment.py --export_saved_model`
+or a .tflite file of `to_tflite.py`. Each image (PNG, JPEG, BMP or GIF; a
+folder gives its files of those kinds) is first made to look like MNIST, as
+the model was trained on: grayscale; light ink on a dark ground (a
+dark-on-light image, such as a pen digit on paper, is inverted: decided from
+the image's border, or set with --polarity); the ink scaled to fit a 20x20
+box keeping its aspect ratio and placed in 28x28 with its centre of mass at
+the centre (input_data/digit_images.py). One line per image: the predicted
+class (both, best first, for a two-digit model) and its score (the length
+of its capsule, 0..1; the baseline CNN's logit). With
+--write_reconstructions, IMAGE.reconstruction.png is written beside each
+image: what the model saw, and its reconstruction from the predicted
+class's capsule, side by side.
+
+An image that cannot be read, or holds no digit, gets one line naming it;
+the other images are still predicted, and the exit status is then 1.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+SUFFIX = '.reconstruction.png'
+
+
+def define_flags():
+  """The command line; defined only when run as a program."""
+  flags.DEFINE_string('model', None, 'SavedModel directory '
+                      '(experiment.py --export_saved_model) or .tflite file '
+                      '(to_tflite.py).')
+  flags.DEFINE_enum('polarity', 'auto', ['auto', 'light_on_dark',
+                                         'dark_on_light'],
+                    'light_on_dark: light ink on a dark ground, as MNIST; '
+                    'dark_on_light: dark ink on a light ground (inverted '
+                    'first); auto: light_on_dark unless the image\'s border '
+                    'is brighter than mid-grey.')
+  flags.DEFINE_boolean('write_reconstructions', False, 'Write IMAGE' + SUFFIX +
+                       ' beside each image: the model\'s input and its '
+                       'reconstruction, side by side, 4x enlarged.')
+
+
+def load_model(path):
+  """A served model (callable on uint8 images) of a SavedModel or .tflite."""
+  # pylint: disable=g-import-not-at-top
+  from runner import export
+  from runner import tflite
+  if os.path.isdir(path):
+    if not os.path.isfile(os.path.join(path, 'saved_model.pb')):
+      raise ValueError('--model=%s is a directory without saved_model.pb, not '
+                       'a SavedModel' % path)
+    return export.Served(path)
+  if not os.path.isfile(path):
+    raise ValueError('--model=%s: no such file or directory' % path)
+  return tflite.TFLiteModel(path=path)
+
+
+def reconstruction_png(path, seen, reconstruction, scale=4):
+  """Writes [seen | reconstruction] (each [h, w] in [0, 1]) to path."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from input_data import digit_images  # pylint: disable=g-import-not-at-top
+  gap = np.full([seen.shape[0], 1], 0.5, np.float32)
+  pair = np.concatenate([seen, gap, reconstruction], axis=1)
+  pair = np.repeat(np.repeat(pair, scale, 0), scale, 1)
+  tf.io.write_file(path, tf.io.encode_png(digit_images.to_uint8(pair)[..., None]))
+
+
+def predict_files(model, files, polarity='auto', write_reconstructions=False,
+                  out=sys.stdout, err=sys.stderr):
+  """Prints one line per file; returns the number of files that failed."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from input_data import digit_images  # pylint: disable=g-import-not-at-top
+  from input_data import errors  # pylint: disable=g-import-not-at-top
+  from runner import export  # pylint: disable=g-import-not-at-top
+  height, width, depth = model.input_shape
+  if height != width or depth != 1:
+    raise ValueError('the model takes %s images; predict.py makes square '
+                     'grayscale digits only' % (model.input_shape,))
+  ready, seen, failed = [], [], 0
+  for path in files:
+    try:
+      seen.append(digit_images.to_mnist(digit_images.read_grayscale(path),
+                                        height, polarity, path))
+      ready.append(path)
+    except errors.DataError as e:
+      print('%s' % e, file=err)
+      failed += 1
+  if not ready:
+    return failed
+  images = digit_images.to_uint8(np.stack(seen))[..., None]  # [n, h, w, 1]
+  outputs = export.predict_in_batches(model, images)
+  for i, path in enumerate(ready):
+    classes = outputs['classes'][i]
+    scores = outputs['scores'][i][classes]
+    print('%s: %s (score %s)' % (
+        path, ', '.join(str(c) for c in classes),
+        ', '.join('%.3f' % s for s in scores)), file=out)
+    if write_reconstructions and 'reconstructions' in outputs:
+      target = os.path.splitext(path)[0] + SUFFIX
+      reconstruction_png(target, seen[i], outputs['reconstructions'][i, 0, ..., 0])
+  return failed
+
+
+def main(argv):
+  files = argv[1:]
+  if not FLAGS.model:
+    sys.exit('predict.py: --model is required (a SavedModel directory or a '
+             '.tflite file)')
+  if not files:
+    sys.exit('predict.py: no images given (PNG, JPEG, BMP or GIF files, or '
+             'folders of them)')
+  from input_data import digit_images  # pylint: disable=g-import-not-at-top
+  files = digit_images.list_images(files, SUFFIX)
+  if not files:
+    sys.exit('predict.py: no PNG, JPEG, BMP or GIF files in %s' %
+             ', '.join(argv[1:]))
+  try:
+    model = load_model(FLAGS.model)
+    failed = predict_files(model, files, FLAGS.polarity,
+                           FLAGS.write_reconstructions)
+  except (OSError, ValueError) as e:
+    sys.exit('predict.py: %s' % e)
+  if failed:
+    sys.exit(1)
+
+
+if __name__ == '__main__':
+  from runner import quiet  # pylint: disable=g-import-not-at-top
+  quiet.import_tensorflow()  # Before anything else imports TensorFlow.
+  define_flags()
+  app.run(main)
