@@ -15,6 +15,7 @@ from models import capsule_model
 from models import conv_model
 from models import hparams as hparams_lib
 from models import testing
+from runner import checkpoints
 from runner import export
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -89,6 +90,34 @@ class ExportTest(tf.test.TestCase):
     out = self._serve_elsewhere(directory, images)[4]
     self.assertCountEqual(out, ['scores', 'classes'])
     self.assertAllClose(out['scores'], logits, atol=1e-5)
+
+  def test_export_of_an_authors_tf1_checkpoint(self):
+    """A checkpoint of the original's TF1 variable names (as the authors'
+    Saver wrote them) restores and exports with the scores it was saved
+    with."""
+    def tiny(seed):
+      tf.random.set_seed(seed)
+      return capsule_model.CapsuleModel(hparams_lib.HParams(), 28, 1, 10,
+                                        **testing.TINY['capsule'])
+    original = tiny(5)
+    path = os.path.join(self.create_tempdir().full_path, 'model.ckpt-9')
+    values = {n: v.numpy() for n, v in original.tf1_variables().items()}
+    with tf.Graph().as_default():
+      tf1_vars = [tf.compat.v1.Variable(v, name=n) for n, v in values.items()]
+      with tf.compat.v1.Session() as sess:
+        sess.run(tf.compat.v1.global_variables_initializer())
+        tf.compat.v1.train.Saver(tf1_vars).save(sess, path)
+    restored = tiny(6)  # Other initial weights, replaced by the restore.
+    checkpoints.restore_model(restored, path)
+    directory = export.export_saved_model(
+        restored, os.path.join(self.create_tempdir().full_path, 'saved'))
+    images = np.random.RandomState(1).randint(0, 256, [5, 28, 28, 1],
+                                              np.uint8)
+    expected = original.inference({
+        'images': mnist_input_record.to_unit(images.reshape(5, -1)),
+        'recons_label': np.zeros(5, np.int64)}).logits
+    self.assertAllClose(export.Served(directory)(images)['scores'], expected,
+                        atol=1e-5)
 
 
 if __name__ == '__main__':
