@@ -6,8 +6,11 @@ r"""Writes the paper's figures from a capsule checkpoint, as PNG files.
                         capsule dimensions (a row) of a test digit of that
                         class perturbed by -0.25 .. 0.25 in steps of 0.05
                         (columns) and decoded
-  multimnist.png        (two targets) input | digit 1 | digit 2 | both
-                        reconstructions in colour (red: 1, green: 2)
+  multimnist.png        (two targets) the paper's Figure 5: for 12 test
+                        pairs, the input above the reconstructions from
+                        the two predicted classes' capsules overlaid (red:
+                        best scored, green: second), captioned with the
+                        labels (L:) and predicted classes (P:)
 
   python figures.py --checkpoint=checkpoints/mnist/model.ckpt-8000 \
     --data_dir=data/mnist --data_source=idx --output_dir=figures
@@ -65,6 +68,62 @@ def perturbation_images(model, capsules, label):
   return model.reconstruction(mask, tf.constant(batch)).numpy()
 
 
+# A 3x5 bitmap font for the captions: digits, 'L', 'P', ':' and ','.
+_GLYPHS = {
+    '0': '111101101101111', '1': '010110010010111', '2': '111001111100111',
+    '3': '111001111001111', '4': '101101111001001', '5': '111100111001111',
+    '6': '111100111101111', '7': '111001010010010', '8': '111101111101111',
+    '9': '111101111001111', 'L': '100100100100111', 'P': '111101111100100',
+    ':': '000010000010000', ',': '000000000010100', ' ': '000000000000000'}
+
+
+def caption(text, width, colour=(0.0, 0.0, 0.0)):
+  """An RGB strip [7, width, 3] with text in the 3x5 font on white, from
+  the left (characters 4 pixels apart; what does not fit is cut)."""
+  strip = np.ones([7, width, 3], np.float32)
+  for k, char in enumerate(text):
+    glyph = np.array([int(b) for b in _GLYPHS[char]]).reshape(5, 3)
+    left = 1 + 4 * k
+    if left + 3 > width:
+      break
+    strip[1:6, left:left + 3][glyph == 1] = colour
+  return strip
+
+
+def figure5(model, inferred, images, labels, spare_labels, pairs=12,
+            columns=6):
+  """The paper's Figure 5 for the first `pairs` MultiMNIST test pairs.
+
+  Each cell: the input (grey) above the two reconstructions overlaid, each
+  decoded from the capsule of one of the two predicted classes (red: the
+  better scored, green: the other), then the caption 'L:a,b' (the labels)
+  and 'P:c,d' (the predicted classes, best first; red where neither label).
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  h, depth = images.shape[1], images.shape[3]
+  n = min(pairs, images.shape[0])
+  scores = np.asarray(inferred.logits)[:n]
+  top2 = np.argsort(-scores, axis=1, kind='stable')[:, :2]  # [n, 2]
+  capsules = inferred.capsules[:n]
+  remakes = [to_images(model.reconstruction(
+      tf.one_hot(top2[:, k], scores.shape[1]), capsules), h, depth)
+             for k in range(2)]  # [n, h, w, depth] each
+  cells = []
+  for i in range(n):
+    grey = np.repeat(images[i].mean(axis=-1, keepdims=True), 3, -1)
+    overlay = np.concatenate([remakes[0][i].mean(-1, keepdims=True),
+                              remakes[1][i].mean(-1, keepdims=True),
+                              np.zeros([h, h, 1], np.float32)], -1)
+    truth = (int(labels[i]), int(spare_labels[i]))
+    wrong = [c for c in top2[i] if c not in truth]
+    cells.append(np.concatenate([
+        grey, np.ones([1, h, 3], np.float32), overlay,
+        caption('L:%d,%d' % truth, h),
+        caption('P:%d,%d' % tuple(top2[i]), h,
+                (0.8, 0.0, 0.0) if wrong else (0.0, 0.0, 0.0))], axis=0))
+  return tile(cells, columns)
+
+
 def make_figures(model, features, info, output_dir, examples=30):
   """Writes the figures for one batch of evaluation features; returns paths.
 
@@ -104,13 +163,9 @@ def make_figures(model, features, info, output_dir, examples=30):
           os.path.join(output_dir, 'dimensions_%d.png' % label),
           tile(decoded, len(PERTURBATIONS))))
   else:
-    second = to_images(inferred.remakes[1][:n], h, depth)
-    colour = np.concatenate([remakes, second, np.zeros_like(second)], -1)
-    columns = [np.repeat(x, 3, -1) for x in (images[:n], remakes[:n],
-                                             second[:n])] + [colour]
-    rows = [image for quad in zip(*columns) for image in quad]
     paths.append(write_png(os.path.join(output_dir, 'multimnist.png'),
-                           tile(rows, 8)))
+                           figure5(model, inferred, images, labels,
+                                   np.asarray(features['spare_label']))))
   return paths
 
 

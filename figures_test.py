@@ -58,7 +58,37 @@ class FiguresTest(tf.test.TestCase):
     self.assertEqual([os.path.basename(p) for p in paths],
                      ['reconstructions.png', 'multimnist.png'])
     image = tf.io.decode_png(tf.io.read_file(paths[1]))
-    self.assertEqual(image.shape, (2 * (2 * 37 + 1), 2 * (8 * 37 + 1), 3))
+    # One row of 6 cells (4 pairs): input, gap, overlay, two captions.
+    cell = 36 + 1 + 36 + 7 + 7
+    self.assertEqual(image.shape, (2 * (cell + 2), 2 * (6 * 37 + 1), 3))
+
+  def test_figure5_overlays_the_two_predicted_capsules(self):
+    tf.random.set_seed(1)
+    model = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 36, 1,
+                                       10, num_targets=2,
+                                       **testing.TINY['capsule'])
+    features = testing.feature_batch(2, image_size=36, num_targets=2)
+    inferred = model.inference(features)
+    images = figures.to_images(features['images'], 36, 1)
+    grid = figures.figure5(model, inferred, images,
+                           features['recons_label'], features['spare_label'])
+    first, second = np.argsort(-inferred.logits[0].numpy())[:2]
+    for k, label in enumerate((first, second)):
+      expected = model.reconstruction(tf.one_hot([label], 10),
+                                      inferred.capsules[:1]).numpy()
+      self.assertAllClose(grid[38:74, 1:37, k], expected.reshape(36, 36),
+                          atol=1e-6)
+    self.assertAllClose(grid[1:37, 1:37, 1], images[0, ..., 0], atol=1e-6)
+    self.assertAllEqual(grid[38:74, 1:37, 2], np.zeros([36, 36]))
+
+  def test_caption_font(self):
+    strip = figures.caption('L:7', 12, colour=(1.0, 0.0, 0.0))
+    self.assertEqual(strip.shape, (7, 12, 3))
+    seven = (strip[1:6, 9:12, 1] == 0).astype(int)  # Ink: green is off.
+    self.assertEqual(seven.tolist(), [[1, 1, 1], [0, 0, 1], [0, 1, 0],
+                                      [0, 1, 0], [0, 1, 0]])
+    self.assertAllEqual(strip[1:6, 9:12, 0], np.ones([5, 3]))  # Red ink.
+    self.assertEqual(figures.caption('12345', 9)[:, 9:].size, 0)  # Cut.
 
   def test_needs_the_decoder(self):
     model = capsule_model.CapsuleModel(

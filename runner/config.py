@@ -26,7 +26,8 @@ MODEL_KEYS = ('model', 'model_widths', 'dataset', 'num_targets') + tuple(
 MIXED_PRECISIONS = ('none', 'bfloat16', 'float16')
 # Datasets whose readers only scale the pixels (runner/export.py does the
 # same in the SavedModel's serving signature).
-SERVED_DATASETS = ('mnist', 'fashion_mnist', 'affnist')
+SERVED_DATASETS = ('mnist', 'fashion_mnist', 'affnist', 'affine_mnist',
+                   'expanded_mnist')
 
 
 @dataclasses.dataclass(frozen=True)

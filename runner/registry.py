@@ -17,7 +17,8 @@ from runner.errors import ExperimentError
 
 MODELS = {'capsule': capsule_model.CapsuleModel,
           'baseline': conv_model.ConvModel}
-DATASETS = ('mnist', 'fashion_mnist', 'norb', 'cifar10', 'affnist')
+DATASETS = ('mnist', 'fashion_mnist', 'norb', 'cifar10', 'affnist',
+            'affine_mnist', 'expanded_mnist')
 # The authors' --hparams_override per dataset (their README's commands);
 # they gave none for the others. Not applied by itself, as the original.
 PAPER_OVERRIDES = {
@@ -47,6 +48,10 @@ def get_source(config, split):
       return cifar10_input.cifar10_source(config.data_dir, split)
     if dataset == 'affnist':
       return affnist_input.affnist_source(config.data_dir, split)
+    if dataset == 'affine_mnist':
+      return affnist_input.affine_mnist_source(config.data_dir, split)
+    if dataset == 'expanded_mnist':
+      return affnist_input.expanded_mnist_source(config.data_dir, split)
     return mnist_input_record.mnist_source(
         config.data_dir, split, num_targets=config.num_targets,
         validate=config.validate, data_source=data_source,

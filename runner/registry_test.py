@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from input_data import testdata
+from input_data.mnist import affine_mnist
 from input_data.norb import smallnorb_convert
 from runner import config as config_lib
 from runner import evaluation
@@ -20,7 +21,8 @@ class RegistryTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.parameters(
       ('norb', 'records', 9327184),
       ('cifar10', 'records', 22476448),
-      ('fashion_mnist', 'idx', 8215728))
+      ('fashion_mnist', 'idx', 8215728),
+      ('affine_mnist', 'idx', 13475808))  # 4,608 primary capsules at 40x40.
   def test_train_one_step_then_evaluate(self, dataset, data_source, params):
     tmp = self.create_tempdir().full_path
     data = os.path.join(tmp, 'data')
@@ -32,6 +34,8 @@ class RegistryTest(tf.test.TestCase, parameterized.TestCase):
       testdata.write_cifar(data, per_file=2)
     else:
       testdata.write_mnist(data, 10, 4)
+      if dataset == 'affine_mnist':
+        affine_mnist.generate(data, data)
     config = config_lib.RunConfig(
         dataset=dataset, data_dir=data, data_source=data_source,
         hparams=config_lib.RunConfig().hparams.parse(

@@ -1,9 +1,11 @@
-"""affNIST: the paper's generalisation test (train on MNIST in 40x40).
+"""affNIST, the paper's generalisation test, its stand-in affine-MNIST, and
+the expanded MNIST both train on (MNIST digits at random in 40x40).
 
 Training: MNIST digits placed at a uniformly random position of a black
 40x40 image (padded by 6, shifted by up to 6 pixels each way), made on the
-fly from the MNIST IDX files in data_dir. Evaluation: the published affNIST
-files, MATLAB .mat holding a struct `affNISTdata` with fields `image`
+fly from the MNIST IDX files in data_dir. Evaluation: affine_mnist, the
+files of input_data/mnist/affine_mnist.py; expanded_mnist, the MNIST test
+digits centred in 40x40; affnist, the published affNIST files, MATLAB .mat holding a struct `affNISTdata` with fields `image`
 (uint8 [1600, N], one 40x40 image per column, row-major) and `label_int`
 ([1, N]). data_dir holds either `test.mat` or the batches `1.mat` ...
 `32.mat` (as in test_batches.zip); either may be gzip-compressed.
@@ -17,6 +19,7 @@ import numpy as np
 
 from input_data import errors
 from input_data.affnist import matfile
+from input_data.mnist import affine_mnist
 from input_data.mnist import mnist_input_record
 from input_data.mnist import splits
 
@@ -58,16 +61,49 @@ def load_affnist(data_dir):
   return np.concatenate(images), np.concatenate(labels)
 
 
+def _training_source(data_dir):
+  """MNIST training digits (IDX files in data_dir) at random in 40x40:
+  padded by 6, shifted by up to 6 each way on the fly (expanded MNIST)."""
+  images, labels = splits.load_split(data_dir, 'train')
+  images = splits.pad_images(images, PAD)
+  return mnist_input_record.InMemorySource(
+      images.reshape(images.shape[0], -1), labels.astype(np.int64), SIZE,
+      describe=data_dir, shift=PAD)
+
+
+def _test_source(images, labels, describe):
+  return mnist_input_record.InMemorySource(
+      images.reshape(images.shape[0], -1), labels, SIZE, describe=describe)
+
+
+def _check_split(split):
+  if split not in ('train', 'test'):
+    raise ValueError('split must be train or test, got %r' % (split,))
+
+
 def affnist_source(data_dir, split):
   """train: MNIST (IDX files in data_dir) at random in 40x40; test: affNIST."""
+  _check_split(split)
   if split == 'train':
-    images, labels = splits.load_split(data_dir, 'train')
-    images = splits.pad_images(images, PAD)
-    return mnist_input_record.InMemorySource(
-        images.reshape(images.shape[0], -1), labels.astype(np.int64), SIZE,
-        describe=data_dir, shift=PAD)
-  if split != 'test':
-    raise ValueError('split must be train or test, got %r' % (split,))
-  images, labels = load_affnist(data_dir)
-  return mnist_input_record.InMemorySource(
-      images.reshape(images.shape[0], -1), labels, SIZE, describe=data_dir)
+    return _training_source(data_dir)
+  return _test_source(*load_affnist(data_dir), data_dir)
+
+
+def affine_mnist_source(data_dir, split):
+  """train: as affnist_source; test: the affine-MNIST stand-in files that
+  input_data/mnist/affine_mnist.py wrote in data_dir (not affNIST)."""
+  _check_split(split)
+  if split == 'train':
+    return _training_source(data_dir)
+  return _test_source(*affine_mnist.load(data_dir), data_dir)
+
+
+def expanded_mnist_source(data_dir, split):
+  """train: as affnist_source; test: the MNIST test digits centred in 40x40
+  (padded by 6: affNIST's untransformed layout), expanded MNIST's own test."""
+  _check_split(split)
+  if split == 'train':
+    return _training_source(data_dir)
+  images, labels = splits.load_split(data_dir, 'test')
+  return _test_source(splits.pad_images(images, PAD), labels.astype(np.int64),
+                      data_dir)
