@@ -97,7 +97,8 @@ def figure5(model, inferred, images, labels, spare_labels, pairs=12,
   Each cell: the input (grey) above the two reconstructions overlaid, each
   decoded from the capsule of one of the two predicted classes (red: the
   better scored, green: the other), then the caption 'L:a,b' (the labels)
-  and 'P:c,d' (the predicted classes, best first; red where neither label).
+  and 'P:c,d' (the predicted classes, best first; red unless both are
+  labels).
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   h, depth = images.shape[1], images.shape[3]

@@ -84,6 +84,10 @@ def evaluate_checkpoints(config, source, paths=None):
   wrong = eval_size - correct
   print('Total wrong predictions: %d, wrong percent: %.2f%%' %
         (wrong, 100.0 * wrong / eval_size), flush=True)
+  if source.info.num_targets == 2:  # The original's second MultiMNIST count.
+    print('Almost wrong predictions (neither digit found): %d, percent: '
+          '%.2f%%' % (eval_size - almost, 100.0 * (eval_size - almost) /
+                      eval_size), flush=True)
   if config.summary_dir and len(paths) == 1:
     writer = tf.summary.create_file_writer(
         os.path.join(config.summary_dir, 'test'))

@@ -1,7 +1,9 @@
 """Tests of runner/evaluation.py: single checkpoints and ensembles."""
 
 import gc
+import io
 import os
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -9,10 +11,12 @@ import tensorflow as tf
 from input_data import idx
 from input_data import testdata
 from input_data.mnist import mnist_input_record
+from input_data.mnist import mnist_shift
 from input_data.norb import smallnorb_convert
 from models import capsule_model
 from models import conv_model
 from models import hparams as hparams_lib
+from models import testing
 from runner import checkpoints
 from runner import config as config_lib
 from runner import evaluation
@@ -63,6 +67,37 @@ class EvaluationTest(tf.test.TestCase):
     pattern = os.path.join(tmp, 'model{:d}', 'model.ckpt-1')
     self.assertEqual(evaluation.evaluate_checkpoints(config.replace(
         checkpoint=pattern, num_trials=2), test)[0], expected[2])
+
+  def test_multimnist_prints_both_counts(self):
+    tmp = self.create_tempdir().full_path
+    idx_dir = testdata.write_mnist(os.path.join(tmp, 'idx'), 4, 12)
+    paths = mnist_shift.generate(idx_dir, tmp, 'test', shift=1, pad=4,
+                                 multi_targets=True, num_pairs=2, seed=1)
+    test = mnist_input_record.mnist_source(paths[0].rsplit('-', 3)[0] + '@1',
+                                           'test',
+                                           num_targets=2)
+    tf.random.set_seed(7)
+    model = capsule_model.CapsuleModel(hparams_lib.HParams(), 36, 1, 10,
+                                       num_targets=2, **testing.TINY['capsule'])
+    path = checkpoints.export_weights(model, os.path.join(tmp, 'm',
+                                                          'model.ckpt-1'))
+    features = next(iter(test.eval_dataset(24, 24)))
+    # Counted here: the top-2 scores against the two labels, as sets.
+    top2 = np.argsort(-model.inference(features).logits.numpy(), axis=1)[:, :2]
+    truth = np.stack([features['recons_label'], features['spare_label']], 1)
+    found = [len(set(p) & set(t)) for p, t in zip(top2, truth)]
+    wrong, almost_wrong = sum(f < 2 for f in found), sum(f == 0 for f in found)
+    self.assertGreater(wrong, almost_wrong)  # The two counts differ here.
+    config = config_lib.RunConfig(num_targets=2, eval_size=24, checkpoint=path,
+                                  model_widths=testing.TINY['capsule'])
+    with mock.patch('sys.stdout', new_callable=io.StringIO) as out:
+      self.assertEqual(evaluation.evaluate_checkpoints(config, test),
+                       (wrong, 24))
+    self.assertEqual(out.getvalue().splitlines(), [
+        'Total wrong predictions: %d, wrong percent: %.2f%%' % (
+            wrong, 100 * wrong / 24),
+        'Almost wrong predictions (neither digit found): %d, percent: '
+        '%.2f%%' % (almost_wrong, 100 * almost_wrong / 24)])
 
   def test_speed_options_evaluate_as_float32_does(self):
     tmp = self.create_tempdir().full_path
