@@ -5,7 +5,8 @@ Training: MNIST digits placed at a uniformly random position of a black
 40x40 image (padded by 6, shifted by up to 6 pixels each way), made on the
 fly from the MNIST IDX files in data_dir. Evaluation: affine_mnist, the
 files of input_data/mnist/affine_mnist.py; expanded_mnist, the MNIST test
-digits centred in 40x40; affnist, the published affNIST files, MATLAB .mat holding a struct `affNISTdata` with fields `image`
+digits centred in 40x40; affnist, the published affNIST files, MATLAB .mat
+holding a struct `affNISTdata` with fields `image`
 (uint8 [1600, N], one 40x40 image per column, row-major) and `label_int`
 ([1, N]). data_dir holds either `test.mat` or the batches `1.mat` ...
 `32.mat` (as in test_batches.zip); either may be gzip-compressed.
