@@ -54,9 +54,7 @@ def load_model(path):
   from runner import export
   from runner import tflite
   if os.path.isdir(path):
-    if not os.path.isfile(os.path.join(path, 'saved_model.pb')):
-      raise ValueError('--model=%s is a directory without saved_model.pb, not '
-                       'a SavedModel' % path)
+    export.check_saved_model(path, '--model')
     return export.Served(path)
   if not os.path.isfile(path):
     raise ValueError('--model=%s: no such file or directory' % path)

@@ -121,8 +121,8 @@ class PredictTest(tf.test.TestCase):
                      [labels[path] for path in sorted(labels)])
 
   def test_a_model_path_that_is_not_a_model(self):
-    with self.assertRaisesRegex(ValueError, 'is a directory without '
-                                'saved_model.pb'):
+    with self.assertRaisesRegex(ValueError, '^--model=%s is not a SavedModel '
+                                'directory' % testing.MNIST):
       predict.load_model(testing.MNIST)
 
 

@@ -15,7 +15,6 @@ predicted classes differ, the largest score difference and each model's
 test error. Exit status 1 on any error, with one line saying what.
 """
 
-import os
 import sys
 import time
 
@@ -65,9 +64,6 @@ def main(argv):
   del argv
   if not FLAGS.saved_model or not FLAGS.output:
     sys.exit('to_tflite.py: --saved_model and --output are required')
-  if not os.path.isfile(os.path.join(FLAGS.saved_model, 'saved_model.pb')):
-    sys.exit('to_tflite.py: --saved_model=%s is not a SavedModel directory '
-             '(no saved_model.pb)' % FLAGS.saved_model)
   if FLAGS.num_examples < 1:
     sys.exit('to_tflite.py: --num_examples must be >= 1, got %d' %
              FLAGS.num_examples)
@@ -77,6 +73,7 @@ def main(argv):
   from runner import export
   from runner import tflite
   try:
+    export.check_saved_model(FLAGS.saved_model, '--saved_model')
     images = labels = None
     if FLAGS.data_dir:  # Read first: a bad directory fails before the work.
       images, labels = idx.load_mnist(FLAGS.data_dir, 'test')

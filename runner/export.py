@@ -15,6 +15,8 @@ Serving signature `serving_default`:
                   with a decoder).
 """
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -62,6 +64,13 @@ def export_saved_model(model, directory):
   tf.saved_model.save(serving, directory,
                       signatures={'serving_default': serving.serve})
   return directory
+
+
+def check_saved_model(directory, flag):
+  """Raises ValueError naming flag unless directory holds a SavedModel."""
+  if not os.path.isfile(os.path.join(directory, 'saved_model.pb')):
+    raise ValueError('%s=%s is not a SavedModel directory (no saved_model.pb)'
+                     % (flag, directory))
 
 
 class Served:
