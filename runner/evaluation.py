@@ -75,7 +75,8 @@ def evaluate_checkpoints(config, source, paths=None):
     summed = logits if summed is None else summed + logits
   if labels.shape[0] != eval_size:
     raise ExperimentError('--eval_size=%d but the evaluation data holds only '
-                          '%d examples' % (eval_size, labels.shape[0]))
+                          '%d examples: pass --eval_size=%d' % (
+                              eval_size, labels.shape[0], labels.shape[0]))
   correct, almost = layers.correct_counts(tf.constant(summed),
                                           tf.constant(labels),
                                           source.info.num_targets)

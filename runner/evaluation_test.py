@@ -99,6 +99,25 @@ class EvaluationTest(tf.test.TestCase):
         'Almost wrong predictions (neither digit found): %d, percent: '
         '%.2f%%' % (almost_wrong, 100 * almost_wrong / 24)])
 
+  def test_streamed_records_shorter_than_eval_size_name_the_size(self):
+    # MultiMNIST shards are counted as they stream: the check follows the pass.
+    tmp = self.create_tempdir().full_path
+    idx_dir = testdata.write_mnist(os.path.join(tmp, 'idx'), 4, 12)
+    paths = mnist_shift.generate(idx_dir, tmp, 'test', shift=1, pad=4,
+                                 multi_targets=True, num_pairs=2, seed=1)
+    test = mnist_input_record.mnist_source(paths[0].rsplit('-', 3)[0] + '@1',
+                                           'test', num_targets=2)
+    model = capsule_model.CapsuleModel(hparams_lib.HParams(), 36, 1, 10,
+                                       num_targets=2, **testing.TINY['capsule'])
+    path = checkpoints.export_weights(model, os.path.join(tmp, 'm',
+                                                          'model.ckpt-1'))
+    config = config_lib.RunConfig(num_targets=2, eval_size=30,
+                                  model_widths=testing.TINY['capsule'])
+    with self.assertRaisesRegex(ExperimentError, '^--eval_size=30 but the '
+                                'evaluation data holds only 24 examples: pass '
+                                '--eval_size=24$'):
+      evaluation.evaluate_checkpoints(config, test, [path])
+
   def test_speed_options_evaluate_as_float32_does(self):
     tmp = self.create_tempdir().full_path
     _, test = testdata.idx_sources(tmp, n_test=20)
