@@ -68,19 +68,24 @@ class EvaluationTest(tf.test.TestCase):
     self.assertEqual(evaluation.evaluate_checkpoints(config.replace(
         checkpoint=pattern, num_trials=2), test)[0], expected[2])
 
-  def test_multimnist_prints_both_counts(self):
+  def _multimnist(self, seed=7):
+    """(24 generated MultiMNIST test pairs as streamed shards, a tiny
+    random 2-target capsule model, its weights' checkpoint path)."""
     tmp = self.create_tempdir().full_path
     idx_dir = testdata.write_mnist(os.path.join(tmp, 'idx'), 4, 12)
     paths = mnist_shift.generate(idx_dir, tmp, 'test', shift=1, pad=4,
                                  multi_targets=True, num_pairs=2, seed=1)
     test = mnist_input_record.mnist_source(paths[0].rsplit('-', 3)[0] + '@1',
-                                           'test',
-                                           num_targets=2)
-    tf.random.set_seed(7)
+                                           'test', num_targets=2)
+    tf.random.set_seed(seed)
     model = capsule_model.CapsuleModel(hparams_lib.HParams(), 36, 1, 10,
                                        num_targets=2, **testing.TINY['capsule'])
     path = checkpoints.export_weights(model, os.path.join(tmp, 'm',
                                                           'model.ckpt-1'))
+    return test, model, path
+
+  def test_multimnist_prints_both_counts(self):
+    test, model, path = self._multimnist()
     features = next(iter(test.eval_dataset(24, 24)))
     # Counted here: the top-2 scores against the two labels, as sets.
     top2 = np.argsort(-model.inference(features).logits.numpy(), axis=1)[:, :2]
@@ -101,16 +106,7 @@ class EvaluationTest(tf.test.TestCase):
 
   def test_streamed_records_shorter_than_eval_size_name_the_size(self):
     # MultiMNIST shards are counted as they stream: the check follows the pass.
-    tmp = self.create_tempdir().full_path
-    idx_dir = testdata.write_mnist(os.path.join(tmp, 'idx'), 4, 12)
-    paths = mnist_shift.generate(idx_dir, tmp, 'test', shift=1, pad=4,
-                                 multi_targets=True, num_pairs=2, seed=1)
-    test = mnist_input_record.mnist_source(paths[0].rsplit('-', 3)[0] + '@1',
-                                           'test', num_targets=2)
-    model = capsule_model.CapsuleModel(hparams_lib.HParams(), 36, 1, 10,
-                                       num_targets=2, **testing.TINY['capsule'])
-    path = checkpoints.export_weights(model, os.path.join(tmp, 'm',
-                                                          'model.ckpt-1'))
+    test, _, path = self._multimnist()
     config = config_lib.RunConfig(num_targets=2, eval_size=30,
                                   model_widths=testing.TINY['capsule'])
     with self.assertRaisesRegex(ExperimentError, '^--eval_size=30 but the '
