@@ -7,3 +7,10 @@ class DataError(ValueError):
   The message names the file (and the record where it can be known);
   experiment.py and the data scripts print it as one line and exit non-zero.
   """
+
+
+def too_few_examples(eval_size, available):
+  """The DataError for --eval_size above the examples the data holds."""
+  return DataError('--eval_size=%d but the evaluation data holds only %d '
+                   'examples: pass --eval_size=%d' % (eval_size, available,
+                                                     available))

@@ -74,9 +74,8 @@ def evaluate_checkpoints(config, source, paths=None):
     # Only the running sum is kept: memory does not grow with the trials.
     summed = logits if summed is None else summed + logits
   if labels.shape[0] != eval_size:
-    raise ExperimentError('--eval_size=%d but the evaluation data holds only '
-                          '%d examples: pass --eval_size=%d' % (
-                              eval_size, labels.shape[0], labels.shape[0]))
+    raise ExperimentError(str(errors.too_few_examples(eval_size,
+                                                      labels.shape[0])))
   correct, almost = layers.correct_counts(tf.constant(summed),
                                           tf.constant(labels),
                                           source.info.num_targets)

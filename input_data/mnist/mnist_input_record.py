@@ -155,10 +155,7 @@ class InMemorySource:
   def eval_dataset(self, batch_size, eval_size):
     """The first eval_size examples, in order, the last batch partial."""
     if eval_size > self.num_examples:
-      raise errors.DataError('--eval_size=%d but the evaluation data holds only '
-                             '%d examples: pass --eval_size=%d' % (
-                                 eval_size, self.num_examples,
-                                 self.num_examples))
+      raise errors.too_few_examples(eval_size, self.num_examples)
     ds = tf.data.Dataset.from_tensor_slices(
         (self.images[:eval_size], self.labels[:eval_size]))
     ds = ds.batch(batch_size)

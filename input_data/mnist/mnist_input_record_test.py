@@ -34,7 +34,8 @@ class ReaderTest(tf.test.TestCase):
     images, _ = idx.load_mnist(self.idx_dir, 'test')
     self.assertAllClose(first['images'][1], images[1].ravel() / 255.0)
     self.assertAllEqual(first['recons_image'], first['images'])
-    with self.assertRaisesRegex(errors.DataError, 'holds only 7 examples: pass --eval_size=7$'):
+    with self.assertRaisesRegex(errors.DataError,
+                                'holds only 7 examples: pass --eval_size=7$'):
       source.eval_dataset(2, 8)
 
   def test_pixels_scale_as_the_original_times_one_over_255(self):
