@@ -189,6 +189,15 @@ class DeterminismTest(tf.test.TestCase):
     self.assertEqual(contents[0], contents[1])
 
 
+_SOAK_KILLS = 5
+
+
+def _latest_step(train_dir):
+  """The step of the newest checkpoint listed in train_dir, 0 if none."""
+  path = tf.train.latest_checkpoint(train_dir)
+  return int(path.rsplit('-', 1)[1]) if path else 0
+
+
 class KillResumeSoakTest(tf.test.TestCase):
 
   @pytest.mark.slow
@@ -205,25 +214,38 @@ class KillResumeSoakTest(tf.test.TestCase):
         common + ['--train=false', '--eval_size=7', '--eval_poll_secs=1',
                   '--eval_timeout_secs=600'], stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, env=env)
+    train_dir = os.path.join(run, 'train')
     rng = random.Random(0)
     resumed_from = []
-    deadline = time.time() + 420
-    while time.time() < deadline:
+    kills = 0
+    # Each trainer is killed only after it has written a checkpoint of its
+    # own, then a random 0-1.5 s later (mid-step or mid-save, as every step
+    # saves): a slow machine makes the cycles longer, never endless.
+    for cycle in range(_SOAK_KILLS + 1):
+      log_path = os.path.join(tmp, 'trainer-%d.log' % cycle)
+      with open(log_path, 'w') as log:
+        trainer = subprocess.Popen(common + ['--save_step=1'], stdout=log,
+                                   stderr=subprocess.STDOUT, env=env)
+        if cycle < _SOAK_KILLS:
+          start = _latest_step(train_dir)
+          deadline = time.time() + 300
+          while (trainer.poll() is None and time.time() < deadline
+                 and _latest_step(train_dir) <= start):
+            time.sleep(0.1)
+          time.sleep(rng.uniform(0.0, 1.5))
+          if trainer.poll() is None:
+            trainer.send_signal(signal.SIGKILL)
+            kills += 1
+        trainer.wait(timeout=300)
+      with open(log_path) as log:
+        out = log.read()
       # Progress lines (resumed from ...) are absl logging, on stderr.
-      trainer = subprocess.Popen(common + ['--save_step=1'],
-                                 stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, env=env)
-      try:
-        out, _ = trainer.communicate(timeout=rng.uniform(6.0, 12.0))
-        resumed_from += re.findall(r'resumed from .*model.ckpt-(\d+)', out)
-        if trainer.returncode == 0:
-          break
-      except subprocess.TimeoutExpired:
-        trainer.send_signal(signal.SIGKILL)  # Mid-step or mid-save.
-        out, _ = trainer.communicate()
-        resumed_from += re.findall(r'resumed from .*model.ckpt-(\d+)', out)
-    self.assertEqual(trainer.returncode, 0, 'training never finished')
-    train_dir = os.path.join(run, 'train')
+      resumed_from += re.findall(r'resumed from .*model.ckpt-(\d+)', out)
+      if trainer.returncode == 0:
+        break
+    self.assertEqual(trainer.returncode, 0, 'training never finished:\n'
+                     + out[-3000:])
+    self.assertGreaterEqual(kills, 3)
     self.assertEqual(tf.train.latest_checkpoint(train_dir),
                      os.path.join(train_dir, 'model.ckpt-%d' % max_steps))
     state = tf.train.get_checkpoint_state(train_dir)
