@@ -9,8 +9,8 @@ class DataError(ValueError):
   """
 
 
-def too_few_examples(eval_size, available):
-  """The DataError for --eval_size above the examples the data holds."""
-  return DataError('--eval_size=%d but the evaluation data holds only %d '
-                   'examples: pass --eval_size=%d' % (eval_size, available,
-                                                     available))
+def too_few_examples(eval_size, describe, available):
+  """The DataError for --eval_size above the examples `describe` holds."""
+  return DataError('--eval_size=%d but %s holds only %d examples: pass '
+                   '--eval_size=%d' % (eval_size, describe, available,
+                                       available))

@@ -144,13 +144,18 @@ def expand_pattern(pattern):
   return paths
 
 
-def count_records(paths):
-  """Number of records in the files; DataError naming a corrupt file."""
+def count_records(paths, limit=None):
+  """Number of records in the files, at most `limit` (reading no further);
+  DataError naming a corrupt file."""
   total = 0
   for path in paths:
+    if limit is not None and total >= limit:
+      break
+    ds = tf.data.TFRecordDataset(path)
+    if limit is not None:
+      ds = ds.take(limit - total)
     try:
-      total += int(tf.data.TFRecordDataset(path).reduce(
-          np.int64(0), lambda n, _: n + 1))
+      total += int(ds.reduce(np.int64(0), lambda n, _: n + 1))
     except tf.errors.OpError as e:
       raise DataError('%s: corrupt or truncated TFRecord file (%s)' %
                       (path, e.message.splitlines()[0])) from e

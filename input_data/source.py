@@ -111,8 +111,8 @@ class ExampleSource:
 
   def eval_dataset(self, batch_size, eval_size):
     if eval_size > self.num_examples:
-      raise errors.DataError('--eval_size=%d but %s holds only %d examples' %
-                             (eval_size, self.describe, self.num_examples))
+      raise errors.too_few_examples(eval_size, self.describe,
+                                    self.num_examples)
     ds = self.make_examples().take(eval_size)
     ds = ds.map(lambda image, label: self._features(self.eval_fn(image),
                                                     label),

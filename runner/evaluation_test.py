@@ -3,6 +3,7 @@
 import gc
 import io
 import os
+import re
 from unittest import mock
 
 import numpy as np
@@ -105,13 +106,12 @@ class EvaluationTest(tf.test.TestCase):
         '%.2f%%' % (almost_wrong, 100 * almost_wrong / 24)])
 
   def test_streamed_records_shorter_than_eval_size_name_the_size(self):
-    # MultiMNIST shards are counted as they stream: the check follows the pass.
     test, _, path = self._multimnist()
     config = config_lib.RunConfig(num_targets=2, eval_size=30,
                                   model_widths=testing.TINY['capsule'])
-    with self.assertRaisesRegex(ExperimentError, '^--eval_size=30 but the '
-                                'evaluation data holds only 24 examples: pass '
-                                '--eval_size=24$'):
+    with self.assertRaisesRegex(ExperimentError, '^--eval_size=30 but %s '
+                                'holds only 24 examples: pass --eval_size=24$'
+                                % re.escape(test.describe)):
       evaluation.evaluate_checkpoints(config, test, [path])
 
   def test_speed_options_evaluate_as_float32_does(self):

@@ -155,7 +155,8 @@ class InMemorySource:
   def eval_dataset(self, batch_size, eval_size):
     """The first eval_size examples, in order, the last batch partial."""
     if eval_size > self.num_examples:
-      raise errors.too_few_examples(eval_size, self.num_examples)
+      raise errors.too_few_examples(eval_size, self.describe,
+                                    self.num_examples)
     ds = tf.data.Dataset.from_tensor_slices(
         (self.images[:eval_size], self.labels[:eval_size]))
     ds = ds.batch(batch_size)
@@ -215,6 +216,11 @@ class MultiMnistSource:
     return ds.prefetch(tf.data.AUTOTUNE)
 
   def eval_dataset(self, batch_size, eval_size):
+    # Counted (up to eval_size) before the pass: a short test set fails now,
+    # not after a whole evaluation of it.
+    available = records.count_records(self.paths, limit=eval_size)
+    if available < eval_size:
+      raise errors.too_few_examples(eval_size, self.describe, available)
     ds = tf.data.TFRecordDataset(self.paths).take(eval_size)
     return self._parse(ds).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 

@@ -2,6 +2,7 @@
 
 import collections
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -116,6 +117,16 @@ class ReaderTest(tf.test.TestCase):
         batch['recons_image'] + batch['spare_image'], 1.0), atol=1e-6)
     train = next(iter(source.train_dataset(4, seed=0)))
     self.assertEqual(train['spare_label'].shape, (4,))
+    paths = [os.path.join(self.out, n) for n in names]
+    total = sum(1 for _ in tf.data.TFRecordDataset(paths))
+    self.assertEqual(records.count_records(paths, limit=total - 5), total - 5)
+    self.assertLen(list(source.eval_dataset(total, total))[0]['labels'], total)
+    # Raised when the evaluation is set up, before any pass over the data.
+    with self.assertRaisesRegex(errors.DataError, '^--eval_size=%d but %s '
+                                'holds only %d examples: pass --eval_size=%d$'
+                                % (total + 1, re.escape(pattern), total,
+                                   total)):
+      source.eval_dataset(3, total + 1)
     with self.assertRaisesRegex(errors.DataError, 'shards missing'):
       reader.mnist_source(pattern.replace('@%d' % num_shards, '@99'), 'test',
                           num_targets=2)
