@@ -149,10 +149,10 @@ def count_records(paths, limit=None):
   DataError naming a corrupt file."""
   total = 0
   for path in paths:
-    if limit is not None and total >= limit:
-      break
     ds = tf.data.TFRecordDataset(path)
     if limit is not None:
+      if total >= limit:
+        break
       ds = ds.take(limit - total)
     try:
       total += int(ds.reduce(np.int64(0), lambda n, _: n + 1))

@@ -73,7 +73,9 @@ def evaluate_checkpoints(config, source, paths=None):
     logits, labels, totals = _evaluate_logits(eval_step, dataset, source)
     # Only the running sum is kept: memory does not grow with the trials.
     summed = logits if summed is None else summed + logits
-  if labels.shape[0] != eval_size:  # Sources check first; this guards them.
+  # Every source checks eval_size when the pipeline is made; this catches
+  # data that shrank since (a test set rewritten under the validation job).
+  if labels.shape[0] != eval_size:
     raise ExperimentError(str(errors.too_few_examples(
         eval_size, source.describe, labels.shape[0])))
   correct, almost = layers.correct_counts(tf.constant(summed),

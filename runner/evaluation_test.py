@@ -114,6 +114,20 @@ class EvaluationTest(tf.test.TestCase):
                                 % re.escape(test.describe)):
       evaluation.evaluate_checkpoints(config, test, [path])
 
+  def test_data_shorter_than_its_check_is_an_error_not_a_score(self):
+    tmp = self.create_tempdir().full_path
+    _, test = testdata.idx_sources(tmp, n_test=12)
+    _, path = self._checkpoint(6, tmp)
+    checked = test.eval_dataset
+    # The data passed its check, then held 4 fewer examples when read.
+    with mock.patch.object(test, 'eval_dataset',
+                           lambda batch, size: checked(batch, size - 4)):
+      with self.assertRaisesRegex(ExperimentError, '^--eval_size=12 but %s '
+                                  'holds only 8 examples: pass --eval_size=8$'
+                                  % re.escape(test.describe)):
+        evaluation.evaluate_checkpoints(config_lib.RunConfig(eval_size=12),
+                                        test, [path])
+
   def test_speed_options_evaluate_as_float32_does(self):
     tmp = self.create_tempdir().full_path
     _, test = testdata.idx_sources(tmp, n_test=20)
