@@ -13,7 +13,7 @@ import sys
 import unittest
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-_SKIP_DIRS = ('.venv', '.git', 'runs')
+_SKIP_DIRS = ('.venv', '.git', 'runs', 'mutants')
 
 
 def load_build(path):
@@ -110,6 +110,18 @@ class BuildTest(unittest.TestCase):
                         '%s: %s imports %s, which no dep provides' %
                         (name, src, imported))
 
+  def test_every_test_file_ends_with_its_main_block(self):
+    # A test class after `if __name__ == '__main__': ...main()` never runs
+    # when the file runs as a script or as a Bazel py_test.
+    for f in python_files():
+      if not f.endswith('_test.py'):
+        continue
+      with open(os.path.join(ROOT, f)) as source:
+        last = ast.parse(source.read(), f).body[-1]
+      self.assertTrue(
+          isinstance(last, ast.If) and ast.unparse(last.test) ==
+          "__name__ == '__main__'", '%s does not end with its __main__ '
+          'block' % f)
 
   def test_all_modules_import_together(self):
     # One process, as pytest runs them: no module may define a flag (or

@@ -216,18 +216,18 @@ class KillResumeSoakTest(tf.test.TestCase):
         stderr=subprocess.STDOUT, text=True, env=env)
     train_dir = os.path.join(run, 'train')
     rng = random.Random(0)
-    resumed_from = []
+    cycles = []  # (newest checkpoint's step at the start, steps resumed from)
     kills = 0
     # Each trainer is killed only after it has written a checkpoint of its
     # own, then a random 0-1.5 s later (mid-step or mid-save, as every step
     # saves): a slow machine makes the cycles longer, never endless.
     for cycle in range(_SOAK_KILLS + 1):
       log_path = os.path.join(tmp, 'trainer-%d.log' % cycle)
+      start = _latest_step(train_dir)  # The last trainer is dead: final.
       with open(log_path, 'w') as log:
         trainer = subprocess.Popen(common + ['--save_step=1'], stdout=log,
                                    stderr=subprocess.STDOUT, env=env)
         if cycle < _SOAK_KILLS:
-          start = _latest_step(train_dir)
           deadline = time.time() + 300
           while (trainer.poll() is None and time.time() < deadline
                  and _latest_step(train_dir) <= start):
@@ -240,7 +240,8 @@ class KillResumeSoakTest(tf.test.TestCase):
       with open(log_path) as log:
         out = log.read()
       # Progress lines (resumed from ...) are absl logging, on stderr.
-      resumed_from += re.findall(r'resumed from .*model.ckpt-(\d+)', out)
+      cycles.append((start, [int(s) for s in re.findall(
+          r'resumed from .*model.ckpt-(\d+)', out)]))
       if trainer.returncode == 0:
         break
     self.assertEqual(trainer.returncode, 0, 'training never finished:\n'
@@ -251,8 +252,11 @@ class KillResumeSoakTest(tf.test.TestCase):
     state = tf.train.get_checkpoint_state(train_dir)
     for path in state.all_model_checkpoint_paths:
       tf.train.load_checkpoint(path)  # Every listed checkpoint is whole.
-    # Never back to step 0 once a checkpoint existed.
-    self.assertNotIn('0', resumed_from)
+    # Each trainer resumed from the newest checkpoint when it started (the
+    # first from nothing), never from an older one or from scratch.
+    self.assertEqual([resumed for _, resumed in cycles],
+                     [[start] if start else [] for start, _ in cycles])
+    self.assertGreater(cycles[-1][0], 0)
     out, _ = evaluator.communicate(timeout=300)
     self.assertEqual(evaluator.returncode, 0, out[-3000:])
     steps = [int(s) for s in re.findall(r'evaluated step (\d+)', out)]

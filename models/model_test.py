@@ -137,6 +137,8 @@ class FastPathTest(tf.test.TestCase):
                                    jit_compile=jit)
       losses = [float(step(features)['total_loss']) for _ in range(2)]
       results.append((losses, m.digit_capsules.weights.numpy()))
+      self.assertEqual(testing.compiled_graph_facts(step, features)['xla'],
+                       jit)
     self.assertAllClose(results[0][0], results[1][0], rtol=1e-4)
     self.assertAllClose(results[0][1], results[1][1], atol=1e-5)
 
@@ -144,9 +146,12 @@ class FastPathTest(tf.test.TestCase):
     m = self._model()
     features = testing.feature_batch(6)
     strategy = tf.distribute.get_strategy()
-    _, plain = model.make_eval_step(m, strategy)(features)
-    _, xla = model.make_eval_step(m, strategy, jit_compile=True)(features)
+    steps = [model.make_eval_step(m, strategy, jit_compile=jit)
+             for jit in (False, True)]
+    (_, plain), (_, xla) = [step(features) for step in steps]
     self.assertAllClose(plain, xla, atol=1e-5)
+    self.assertEqual([testing.compiled_graph_facts(step, features)['xla']
+                      for step in steps], [False, True])
 
   def test_bfloat16_convolutions_keep_the_class_scores(self):
     m = self._model()
@@ -154,6 +159,9 @@ class FastPathTest(tf.test.TestCase):
     reference = m.inference(features).logits.numpy()
     m.set_conv_dtype(tf.bfloat16)
     self.assertEqual(m.primary_capsules.compute_dtype, tf.bfloat16)
+    traced = tf.function(m.inference)
+    self.assertEqual(testing.compiled_graph_facts(traced, features),
+                     {'xla': False, 'conv_dtypes': ['bfloat16']})
     mixed = m.inference(features)
     self.assertEqual(mixed.logits.dtype, tf.float32)
     # bfloat16 keeps 8 bits of mantissa: scores within 2e-2 absolute.
@@ -165,8 +173,13 @@ class FastPathTest(tf.test.TestCase):
     features = testing.feature_batch(6)
     reference = m.inference(features).logits.numpy()
     m.set_conv_dtype(tf.float16)
-    # float16 keeps 11 bits of mantissa: scores within 5e-3 absolute.
-    self.assertAllClose(reference, m.inference(features).logits, atol=5e-3)
+    self.assertEqual(testing.compiled_graph_facts(
+        tf.function(m.inference), features)['conv_dtypes'], ['float16'])
+    mixed = m.inference(features).logits
+    # float16 keeps 11 bits of mantissa: scores within 5e-3 absolute, and
+    # not float32's to the last bit.
+    self.assertAllClose(reference, mixed, atol=5e-3)
+    self.assertNotAllClose(reference, mixed, atol=1e-7)
 
   def _changed_after_one_step(self, conv_dtype, loss_scale):
     """Share of the primary capsules' kernel that one training step moved."""

@@ -110,3 +110,18 @@ def make_train_step(model, optimizer, strategy, global_batch_size,
   step `model.make_train_loop` runs, callable on a features dict."""
   return tf.function(model_lib.train_step_fn(
       model, optimizer, strategy, global_batch_size, jit_compile, loss_scale))
+
+
+def compiled_graph_facts(function, *args):
+  """What a tf.function traced for args really runs, read from its graph
+  (and the graphs of the functions it calls), not from our code:
+  {'xla': whether some function in it is marked for XLA compilation,
+   'conv_dtypes': the sorted dtype names of its Conv2D ops}."""
+  graph_def = function.get_concrete_function(*args).graph.as_graph_def()
+  functions = list(graph_def.library.function)
+  xla = any(f.attr['_XlaMustCompile'].b for f in functions
+            if '_XlaMustCompile' in f.attr)
+  nodes = list(graph_def.node) + [n for f in functions for n in f.node_def]
+  conv_dtypes = sorted({tf.as_dtype(n.attr['T'].type).name for n in nodes
+                        if n.op == 'Conv2D'})
+  return {'xla': xla, 'conv_dtypes': conv_dtypes}

@@ -1,9 +1,12 @@
 """Tests of runner/evaluation.py: single checkpoints and ensembles."""
 
+import collections
 import gc
 import io
 import os
 import re
+import threading
+import time
 from unittest import mock
 
 import numpy as np
@@ -17,6 +20,7 @@ from input_data.norb import smallnorb_convert
 from models import capsule_model
 from models import conv_model
 from models import hparams as hparams_lib
+from models import model as model_lib
 from models import testing
 from runner import checkpoints
 from runner import config as config_lib
@@ -134,10 +138,27 @@ class EvaluationTest(tf.test.TestCase):
     model, path = self._checkpoint(5, tmp)
     del model
     config = config_lib.RunConfig(eval_size=20)
-    plain = evaluation.evaluate_checkpoints(config, test, [path])
-    fast = evaluation.evaluate_checkpoints(config.replace(
-        xla=True, mixed_precision='bfloat16'), test, [path])
-    self.assertEqual(plain, fast)
+    made = []  # (the compiled step, the features of its first call)
+
+    def recorded(*args, **kwargs):
+      step = make_eval_step(*args, **kwargs)
+
+      def call(features):
+        if len(made) < len(runs) + 1:
+          made.append((step, features))
+        return step(features)
+      return call
+    make_eval_step, runs = model_lib.make_eval_step, []
+    with mock.patch.object(model_lib, 'make_eval_step', recorded):
+      for options in ({}, dict(xla=True, mixed_precision='bfloat16')):
+        runs.append(evaluation.evaluate_checkpoints(
+            config.replace(**options), test, [path]))
+    self.assertEqual(runs[0], runs[1])
+    # The options took effect: the second step is XLA-compiled, its
+    # convolutions run in bfloat16.
+    self.assertEqual([testing.compiled_graph_facts(*m) for m in made], [
+        {'xla': False, 'conv_dtypes': ['float32']},
+        {'xla': True, 'conv_dtypes': ['bfloat16']}])
 
   def test_ensemble_memory_does_not_grow_with_the_trials(self):
     tmp = self.create_tempdir().full_path
@@ -164,14 +185,43 @@ class EvaluationTest(tf.test.TestCase):
   def test_validation_job_evaluates_each_new_checkpoint_once(self):
     tmp = self.create_tempdir().full_path
     source, test = testdata.idx_sources(tmp, n_test=10)
-    training.train(config_lib.RunConfig(
-        summary_dir=tmp, max_steps=2, save_step=1, batch_size=2), source)
-    results = evaluation.evaluate_continuously(config_lib.RunConfig(
-        summary_dir=tmp, eval_size=10, eval_poll_secs=0,
-        eval_timeout_secs=1), test)
-    # checkpoints_iterator yields the newest checkpoint, as the original's
-    # find_checkpoint did; then it waits for the idle timeout.
-    self.assertEqual(list(results), [2])
+    config = config_lib.RunConfig(
+        summary_dir=tmp, max_steps=3, save_step=1, batch_size=2,
+        model_widths=testing.TINY['capsule'], eval_size=10, eval_poll_secs=0,
+        eval_timeout_secs=120, eval_stop_at_step=3)
+    # The trainer runs beside the job and rests 2.5 s after each save: the
+    # job, which looks every second, sees each checkpoint several times.
+    save, evaluate = checkpoints.save, evaluation.evaluate_checkpoints
+    evaluated, failures = collections.Counter(), []
+
+    def slow_save(manager, step):
+      path = save(manager, step)
+      time.sleep(2.5)
+      return path
+
+    def counted(config, source, paths=None):
+      evaluated.update(checkpoints.step_of(p) for p in paths)
+      return evaluate(config, source, paths)
+
+    def trainer():
+      try:
+        training.train(config, source)
+      except Exception as e:  # pylint: disable=broad-except
+        failures.append(e)
+    with mock.patch.object(checkpoints, 'save', slow_save), \
+        mock.patch.object(evaluation, 'evaluate_checkpoints', counted):
+      thread = threading.Thread(target=trainer)
+      thread.start()
+      results = evaluation.evaluate_continuously(config, test)
+      thread.join()
+    self.assertEqual(failures, [])
+    # Each checkpoint it saw, once; at least one came while it ran, and it
+    # stopped after the one at eval_stop_at_step.
+    self.assertEqual(set(evaluated.values()), {1}, evaluated)
+    self.assertGreaterEqual(len(evaluated), 2)
+    self.assertEqual(max(evaluated), 3)
+    self.assertEqual(sorted(results), sorted(evaluated))
+
   def test_damaged_evaluation_data_is_one_line(self):
     tmp = self.create_tempdir().full_path
     raw = testdata.write_smallnorb(os.path.join(tmp, 'raw'), n=6, size=96)

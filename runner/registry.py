@@ -52,9 +52,13 @@ def get_source(config, split):
       return affnist_input.affine_mnist_source(config.data_dir, split)
     if dataset == 'expanded_mnist':
       return affnist_input.expanded_mnist_source(config.data_dir, split)
+    # The original's ensemble evaluation (evaluate_ensemble) always read the
+    # test split, whatever --validate said.
+    validate = config.validate and not (split == 'test' and
+                                        config.num_trials > 1)
     return mnist_input_record.mnist_source(
         config.data_dir, split, num_targets=config.num_targets,
-        validate=config.validate, data_source=data_source,
+        validate=validate, data_source=data_source,
         flip=dataset == 'fashion_mnist')
   except errors.DataError as e:
     raise ExperimentError(str(e)) from e

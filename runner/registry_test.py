@@ -53,6 +53,18 @@ class RegistryTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual((wrong, total), (
         int(np.sum(predicted != features['recons_label'].numpy())), 2))
 
+  def test_validate_reads_held_out_digits_except_for_ensembles(self):
+    # The first 10,000 training digits are the held-out test split; the
+    # original's ensemble evaluation read the test split even so.
+    data = testdata.write_mnist(self.create_tempdir().full_path, 10003, 7)
+    config = config_lib.RunConfig(data_dir=data, data_source='idx',
+                                  validate=True)
+    sizes = [(registry.get_source(c, 'train').num_examples,
+              registry.get_source(c, 'test').num_examples)
+             for c in (config, config.replace(num_trials=3),
+                       config.replace(validate=False))]
+    self.assertEqual(sizes, [(3, 10000), (3, 7), (10003, 7)])
+
   def test_bad_names_are_one_error(self):
     for changes, message in (
         (dict(dataset='imagenet'), '--dataset=imagenet is not supported'),

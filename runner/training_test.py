@@ -257,10 +257,6 @@ class TrainingTest(tf.test.TestCase):
           max_steps=1, batch_size=2), source)
 
 
-if __name__ == '__main__':
-  tf.test.main()
-
-
 class DamagedDataTest(tf.test.TestCase):
   """Damage a reader meets only while the loop drives it: one line naming
   the data, the newest checkpoint intact, nothing half-written."""
@@ -336,3 +332,7 @@ class DamagedDataTest(tf.test.TestCase):
         data_dir=pattern, num_targets=2, summary_dir=tmp, save_step=1,
         batch_size=2, model_widths=TINY), damage)
     self.assertIn('damaged training data in %s' % pattern, message)
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -179,10 +179,6 @@ class OnTheFlyTest(tf.test.TestCase):
     self.assertLess(chi2, 60.0)
 
 
-if __name__ == '__main__':
-  tf.test.main()
-
-
 class MultiOnTheFlyTest(tf.test.TestCase):
 
   def test_pairs_follow_the_generator_rules_and_statistics(self):
@@ -234,3 +230,7 @@ class MultiOnTheFlyTest(tf.test.TestCase):
     self.assertAllEqual(np.concatenate([b['images'] for b in first]),
                         np.concatenate([b['images'] for b in second]))
     self.assertEqual(first[-1]['images'].shape, (2, 36 * 36))
+
+
+if __name__ == '__main__':
+  tf.test.main()
