@@ -13,6 +13,7 @@ import tensorflow as tf
 from input_data import testdata
 from models import capsule_model
 from models import hparams as hparams_lib
+from models import testing
 from runner import checkpoints
 from runner import config as config_lib
 from runner import registry
@@ -40,6 +41,21 @@ def _wrong(stdout):
 
 
 class ExperimentCliTest(tf.test.TestCase):
+
+  def test_the_originals_flags_keep_their_defaults(self):
+    # The original experiment.py's flags and defaults; keep_checkpoints is
+    # its Saver(max_to_keep=1000).
+    defaults = testing.flag_defaults('experiment.py')
+    self.assertEqual({k: defaults.get(k) for k in (
+        'data_dir', 'eval_size', 'hparams_override', 'max_steps', 'model',
+        'dataset', 'num_gpus', 'num_targets', 'num_trials', 'save_step',
+        'summary_dir', 'checkpoint', 'train', 'validate',
+        'keep_checkpoints')}, {
+            'data_dir': '', 'eval_size': '10000', 'hparams_override': '',
+            'max_steps': '1000', 'model': 'capsule', 'dataset': 'mnist',
+            'num_gpus': '1', 'num_targets': '1', 'num_trials': '1',
+            'save_step': '1500', 'summary_dir': '', 'checkpoint': '',
+            'train': 'true', 'validate': 'false', 'keep_checkpoints': '1000'})
 
   def test_train_evaluate_ensemble_resume(self):
     tmp = self.create_tempdir().full_path

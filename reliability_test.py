@@ -176,6 +176,42 @@ class DeterminismTest(tf.test.TestCase):
     self.assertLen(losses[0], 3)
     self.assertEqual(losses[0], losses[1])
 
+  def test_the_seed_sets_initialisation_and_data_order(self):
+    d = testdata.write_mnist(self.create_tempdir().full_path)
+    config = config_lib.RunConfig(
+        data_dir=d, data_source='idx', save_step=10, batch_size=4,
+        model_widths=testing.TINY['capsule'])
+    source = registry.get_source(config, 'train')
+    seeds_asked = []
+
+    class Recorded:
+      """The MNIST source, noting the data seed each pipeline is made with."""
+
+      def __getattr__(self, name):
+        return getattr(source, name)
+
+      def train_dataset(self, batch_size, seed, input_context=None):
+        seeds_asked.append(seed)
+        return source.train_dataset(batch_size, seed, input_context)
+    weights, orders = [], []
+    for seed in (7, 7, 8):
+      # max_steps=0: the initial weights alone; then one step's data.
+      for max_steps in (0, 1):
+        result = training.train(config.replace(
+            seed=seed, max_steps=max_steps,
+            summary_dir=self.create_tempdir().full_path), Recorded())
+        if not max_steps:
+          weights.append(result.model.digit_capsules.weights.numpy())
+      orders.append(next(iter(source.train_dataset(4, seeds_asked[-1])))[
+          'recons_label'].numpy().tolist())
+    self.assertLen(seeds_asked, 3)  # Only the runs that trained made data.
+    self.assertAllEqual(weights[0], weights[1])
+    self.assertNotAllClose(weights[0], weights[2])
+    self.assertEqual(seeds_asked[0], seeds_asked[1])
+    self.assertNotEqual(seeds_asked[0], seeds_asked[2])
+    self.assertEqual(orders[0], orders[1])
+    self.assertNotEqual(orders[0], orders[2])
+
   def test_generator_is_reproducible(self):
     d = testdata.write_mnist(
         self.create_tempdir().full_path)

@@ -1,5 +1,10 @@
 """Small fixtures shared by the tests."""
 
+import os
+import subprocess
+import sys
+from xml.etree import ElementTree
+
 import numpy as np
 import tensorflow as tf
 
@@ -125,3 +130,55 @@ def compiled_graph_facts(function, *args):
   conv_dtypes = sorted({tf.as_dtype(n.attr['T'].type).name for n in nodes
                         if n.op == 'Conv2D'})
   return {'xla': xla, 'conv_dtypes': conv_dtypes}
+
+
+# The authors' TF1 variable names of the capsule model (their capsule_model.py
+# and layers.py: `conv1`, `conv_capsule1` and `capsule2` variable scopes, and
+# the decoder's tf.contrib.layers.stack(scope='recons'), which names its
+# layers recons_1..3), written out here rather than taken from our code, each
+# with the attribute path of our variable that holds it.
+AUTHORS_CAPSULE_VARIABLES = {
+    'conv1/weights': 'conv1.weights',
+    'conv1/biases': 'conv1.biases',
+    'conv_capsule1/weights': 'primary_capsules.weights',
+    'conv_capsule1/biases': 'primary_capsules.biases',
+    'capsule2/weights': 'digit_capsules.weights',
+    'capsule2/biases': 'digit_capsules.biases',
+    'recons/recons_1/weights': 'reconstruction.layers.0.weights',
+    'recons/recons_1/biases': 'reconstruction.layers.0.biases',
+    'recons/recons_2/weights': 'reconstruction.layers.1.weights',
+    'recons/recons_2/biases': 'reconstruction.layers.1.biases',
+    'recons/recons_3/weights': 'reconstruction.layers.2.weights',
+    'recons/recons_3/biases': 'reconstruction.layers.2.biases',
+}
+
+
+def variable_at(model, path):
+  """The variable at an attribute path such as 'reconstruction.layers.0.w'."""
+  for part in path.split('.'):
+    model = model[int(part)] if part.isdigit() else getattr(model, part)
+  return model
+
+
+def write_tf1_checkpoint(path, values):
+  """Saves {TF1 name: array} as the original's tf.compat.v1 Saver did."""
+  with tf.Graph().as_default():
+    variables = [tf.compat.v1.Variable(v, name=n) for n, v in values.items()]
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      tf.compat.v1.train.Saver(variables).save(sess, path)
+  return path
+
+
+def flag_defaults(script):
+  """{flag: default as absl prints it} of a script's own flags, read from
+  its `--helpxml` in a fresh process (as a user's command line sees them;
+  None shows as '')."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  out = subprocess.run([sys.executable, os.path.join(root, script),
+                        '--helpxml'], capture_output=True, text=True,
+                       env=env, timeout=300).stdout  # absl exits 1 here.
+  return {flag.findtext('name'): flag.findtext('default')
+          for flag in ElementTree.fromstring(out).iter('flag')
+          if flag.findtext('file', '').endswith(os.path.basename(script))}

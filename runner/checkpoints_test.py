@@ -8,6 +8,7 @@ import tensorflow as tf
 from models import capsule_model
 from models import hparams as hparams_lib
 from models import model as model_lib
+from models import testing
 from runner import checkpoints
 from runner.errors import ExperimentError
 
@@ -19,31 +20,39 @@ def _model(overrides=''):
 
 class CheckpointsTest(tf.test.TestCase):
 
-  def test_tf1_checkpoint_gives_the_native_scores(self):
-    native = _model()
-    names = native.tf1_variables()
-    adam = model_lib.Adam(native.trainable_variables)
-    slots = adam.tf1_variables(names)
-    path = os.path.join(self.create_tempdir().full_path, 'model.ckpt-7')
-    values = {n: v.numpy() for n, v in list(names.items()) +
-              list(slots.items())}
-    with tf.Graph().as_default():
-      tf1_vars = [tf.compat.v1.Variable(v, name=n) for n, v in values.items()]
-      tf1_vars.append(tf.compat.v1.Variable(7.0, name='global_step'))
-      saver = tf.compat.v1.train.Saver(tf1_vars)
-      with tf.compat.v1.Session() as sess:
-        sess.run(tf.compat.v1.global_variables_initializer())
-        saver.save(sess, path)
-    native_path = checkpoints.export_weights(
-        native, os.path.join(self.create_tempdir().full_path, 'native'))
-    features = {'images': np.random.RandomState(0).rand(4, 784)
-                          .astype(np.float32),
-                'recons_label': np.zeros([4], np.int64)}
-    for checkpoint in (path, native_path):
-      restored = _model()
-      checkpoints.restore_model(restored, checkpoint)
-      self.assertAllClose(restored.inference(features).logits,
-                          native.inference(features).logits, atol=1e-6)
+  def test_the_authors_tf1_names_restore_and_resume(self):
+    # A checkpoint of the authors' names (a literal list) and other values
+    # than a fresh model's: each lands in the variable that holds it, its
+    # Adam moments in that variable's slots.
+    rng = np.random.RandomState(0)
+    fresh = _model()
+    values = {name: rng.randn(*testing.variable_at(fresh, attr).shape)
+                       .astype(np.float32)
+              for name, attr in testing.AUTHORS_CAPSULE_VARIABLES.items()}
+    slots = {'%s/Adam%s' % (name, suffix): (v * 0.01 + i).astype(np.float32)
+             for name, v in values.items() for i, suffix in enumerate(
+                 ('', '_1'))}
+    path = testing.write_tf1_checkpoint(
+        os.path.join(self.create_tempdir().full_path, 'model.ckpt-7'),
+        dict(values, **slots, beta1_power=np.float32(0.9 ** 7),
+             beta2_power=np.float32(0.999 ** 7), global_step=np.float32(7)))
+    restored = _model()
+    checkpoints.restore_model(restored, path)
+    for name, attr in testing.AUTHORS_CAPSULE_VARIABLES.items():
+      self.assertAllEqual(testing.variable_at(restored, attr), values[name],
+                          msg=name)
+    model = _model()
+    adam = model_lib.Adam(model.trainable_variables)
+    checkpoints.resume(path, dict(model=model, optimizer=adam))
+    self.assertEqual(int(adam.step), 7)
+    self.assertAllClose([adam.beta1_power, adam.beta2_power],
+                        [0.9 ** 7, 0.999 ** 7])
+    by_variable = {id(v): (m, s) for v, m, s in
+                   zip(adam.variables_to_train, adam.m, adam.v)}
+    for name, attr in testing.AUTHORS_CAPSULE_VARIABLES.items():
+      m, s = by_variable[id(testing.variable_at(model, attr))]
+      self.assertAllEqual(m, slots[name + '/Adam'], msg=name)
+      self.assertAllEqual(s, slots[name + '/Adam_1'], msg=name)
     self.assertEqual(checkpoints.step_of(path), 7)
     self.assertEqual(checkpoints.step_of('/tmp/native'), -1)
 

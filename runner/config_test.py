@@ -1,7 +1,9 @@
 """Tests of runner/config.py: validation, saving and the resume check."""
 
+import dataclasses
 import json
 import os
+import re
 
 import tensorflow as tf
 
@@ -25,19 +27,55 @@ class RunConfigTest(tf.test.TestCase):
   def test_bad_values_name_the_flag(self):
     for changes, message in (
         (dict(max_steps=-1), '--max_steps must be >= 0, got -1'),
-        (dict(save_step=0), '--save_step must be > 0'),
+        (dict(save_step=0), '--save_step must be > 0, got 0'),
+        (dict(batch_size=0), 'batch size must be > 0, got 0'),
         (dict(keep_checkpoints=0), '--keep_checkpoints must be >= 1, got 0'),
         (dict(steps_per_loop=0), '--steps_per_loop must be >= 1, got 0'),
+        (dict(num_gpus=0), '--num_gpus must be >= 1, got 0'),
         (dict(num_targets=3), '--num_targets must be 1 or 2, got 3'),
+        (dict(num_targets=0), '--num_targets must be 1 or 2, got 0'),
         (dict(eval_size=0), '--eval_size must be > 0, got 0'),
         (dict(num_trials=0), '--num_trials must be >= 1, got 0'),
         (dict(export_saved_model='/tmp/s', dataset='cifar10'),
          '--export_saved_model serves the models of mnist, fashion_mnist, '
-         'affnist, .* --dataset=cifar10 crops and standardizes'),
+         'affnist, affine_mnist, expanded_mnist, whose readers only scale '
+         'the pixels; --dataset=cifar10 crops and standardizes its images '
+         r'\(not exported yet\)'),
         (dict(mixed_precision='int8'), "--mixed_precision must be one of "
          "none, bfloat16, float16, got 'int8'")):
-      with self.assertRaisesRegex(ExperimentError, message):
+      with self.assertRaisesRegex(ExperimentError, '^%s$' % message):
         config_lib.RunConfig(**changes)
+    # The edges are allowed.
+    for edge in (dict(max_steps=0), dict(save_step=1), dict(batch_size=1),
+                 dict(keep_checkpoints=1), dict(steps_per_loop=1),
+                 dict(num_gpus=1), dict(num_targets=1), dict(num_targets=2),
+                 dict(eval_size=1), dict(num_trials=1),
+                 dict(export_saved_model='/tmp/s', dataset='affine_mnist'),
+                 dict(mixed_precision='float16')):
+      config_lib.RunConfig(**edge)
+
+  def test_what_a_resumed_run_may_not_change(self):
+    # What defines the model and its objective, literally: every hparam
+    # too. Everything else may change, and is recorded.
+    refused = {'model': 'baseline', 'model_widths': {'fc_size': 4},
+               'dataset': 'norb', 'num_targets': 2}
+    refused.update({'hparams.' + f.name: '?' for f in
+                    dataclasses.fields(hparams_lib.HParams)})
+    self.assertCountEqual(config_lib.MODEL_KEYS, refused)
+    train_dir = self.create_tempdir().full_path
+    config = config_lib.RunConfig()
+    config_lib.save(config, train_dir, step=0)
+    for key, value in refused.items():
+      if key.startswith('hparams.'):
+        continue
+      with self.assertRaisesRegex(ExperimentError, r'objective: %s: ' % key):
+        config_lib.check_resume(config.replace(**{key: value}), train_dir)
+    for key, value in (('seed', 4), ('data_dir', '/elsewhere'),
+                       ('validate', True), ('max_steps', 5),
+                       ('mixed_precision', 'bfloat16'), ('num_gpus', 2)):
+      self.assertEqual(config_lib.check_resume(
+          config.replace(**{key: value}), train_dir),
+                       {key: (getattr(config, key), value)})
 
   def test_check_resume(self):
     train_dir = self.create_tempdir().full_path
@@ -61,12 +99,48 @@ class RunConfigTest(tf.test.TestCase):
     self.assertEqual(saved['max_steps'], 20)
     self.assertEqual(saved['resumes'], [
         {'step': 10, 'changed': {'max_steps': [10, 20], 'seed': [0, 3]}}])
+    # A second resume appends; a start from step 0 records none.
+    config_lib.save(allowed, train_dir, step=15)
+    config_lib.save(allowed, train_dir, step=0)
+    with open(os.path.join(train_dir, 'config.json')) as f:
+      text = f.read()
+    self.assertEqual([r['step'] for r in json.loads(text)['resumes']],
+                     [10, 15])
+    self.assertEqual(json.loads(text)['resumes'][1]['changed'], {})
+    # Written for people to read: sorted keys, two-space indent.
+    self.assertEqual(text.splitlines()[:2], ['{', '  "batch_size": 128,'])
+    self.assertEqual(os.listdir(train_dir), ['config.json'])  # No temp file.
     with open(os.path.join(train_dir, 'config.json'), 'w') as f:
       f.write('{not json')
     with self.assertRaisesRegex(ExperimentError,
                                 'config.json: not a readable run '
                                 'configuration'):
       config_lib.check_resume(config, train_dir)
+
+  def test_a_run_of_the_older_hparams_json(self):
+    train_dir = self.create_tempdir().full_path
+    with open(os.path.join(train_dir, 'hparams.json'), 'w') as f:
+      json.dump(dict(dataclasses.asdict(hparams_lib.HParams()),
+                     model='capsule'), f)
+    config = config_lib.RunConfig()
+    self.assertEqual(config_lib.check_resume(config, train_dir), {})
+    self.assertEqual(config_lib.saved_config(train_dir)['model'], 'capsule')
+    self.assertEqual(config_lib.saved_config(train_dir)['hparams.routing'], 3)
+    with self.assertRaisesRegex(
+        ExperimentError, '^%s holds a run of another model or objective: '
+        'model: capsule -> baseline, hparams.routing: 3 -> 1; give a new '
+        '--summary_dir, or the same flags$' % re.escape(train_dir)):
+      config_lib.check_resume(config.replace(
+          model='baseline', hparams=config.hparams.parse('routing=1')),
+                              train_dir)
+    with open(os.path.join(train_dir, 'hparams.json'), 'w') as f:
+      f.write('[')
+    with self.assertRaisesRegex(ExperimentError, '^%s: not a readable run '
+                                'configuration' % re.escape(os.path.join(
+                                    train_dir, 'hparams.json'))):
+      config_lib.saved_config(train_dir)
+    self.assertIsNone(config_lib.saved_config(
+        self.create_tempdir().full_path))
 
   def test_trial_checkpoints_take_every_str_format_pattern(self):
     for pattern in ('m{}/c', 'm{0}/c', 'm{:d}/c', 'm{0:02d}/c'):
@@ -76,12 +150,19 @@ class RunConfigTest(tf.test.TestCase):
                      ['m00', 'm01'])
     self.assertEqual(config_lib.trial_checkpoints('a/model.ckpt-5', 1),
                      ['a/model.ckpt-5'])
-    for pattern, message in (('m', 'changes with the trial number'),
-                             ('m{x}', "KeyError: 'x'"),
-                             ('m{', 'ValueError'),
-                             ('m{0[1]}', 'TypeError'),
-                             (None, 'needs --checkpoint')):
-      with self.assertRaisesRegex(ExperimentError, message):
+    for pattern, message in (
+        ('m', '--num_trials=2 needs --checkpoint with a pattern that changes '
+         'with the trial number, e.g. /tmp/model{}/model.ckpt-N; got m'),
+        ('m{x}', r"--checkpoint=m{x} is not a str.format pattern of the "
+         r"trial number \(KeyError: 'x'\)"),
+        ('m{', r'--checkpoint=m{ is not a str.format pattern of the trial '
+         r'number \(ValueError: .*\)'),
+        ('m{0[1]}', r'--checkpoint=m{0\[1\]} is not .* \(TypeError: .*\)'),
+        ('m{0.real.x}', r'.* \(AttributeError: .*\)'),
+        ('m{1}', r'.* \(IndexError: .*\)'),
+        (None, '--num_trials=2 needs --checkpoint, a pattern of the trial '
+         'number such as /tmp/model{}/model.ckpt-N')):
+      with self.assertRaisesRegex(ExperimentError, '^%s$' % message):
         config_lib.trial_checkpoints(pattern, 2)
 
 

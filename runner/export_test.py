@@ -100,13 +100,11 @@ class ExportTest(tf.test.TestCase):
       return capsule_model.CapsuleModel(hparams_lib.HParams(), 28, 1, 10,
                                         **testing.TINY['capsule'])
     original = tiny(5)
-    path = os.path.join(self.create_tempdir().full_path, 'model.ckpt-9')
-    values = {n: v.numpy() for n, v in original.tf1_variables().items()}
-    with tf.Graph().as_default():
-      tf1_vars = [tf.compat.v1.Variable(v, name=n) for n, v in values.items()]
-      with tf.compat.v1.Session() as sess:
-        sess.run(tf.compat.v1.global_variables_initializer())
-        tf.compat.v1.train.Saver(tf1_vars).save(sess, path)
+    # The authors' names, from a literal list, not from our model's map.
+    path = testing.write_tf1_checkpoint(
+        os.path.join(self.create_tempdir().full_path, 'model.ckpt-9'),
+        {name: testing.variable_at(original, attr).numpy()
+         for name, attr in testing.AUTHORS_CAPSULE_VARIABLES.items()})
     restored = tiny(6)  # Other initial weights, replaced by the restore.
     checkpoints.restore_model(restored, path)
     directory = export.export_saved_model(

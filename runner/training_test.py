@@ -136,6 +136,50 @@ class TrainingTest(tf.test.TestCase):
         self.assertEqual(buckets[:, 2].sum(), size)
         self.assertGreaterEqual(buckets[0, 0], 0.0)  # After the ReLU.
 
+  def test_per_batch_counts_of_two_targets(self):
+    # Labels chosen against the untrained model's own top-2 scores: both
+    # found in examples 0 and 3, one in example 1, none in example 2. The
+    # original's per-batch counts of the first step: 2 correct, 3 almost.
+    info = source_lib.DatasetInfo(28, 1, 10, 2)
+    config = config_lib.RunConfig(
+        model='baseline', model_widths=testing.TINY['baseline'],
+        num_targets=2, summary_dir=self.create_tempdir().full_path,
+        max_steps=1, save_step=1, batch_size=4, log_every_secs=0.0, seed=3)
+    features = testing.feature_batch(4, num_targets=2, seed=1)
+    tf.random.set_seed(config.seed)  # As training does before building.
+    logits = registry.build_model('baseline', config.hparams, info, None,
+                                  config.model_widths).inference(
+                                      features).logits.numpy()
+    order = np.argsort(-logits, axis=1)  # Classes by score, per example.
+    pairs = [(order[0, 0], order[0, 1]), (order[1, 0], order[1, 5]),
+             (order[2, 7], order[2, 8]), (order[3, 1], order[3, 0])]
+    features['recons_label'] = np.array([a for a, _ in pairs], np.int64)
+    features['spare_label'] = np.array([b for _, b in pairs], np.int64)
+    features['labels'] = np.eye(10, dtype=np.float32)[
+        features['recons_label']] + np.eye(10, dtype=np.float32)[
+            features['spare_label']]
+
+    class OneBatch:
+      describe = 'one batch'
+      num_examples = 4
+
+      def __init__(self):
+        self.info = info
+
+      def train_dataset(self, batch_size, seed, input_context=None):
+        del batch_size, seed, input_context
+        return tf.data.Dataset.from_tensors(features).repeat()
+
+      def eval_dataset(self, batch_size, eval_size):
+        del batch_size, eval_size
+        return tf.data.Dataset.from_tensors(features)
+    training.train(config, OneBatch())
+    scalars = {k: dict(v) for k, v in events.read_scalars(os.path.join(
+        config.summary_dir, 'train')).items()}
+    self.assertEqual(scalars['correct_prediction_batch'][1], 2.0)
+    self.assertEqual(scalars['almost_correct_batch'][1], 3.0)
+    self.assertEqual(scalars['accuracy'][1], 0.5)
+
   def test_steps_per_loop_trains_the_same_and_saves_on_the_same_steps(self):
     tmp = self.create_tempdir().full_path
     source, _ = testdata.idx_sources(tmp)

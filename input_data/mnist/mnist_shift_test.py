@@ -11,6 +11,7 @@ from input_data import testdata
 from input_data.mnist import mnist_input_record
 from input_data.mnist import mnist_shift
 from input_data.mnist import splits
+from models import testing
 
 
 
@@ -151,6 +152,10 @@ class ShiftTest(tf.test.TestCase):
     pairs = self._pairs(paths)
     self.assertEqual(np.bincount([r['shard'] for r in pairs]).tolist(),
                      [8] * 9)
+    # Pairs go to shards in a random permutation of the turns, not in runs:
+    # the first shard's 8 pairs come from across the 12 bases.
+    self.assertGreater(np.ptp([r['base'] for r in pairs if r['shard'] == 0]),
+                       4)
     # Within a shard, records keep the base order.
     for shard in range(9):
       bases = [r['base'] for r in pairs if r['shard'] == shard]
@@ -189,6 +194,36 @@ class ShiftTest(tf.test.TestCase):
     for i, row in enumerate(partners):
       for p in row[row >= 0]:
         self.assertNotEqual(labels[p], labels[i])
+
+  def test_the_originals_flags_keep_their_defaults(self):
+    self.assertEqual(testing.flag_defaults('input_data/mnist/mnist_shift.py'),
+                     {'data_dir': '/tmp/tensorflow/mnist/input_data',
+                      'shift': '2', 'pad': '0', 'multi_targets': 'false',
+                      'max_shard': '0', 'num_pairs': '0', 'split': 'train',
+                      # Added by this project.
+                      'output_dir': '', 'seed': '0', 'source': 'files',
+                      'tfds_dataset': 'mnist'})
+
+  def test_candidates_of_another_label_on_an_imbalanced_set(self):
+    # 90 images of label 0, 10 of label 1, 5 pairs each. The original draws
+    # 10 candidates and keeps those of another label: a base of label 0
+    # finds min(X, 5) partners, X hypergeometric (100 images, 10 of label 1,
+    # 10 drawn): 0.9995 on average. Drawing until 5 partners of another
+    # label are found would give 5.
+    labels = np.array([0] * 90 + [1] * 10)
+    partners = mnist_shift.choose_partners(labels, 5,
+                                           np.random.RandomState(0))
+    found = (partners >= 0).sum(1)
+    # Mean over 90 bases: standard deviation 0.095; 4 of them either way.
+    self.assertBetween(found[:90].mean(), 0.62, 1.38)
+    # A base of label 1 nearly always finds 5 among 10 candidates (of which
+    # 9 of label 0 on average): P(fewer) = P(X <= 4 of label 0) < 1e-3.
+    self.assertGreaterEqual(found[90:].mean(), 4.9)
+    # Found partners come first, in drawn order; -1 fills the rest.
+    for row in partners:
+      kept = row[row >= 0]
+      self.assertAllEqual(row[:len(kept)], kept)
+      self.assertLen(set(kept), len(kept))
 
   def test_bad_split(self):
     with self.assertRaisesRegex(errors.DataError, '--split must be one of'):

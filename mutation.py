@@ -1,0 +1,145 @@
+r"""Mutation testing of the core: each module against its own tests (mutmut 3).
+
+  pip install -r requirements-dev.txt
+  python mutation.py                                  # every core module
+  python mutation.py --modules=runner/config.py       # one (or a list)
+  python mutation.py --report                         # the table only
+
+A mutant is the module with one small change (an operator, a constant, a
+string, a removed argument, ...). It is *killed* when one of the module's
+tests fails on it, and *survives* when they all pass: then either a test is
+missing, or the change cannot alter behaviour (an equivalent mutant, listed
+with its reason in docs/development.md).
+
+Each module runs in its own work directory, runs/mutation/<module>/, made of
+links to this tree and the mutmut configuration below; mutmut keeps its
+results there, so a run that is stopped continues with the same command
+(and a changed module is tested again). After each module, its counts are
+written to runs/mutation/<module>/mutants/mutmut-cicd-stats.json and the
+table of every module is printed (Markdown). Survivors:
+`cd runs/mutation/<module> && mutmut results` and `mutmut show NAME`.
+
+The tests run in fresh processes forked from a server that has not imported
+TensorFlow (TensorFlow's threads do not survive a fork).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+WORK = os.path.join(ROOT, 'runs', 'mutation')
+# The modules where a silent bug changes results, each with its own tests.
+CORE = {
+    'models/layers/layers.py': ['layers_test.py'],
+    'models/capsule_model.py': ['models/capsule_model_test.py'],
+    'models/conv_model.py': ['models/conv_model_test.py'],
+    'models/model.py': ['models/model_test.py'],
+    'input_data/mnist/mnist_shift.py': ['input_data/mnist/mnist_shift_test.py'],
+    'input_data/mnist/mnist_input_record.py': [
+        'input_data/mnist/mnist_input_record_test.py'],
+    'runner/config.py': ['runner/config_test.py'],
+    'runner/evaluation.py': ['runner/evaluation_test.py'],
+}
+PACKAGES = ('models', 'input_data', 'runner')
+# Not linked into a work directory: they are not code, or are made here.
+_SKIP = {'.git', '.venv', 'runs', 'mutants', 'setup.cfg', '__pycache__',
+         '.pytest_cache'}
+
+
+def _config(module, tests):
+  lines = ['[mutmut]', 'source_paths =']
+  lines += ['    ' + p for p in PACKAGES]
+  lines += ['only_mutate =', '    ' + module, 'also_copy =']
+  lines += ['    ' + name for name in sorted(os.listdir(ROOT))
+            if name not in _SKIP and name not in PACKAGES]
+  lines += ['pytest_add_cli_args_test_selection =']
+  lines += ['    ' + t for t in tests]
+  lines += ['pytest_add_cli_args =', '    -p', '    no:cacheprovider',
+            'process_isolation = forkserver', 'forkserver_warmup = none']
+  return '\n'.join(lines) + '\n'
+
+
+def work_dir(module):
+  """runs/mutation/<module>: links to the tree, and the module's config."""
+  directory = os.path.join(WORK, module.replace('/', '.')[:-3])
+  os.makedirs(directory, exist_ok=True)
+  for name in os.listdir(ROOT):
+    link = os.path.join(directory, name)
+    if name not in _SKIP and not os.path.lexists(link):
+      os.symlink(os.path.join(ROOT, name), link)
+  with open(os.path.join(directory, 'setup.cfg'), 'w') as f:
+    f.write(_config(module, CORE[module]))
+  return directory
+
+
+def stats(module):
+  """mutmut's counts for module, or None before its first run."""
+  path = os.path.join(WORK, module.replace('/', '.')[:-3], 'mutants',
+                      'mutmut-cicd-stats.json')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def report(modules):
+  """The Markdown table of the modules' mutation scores."""
+  rows = ['| module | tests | mutants | killed | survived | timeout | other '
+          '| score |', '|---|---|---|---|---|---|---|---|']
+  for module in modules:
+    s = stats(module)
+    if s is None:
+      rows.append('| %s | %s | not run | | | | | |' % (
+          module, ', '.join(CORE[module])))
+      continue
+    other = s['total'] - s['killed'] - s['survived'] - s['timeout']
+    rows.append('| %s | %s | %d | %d | %d | %d | %d | %.1f%% |' % (
+        module, ', '.join(CORE[module]), s['total'], s['killed'],
+        s['survived'], s['timeout'], other,
+        100.0 * (s['killed'] + s['timeout']) / max(s['total'], 1)))
+  return '\n'.join(rows)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--modules', default=','.join(CORE),
+                      help='Comma-separated core modules (default: all).')
+  parser.add_argument('--max_children', type=int, default=os.cpu_count(),
+                      help='Mutants tested at once.')
+  parser.add_argument('--report', action='store_true',
+                      help='Print the table of earlier runs only.')
+  args = parser.parse_args(argv)
+  modules = [m for m in args.modules.split(',') if m]
+  unknown = [m for m in modules if m not in CORE]
+  if unknown:
+    sys.exit('mutation.py: --modules: %s is not a core module (%s)' % (
+        ', '.join(unknown), ', '.join(CORE)))
+  mutmut = shutil.which('mutmut', path=os.path.dirname(sys.executable))
+  if not args.report and not mutmut:
+    sys.exit('mutation.py: mutmut is not installed (pip install -r '
+             'requirements-dev.txt)')
+  if not args.report:
+    for module in modules:
+      directory = work_dir(module)
+      print('mutation.py: %s against %s' % (module, ', '.join(CORE[module])),
+            flush=True)
+      env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+      for command in ([mutmut, 'run', '--max-children',
+                       str(args.max_children)],
+                      [mutmut, 'export-cicd-stats']):
+        proc = subprocess.run(command, cwd=directory, env=env,
+                              stdout=subprocess.DEVNULL)
+        if proc.returncode:
+          sys.exit('mutation.py: %s failed for %s (exit %d); its state is in '
+                   '%s' % (' '.join(command[1:2]), module, proc.returncode,
+                           directory))
+  print(report(modules))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
