@@ -47,6 +47,20 @@ class FiguresTest(tf.test.TestCase):
         os.path.join(out, 'reconstructions.png')))
     # 2 rows of 10 (12 digits: 10, then 2 with their reconstructions x 2).
     self.assertEqual(image.shape, (2 * (4 * 29 + 1), 2 * (10 * 29 + 1), 1))
+    pixels = image.numpy()[::2, ::2, 0]  # Each pixel was drawn 2x2.
+    cell = lambda row, col: pixels[1 + 29 * row:29 * (row + 1),
+                                   1 + 29 * col:29 * (col + 1)]
+    features = testing.feature_batch(12)
+    remakes = model.inference(features).remakes[0].numpy()
+    as_png = lambda x: np.round(np.reshape(x, [28, 28]) * 255)
+    # Digits 0-9 above their reconstructions, then 10-11 above theirs.
+    for row, col, expected in ((0, 3, features['images'][3]),
+                               (1, 3, remakes[3]),
+                               (2, 1, features['images'][11]),
+                               (3, 0, remakes[10])):
+      self.assertAllEqual(cell(row, col), as_png(expected))
+    self.assertTrue(np.all(cell(2, 2) == 255))  # Blank after the 12th.
+    self.assertTrue(np.all(pixels[0] == 255))  # The white grid.
 
   def test_multimnist_figure(self):
     out = self.create_tempdir().full_path

@@ -53,6 +53,21 @@ class TfdsExportTest(tf.test.TestCase):
     out = self.create_tempdir().full_path
     with _mock(num_examples=3):
       tfds_export.export('smallnorb', out)
+      expected = list(tfds.as_numpy(tfds.load('smallnorb', split='test')))
+    # Each record as read by hand: the stereo pair depth-major, the
+    # category, and (instance, elevation, azimuth, lighting).
+    for record, ex in zip(tf.data.TFRecordDataset(
+        os.path.join(out, 'testduo.tfrecords')), expected):
+      feature = tf.train.Example.FromString(record.numpy()).features.feature
+      pair = np.frombuffer(feature['image_raw'].bytes_list.value[0],
+                           np.uint8).reshape(2, 96, 96)
+      self.assertAllEqual(pair[0], ex['image'][..., 0])
+      self.assertAllEqual(pair[1], ex['image2'][..., 0])
+      self.assertEqual(feature['label'].int64_list.value[0],
+                       ex['label_category'])
+      self.assertEqual(list(feature['meta'].int64_list.value), [
+          ex['instance'], ex['label_elevation'], ex['label_azimuth'],
+          ex['label_lighting']])
     source = norb_input_record.norb_source(out, 'test')
     self.assertEqual(source.num_examples, 3)
     self.assertEqual(source.info.depth, 2)

@@ -19,11 +19,13 @@ from runner.errors import ExperimentError
 class RegistryTest(tf.test.TestCase, parameterized.TestCase):
 
   @parameterized.parameters(
-      ('norb', 'records', 9327184),
-      ('cifar10', 'records', 22476448),
-      ('fashion_mnist', 'idx', 8215728),
-      ('affine_mnist', 'idx', 13475808))  # 4,608 primary capsules at 40x40.
-  def test_train_one_step_then_evaluate(self, dataset, data_source, params):
+      # (height, depth, classes, targets): the readers' crops and channels.
+      ('norb', 'records', 9327184, (32, 2, 5, 1)),
+      ('cifar10', 'records', 22476448, (24, 3, 10, 1)),
+      ('fashion_mnist', 'idx', 8215728, (28, 1, 10, 1)),
+      ('affine_mnist', 'idx', 13475808, (40, 1, 10, 1)))  # 4,608 primaries.
+  def test_train_one_step_then_evaluate(self, dataset, data_source, params,
+                                        info):
     tmp = self.create_tempdir().full_path
     data = os.path.join(tmp, 'data')
     if dataset == 'norb':
@@ -42,10 +44,13 @@ class RegistryTest(tf.test.TestCase, parameterized.TestCase):
             registry.PAPER_OVERRIDES.get(dataset, '')),
         summary_dir=tmp, max_steps=1, save_step=1, batch_size=2,
         eval_size=2, checkpoint=os.path.join(tmp, 'train', 'model.ckpt-1'))
-    result = training.train(config, registry.get_source(config, 'train'))
+    train = registry.get_source(config, 'train')
+    self.assertEqual(tuple(train.info), info)
+    result = training.train(config, train)
     self.assertEqual(result.step, 1)
     self.assertEqual(result.model.num_params(), params)
     test = registry.get_source(config, 'test')
+    self.assertEqual(tuple(test.info), info)
     wrong, total = evaluation.evaluate_checkpoints(config, test)
     # Counted here from the trained model's own scores on the same digits.
     features = next(iter(test.eval_dataset(2, 2)))
