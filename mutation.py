@@ -16,7 +16,8 @@ links to this tree and the mutmut configuration below; mutmut keeps its
 results there, so a run that is stopped continues with the same command
 (and a changed module is tested again). After each module, its counts are
 written to runs/mutation/<module>/mutants/mutmut-cicd-stats.json and the
-table of every module is printed (Markdown). Survivors:
+table of every module is printed (Markdown). When any Python file of the
+tree changed since a module's last run, that module starts afresh. Survivors:
 `cd runs/mutation/<module> && mutmut results` and `mutmut show NAME`.
 
 The tests run in fresh processes forked from a server that has not imported
@@ -24,6 +25,7 @@ TensorFlow (TensorFlow's threads do not survive a fork).
 """
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -47,7 +49,7 @@ CORE = {
 PACKAGES = ('models', 'input_data', 'runner')
 # Not linked into a work directory: they are not code, or are made here.
 _SKIP = {'.git', '.venv', 'runs', 'mutants', 'setup.cfg', '__pycache__',
-         '.pytest_cache'}
+         '.pytest_cache', 'code.sha256'}
 
 
 def _config(module, tests):
@@ -63,10 +65,39 @@ def _config(module, tests):
   return '\n'.join(lines) + '\n'
 
 
+def _fingerprint(module):
+  """A hash of the code a module's mutants run: every Python file (the
+  module, its tests, what they import)."""
+  digest = hashlib.sha256()
+  for package in ('.',) + PACKAGES:
+    top = os.path.join(ROOT, package)
+    for dirpath, dirnames, filenames in os.walk(top):
+      dirnames[:] = sorted(d for d in dirnames if d not in _SKIP) if (
+          package != '.' or dirpath != top) else []
+      for name in sorted(filenames):
+        if name.endswith('.py'):
+          with open(os.path.join(dirpath, name), 'rb') as f:
+            digest.update(name.encode() + f.read())
+  digest.update(module.encode())
+  return digest.hexdigest()
+
+
 def work_dir(module):
-  """runs/mutation/<module>: links to the tree, and the module's config."""
+  """runs/mutation/<module>: links to the tree, and the module's config.
+
+  mutmut copies the code once and keeps its results: when any Python file
+  changed since, the copy and the results are dropped and made again.
+  """
   directory = os.path.join(WORK, module.replace('/', '.')[:-3])
   os.makedirs(directory, exist_ok=True)
+  stamp = os.path.join(directory, 'code.sha256')
+  fingerprint = _fingerprint(module)
+  if os.path.exists(stamp):
+    with open(stamp) as f:
+      if f.read() != fingerprint:
+        shutil.rmtree(os.path.join(directory, 'mutants'), ignore_errors=True)
+  with open(stamp, 'w') as f:
+    f.write(fingerprint)
   for name in os.listdir(ROOT):
     link = os.path.join(directory, name)
     if name not in _SKIP and not os.path.lexists(link):

@@ -46,6 +46,9 @@ def define_flags():
   flags.DEFINE_boolean('write_reconstructions', False, 'Write IMAGE' + SUFFIX +
                        ' beside each image: the model\'s input and its '
                        'reconstruction, side by side, 4x enlarged.')
+  flags.DEFINE_integer('max_pixels', digit_images.MAX_PIXELS, 'Images whose header '
+                       'declares more pixels (width x height, x frames for '
+                       'a GIF) are refused before decoding, one line each.')
 
 
 def load_model(path):
@@ -71,7 +74,7 @@ def reconstruction_png(path, seen, reconstruction, scale=4):
 
 
 def predict_files(model, files, polarity='auto', write_reconstructions=False,
-                  out=sys.stdout, err=sys.stderr):
+                  out=sys.stdout, err=sys.stderr, max_pixels=None):
   """Prints one line per file; returns the number of files that failed."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from input_data import digit_images  # pylint: disable=g-import-not-at-top
@@ -84,8 +87,9 @@ def predict_files(model, files, polarity='auto', write_reconstructions=False,
   ready, seen, failed = [], [], 0
   for path in files:
     try:
-      seen.append(digit_images.to_mnist(digit_images.read_grayscale(path),
-                                        height, polarity, path))
+      seen.append(digit_images.to_mnist(digit_images.read_grayscale(
+          path, max_pixels or digit_images.MAX_PIXELS), height, polarity,
+                                        path))
       ready.append(path)
     except errors.DataError as e:
       print('%s' % e, file=err)
@@ -122,7 +126,8 @@ def main(argv):
   try:
     model = load_model(FLAGS.model)
     failed = predict_files(model, files, FLAGS.polarity,
-                           FLAGS.write_reconstructions)
+                           FLAGS.write_reconstructions,
+                           max_pixels=FLAGS.max_pixels)
   except (OSError, ValueError) as e:
     sys.exit('predict.py: %s' % e)
   if failed:

@@ -79,13 +79,19 @@ class PredictTest(tf.test.TestCase):
     labels = self.write_digits(folder)
     bad = {'empty.png': b'', 'text.jpg': b'hello',
            'blank.png': tf.io.encode_png(np.full([9, 9, 1], 40,
-                                                 np.uint8)).numpy()}
+                                                 np.uint8)).numpy(),
+           # A real 300 x 200 PNG, above the limit given.
+           'large.png': tf.io.encode_png(np.zeros([200, 300, 1],
+                                                  np.uint8)).numpy()}
     for name, data in bad.items():
       with open(os.path.join(folder, name), 'wb') as f:
         f.write(data)
     files = sorted(os.path.join(folder, n) for n in bad) + sorted(labels)
-    failed, lines, errors = self.predict(files)
-    self.assertEqual(failed, 3)
+    failed, lines, errors = self.predict(files, max_pixels=59999)
+    self.assertEqual(failed, 4)
+    self.assertIn('%s: 300 x 200 pixels, more than --max_pixels=59999: not '
+                  'decoded (raise --max_pixels to read it)' % os.path.join(
+                      folder, 'large.png'), errors)
     self.assertLen(lines, len(labels))
     self.assertEqual([e.split(': ')[0] for e in errors],
                      sorted(os.path.join(folder, n) for n in bad))

@@ -1,13 +1,18 @@
 """Failure behaviour: non-finite steps, kill -9 and resume, full disks,
 determinism."""
 
+import errno
 import os
 import random
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -22,6 +27,8 @@ from runner import checkpoints
 from runner import config as config_lib
 from runner import distribution
 from runner import registry
+from runner import run_lock
+from runner import evaluation
 from runner import events
 from runner import training
 from runner.errors import ExperimentError
@@ -223,6 +230,181 @@ class DeterminismTest(tf.test.TestCase):
           max_shard=20, seed=3)
       contents.append([open(p, 'rb').read() for p in paths])
     self.assertEqual(contents[0], contents[1])
+
+
+class OneTrainerTest(tf.test.TestCase):
+
+  def _config(self, run):
+    return config_lib.RunConfig(summary_dir=run, max_steps=1, save_step=1,
+                                batch_size=4,
+                                model_widths=testing.TINY['capsule'])
+
+  def test_a_second_trainer_is_one_line_naming_the_first(self):
+    run = self.create_tempdir().full_path
+    source = ListSource([testing.feature_batch(4)])
+    train_dir = os.path.join(run, 'train')
+    with run_lock.hold(train_dir):
+      with self.assertRaisesRegex(
+          ExperimentError, r'^%s is being trained by another trainer \(pid '
+          r'%d on host %s since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\): wait for '
+          r'it to end or stop it, or give another --summary_dir$' % (
+              re.escape(train_dir), os.getpid(),
+              re.escape(socket.gethostname()))):
+        training.train(self._config(run), source)
+      # Refused before anything was read or written.
+      self.assertEqual(os.listdir(train_dir), [run_lock.LOCK_FILE])
+    self.assertEqual(training.train(self._config(run), source).step, 1)
+
+  def test_the_lock_dies_with_its_holder(self):
+    train_dir = os.path.join(self.create_tempdir().full_path, 'train')
+    holder = subprocess.Popen(
+        [sys.executable, '-c', 'import sys, time; sys.path.insert(0, %r)\n'
+         'from runner import run_lock\n'
+         'with run_lock.hold(%r):\n'
+         '  print("held", flush=True); time.sleep(600)' % (ROOT, train_dir)],
+        stdout=subprocess.PIPE, text=True)
+    self.addCleanup(holder.kill)
+    self.assertEqual(holder.stdout.readline().strip(), 'held')
+    with self.assertRaisesRegex(ExperimentError, r'\(pid %d on host ' %
+                                holder.pid):
+      with run_lock.hold(train_dir):
+        pass
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    with run_lock.hold(train_dir) as path:  # No stale lock after kill -9.
+      with open(path) as f:
+        self.assertIn('"pid": %d' % os.getpid(), f.read())
+
+  def test_a_file_system_without_locks_warns_and_trains(self):
+    run = self.create_tempdir().full_path
+    no_locks = OSError(errno.ENOLCK, 'No locks available')
+    with mock.patch.object(run_lock.fcntl, 'flock', side_effect=no_locks):
+      with self.assertLogs(level='WARNING') as logs:
+        result = training.train(self._config(run),
+                                ListSource([testing.feature_batch(4)]))
+    self.assertEqual(result.step, 1)
+    self.assertIn('cannot lock %s (No locks available): nothing stops a '
+                  'second trainer on this run directory' % os.path.join(
+                      run, 'train', run_lock.LOCK_FILE), logs.output[0])
+
+  def test_two_trainers_started_together(self):
+    tmp = self.create_tempdir().full_path
+    data = testdata.make_mnist_records(tmp)
+    run = os.path.join(tmp, 'run')
+    command = [sys.executable, os.path.join(ROOT, 'experiment.py'),
+               '--data_dir=' + data, '--summary_dir=' + run,
+               '--max_steps=2', '--save_step=1']
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+    trainers = [subprocess.Popen(command, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=env)
+                for _ in range(2)]
+    outputs = [t.communicate(timeout=600) + (t.returncode,) for t in trainers]
+    codes = sorted(code for _, _, code in outputs)
+    self.assertEqual(codes[0], 0)
+    self.assertNotEqual(codes[1], 0)
+    _, refused, _ = [o for o in outputs if o[2]][0]
+    self.assertRegex(refused.strip().splitlines()[-1],
+                     r'^experiment.py: %s is being trained by another '
+                     r'trainer \(pid %d on host ' % (
+                         re.escape(os.path.join(run, 'train')),
+                         [t.pid for t, o in zip(trainers, outputs)
+                          if not o[2]][0]))
+    self.assertEqual(tf.train.latest_checkpoint(os.path.join(run, 'train')),
+                     os.path.join(run, 'train', 'model.ckpt-2'))
+    self.assertLen(tf.io.gfile.glob(os.path.join(run, 'train',
+                                                 'events.out.*')), 1)
+
+
+def _flip_a_byte(checkpoint):
+  """Changes two bytes of a checkpoint's data, as a bad disk would: one at
+  a sixth (in the model's weights, which come first: `model/...` sorts
+  before `optimizer/...`) and one in the middle (the Adam moments)."""
+  (data,) = tf.io.gfile.glob(checkpoint + '.data-*')
+  with open(data, 'r+b') as f:
+    for offset in (os.path.getsize(data) // 6, os.path.getsize(data) // 2):
+      f.seek(offset)
+      byte = f.read(1)
+      f.seek(offset)
+      f.write(bytes([byte[0] ^ 0xFF]))
+
+
+class DamagedCheckpointTest(tf.test.TestCase):
+
+  def _trained(self, steps):
+    run = self.create_tempdir().full_path
+    config = config_lib.RunConfig(summary_dir=run, max_steps=steps,
+                                  save_step=1, batch_size=4,
+                                  model_widths=testing.TINY['capsule'])
+    source = ListSource([testing.feature_batch(4, seed=i) for i in range(2)])
+    training.train(config, source)
+    return config, source, os.path.join(run, 'train')
+
+  def test_training_names_it_and_the_newest_intact_one(self):
+    config, source, train_dir = self._trained(3)
+    damaged = os.path.join(train_dir, 'model.ckpt-3')
+    _flip_a_byte(damaged)
+    with self.assertRaisesRegex(
+        ExperimentError, r'^checkpoint %s is damaged \(.*Checksum does not '
+        r'match.*\); the newest intact one is %s: delete the damaged one \(rm '
+        r'%s\.\*\) and run the same command to resume from there$' % (
+            re.escape(damaged), re.escape(damaged[:-1] + '2'),
+            re.escape(damaged))):
+      training.train(config.replace(max_steps=4), source)
+    # Doing as it says resumes from step 2 (not from scratch).
+    for path in tf.io.gfile.glob(damaged + '.*'):
+      os.remove(path)
+    with self.assertLogs(level='INFO') as logs:
+      self.assertEqual(training.train(config.replace(max_steps=4),
+                                      source).step, 4)
+    self.assertTrue(any(re.search(r'resumed from .*model.ckpt-2$', line)
+                        for line in logs.output), logs.output)
+
+  def test_no_intact_checkpoint_left(self):
+    config, source, train_dir = self._trained(1)
+    _flip_a_byte(os.path.join(train_dir, 'model.ckpt-1'))
+    with self.assertRaisesRegex(
+        ExperimentError, r'model.ckpt-1 is damaged \(.*\), and no earlier '
+        r'checkpoint of %s reads back whole: give a new --summary_dir to '
+        r'start afresh$' % re.escape(train_dir)):
+      training.train(config.replace(max_steps=2), source)
+
+  def test_evaluation_of_a_damaged_checkpoint_is_one_line(self):
+    config, _, train_dir = self._trained(1)
+    damaged = os.path.join(train_dir, 'model.ckpt-1')
+    _flip_a_byte(damaged)
+    _, test = testdata.idx_sources(self.create_tempdir().full_path, n_test=4)
+    with self.assertRaisesRegex(ExperimentError, r'^checkpoint %s is damaged '
+                                r'\([^\n]*Checksum does not match[^\n]*\)$' %
+                                re.escape(damaged)):
+      evaluation.evaluate_checkpoints(config.replace(eval_size=4), test,
+                                      [damaged])
+
+  def test_the_validation_job_skips_it_and_goes_on(self):
+    config, _, trained = self._trained(2)
+    job_dir = os.path.join(self.create_tempdir().full_path, 'train')
+    os.makedirs(job_dir)
+
+    def publish(step):
+      for path in tf.io.gfile.glob(os.path.join(trained,
+                                                'model.ckpt-%d.*' % step)):
+        shutil.copy(path, job_dir)
+      if step == 1:
+        _flip_a_byte(os.path.join(job_dir, 'model.ckpt-1'))
+      tf.compat.v1.train.update_checkpoint_state(
+          job_dir, os.path.join(job_dir, 'model.ckpt-%d' % step))
+    publish(1)
+    later = threading.Timer(3.0, publish, [2])  # While the job waits.
+    later.start()
+    self.addCleanup(later.cancel)
+    _, test = testdata.idx_sources(self.create_tempdir().full_path, n_test=4)
+    with self.assertLogs(level='WARNING') as logs:
+      results = evaluation.evaluate_continuously(config.replace(
+          summary_dir=os.path.dirname(job_dir), eval_size=4,
+          eval_poll_secs=0, eval_timeout_secs=60, eval_stop_at_step=2), test)
+    self.assertEqual(list(results), [2])
+    self.assertRegex(logs.output[0], r'skipped step 1: checkpoint %s is '
+                     r'damaged \(.*Checksum does not match' % re.escape(
+                         os.path.join(job_dir, 'model.ckpt-1')))
 
 
 _SOAK_KILLS = 5

@@ -80,8 +80,7 @@ def main(argv):
       images = images[:FLAGS.num_examples, :, :, None]  # [n, 28, 28, 1]
       labels = labels[:FLAGS.num_examples]
     content = tflite.convert(FLAGS.saved_model, FLAGS.quantize)
-    with open(FLAGS.output, 'wb') as f:
-      f.write(content)
+    export.write_file(FLAGS.output, content)  # Whole, or not at all.
     print('wrote %s: %s bytes (%s weights)' % (
         FLAGS.output, format(len(content), ','),
         'int8' if FLAGS.quantize == 'dynamic' else 'float32'))

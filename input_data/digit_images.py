@@ -31,6 +31,10 @@ from input_data.errors import DataError
 EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif')
 INK = 0.1  # Of the 0..1 range after step 3: what counts as the digit's box.
 POLARITIES = ('auto', 'light_on_dark', 'dark_on_light')
+# Images declaring more pixels are refused before decoding: a 388 KB PNG can
+# declare 20,000 x 20,000 (6.9 GB once decoded). 40 megapixels (an 8K frame
+# is 33) decode to at most 640 MB of float32 RGBA.
+MAX_PIXELS = 40_000_000
 
 
 def list_images(paths, skip_suffix=None):
@@ -50,10 +54,59 @@ def list_images(paths, skip_suffix=None):
   return files
 
 
-def read_grayscale(path):
+def _gif_frames(data):
+  """Number of images in a GIF's block stream (None if it cannot tell)."""
+  def skip_color_table(flags, at):
+    return at + 3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else at
+
+  def skip_sub_blocks(at):
+    while at < len(data) and data[at]:
+      at += data[at] + 1
+    return at + 1
+  at, frames = skip_color_table(data[10], 13), 0
+  while at < len(data):
+    block = data[at]
+    if block == 0x3B:  # Trailer.
+      break
+    if block == 0x21:  # Extension: label, then sub-blocks.
+      at = skip_sub_blocks(at + 2)
+    elif block == 0x2C:  # Image: descriptor, colour table, LZW size, data.
+      frames += 1
+      if at + 10 > len(data):
+        break
+      at = skip_sub_blocks(skip_color_table(data[at + 9], at + 10) + 1)
+    else:
+      return None
+  return frames
+
+
+def declared_size(data):
+  """(width, height, frames) an image file's header declares, read without
+  decoding its pixels; None for a format it does not know."""
+  if data[:8] == b'\x89PNG\r\n\x1a\n' and data[12:16] == b'IHDR':
+    return (int.from_bytes(data[16:20], 'big'),
+            int.from_bytes(data[20:24], 'big'), 1)
+  if data[:6] in (b'GIF87a', b'GIF89a') and len(data) >= 13:
+    return (int.from_bytes(data[6:8], 'little'),
+            int.from_bytes(data[8:10], 'little'), _gif_frames(data) or 1)
+  if data[:2] == b'BM' and len(data) >= 26:
+    return (abs(int.from_bytes(data[18:22], 'little', signed=True)),
+            abs(int.from_bytes(data[22:26], 'little', signed=True)), 1)
+  if data[:2] == b'\xff\xd8':
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    try:  # Reads the frame header only.
+      height, width, _ = tf.io.extract_jpeg_shape(data).numpy()
+    except tf.errors.OpError:
+      return None
+    return int(width), int(height), 1
+  return None
+
+
+def read_grayscale(path, max_pixels=MAX_PIXELS):
   """float32 [h, w] in [0, 1] of a PNG, JPEG, BMP or GIF (first frame);
-  DataError naming the file if it cannot be read or decoded."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  DataError naming the file if it cannot be read or decoded, or declares
+  more than max_pixels pixels (all frames of a GIF counted: the decoder
+  decodes them all), checked before any pixel is decoded."""
   try:
     with open(path, 'rb') as f:
       data = f.read()
@@ -61,6 +114,15 @@ def read_grayscale(path):
     raise DataError('%s: cannot be read (%s)' % (path, e.strerror)) from e
   if not data:
     raise DataError('%s: empty file' % path)
+  size = declared_size(data)
+  if size and size[0] * size[1] * size[2] > max_pixels:
+    width, height, frames = size
+    raise DataError('%s: %d x %d pixels%s, more than --max_pixels=%d: not '
+                    'decoded (raise --max_pixels to read it)' % (
+                        path, width, height,
+                        ' x %d frames' % frames if frames > 1 else '',
+                        max_pixels))
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   try:
     image = tf.io.decode_image(data, dtype=tf.float32,  # 16-bit PNGs too.
                                expand_animations=False)

@@ -1,9 +1,14 @@
 """Tests of input_data/digit_images.py: one's own images made MNIST-like."""
 
+import io
 import os
 import re
+import subprocess
+import sys
+import zlib
 
 import numpy as np
+from PIL import Image
 import tensorflow as tf
 
 from input_data import digit_images
@@ -98,6 +103,77 @@ class ReadTest(tf.test.TestCase):
          r'directory\)$')):
       with self.assertRaisesRegex(DataError, message):
         digit_images.read_grayscale(path)
+
+  def test_an_image_declaring_too_many_pixels_is_refused_undecoded(self):
+    # A PNG whose header declares 20,000 x 20,000 pixels (6.9 GB decoded),
+    # with a few bytes of data: refused from its header, in a fresh process
+    # that never decodes it (nor imports TensorFlow to).
+    ihdr = b'IHDR' + (20000).to_bytes(4, 'big') * 2 + bytes([8, 0, 0, 0, 0])
+    chunk = lambda body: (len(body) - 4).to_bytes(4, 'big') + body + (
+        zlib.crc32(body).to_bytes(4, 'big'))
+    path = self.write('huge.png', b'\x89PNG\r\n\x1a\n' + chunk(ihdr) + chunk(
+        b'IDAT' + zlib.compress(bytes(100000))) + chunk(b'IEND'))
+    code = ('import sys, time; sys.path.insert(0, %r)\n'
+            'from input_data import digit_images\n'
+            'start = time.time()\n'
+            'try:\n'
+            '  digit_images.read_grayscale(%r)\n'
+            'except ValueError as e:\n'
+            '  print(e)\n'
+            'peak = [l for l in open("/proc/self/status")\n'
+            '        if l.startswith("VmHWM")][0].split()[1]\n'
+            'print(time.time() - start, "tensorflow" in sys.modules, peak)'
+            % (ROOT, path))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, timeout=60).stdout.splitlines()
+    self.assertEqual(out[0], '%s: 20000 x 20000 pixels, more than '
+                     '--max_pixels=40000000: not decoded (raise --max_pixels '
+                     'to read it)' % path)
+    seconds, imported, max_kb = out[1].split()
+    self.assertLess(float(seconds), 1.0)
+    self.assertEqual(imported, 'False')
+    self.assertLess(int(max_kb), 200 * 1024)  # Peak memory under 200 MB.
+    with self.assertRaisesRegex(DataError, '20000 x 20000 pixels'):
+      digit_images.read_grayscale(path, max_pixels=20000 * 20000 - 1)
+
+  def test_declared_sizes_of_each_format(self):
+    frames = [Image.fromarray(np.full((5, 7), v, np.uint8), 'L')
+              for v in (0, 128, 255)]
+    files = {}
+    for name, image, options in (
+        ('a.png', frames[0], {}), ('a.bmp', frames[0], {}),
+        ('a.jpg', frames[0], {}),
+        ('a.gif', frames[0], dict(save_all=True, append_images=frames[1:]))):
+      data = io.BytesIO()
+      image.save(data, name.split('.')[1].replace('jpg', 'jpeg'), **options)
+      files[name] = data.getvalue()
+    self.assertEqual({n: digit_images.declared_size(d)
+                      for n, d in files.items()},
+                     {'a.png': (7, 5, 1), 'a.bmp': (7, 5, 1),
+                      'a.jpg': (7, 5, 1), 'a.gif': (7, 5, 3)})
+    self.assertIsNone(digit_images.declared_size(b'not an image'))
+    path = self.write('a.gif', files['a.gif'])
+    # Three frames of 35 pixels: 105 counted against the limit.
+    with self.assertRaisesRegex(DataError, r'^%s: 7 x 5 pixels x 3 frames, '
+                                'more than --max_pixels=104' % re.escape(path)):
+      digit_images.read_grayscale(path, max_pixels=104)
+    # Read: the first frame.
+    self.assertAllEqual(digit_images.read_grayscale(path, max_pixels=105),
+                        np.zeros([5, 7]))
+
+  def test_palette_png_and_cmyk_jpeg(self):
+    ramp = np.tile(np.arange(0, 256, 32, dtype=np.uint8), (8, 1))  # [8, 8]
+    palette, cmyk = io.BytesIO(), io.BytesIO()
+    Image.fromarray(ramp, 'L').convert('P').save(palette, 'PNG')
+    Image.fromarray(np.stack([ramp] * 3, -1), 'RGB').convert('CMYK').save(
+        cmyk, 'JPEG', quality=100)
+    self.assertAllClose(digit_images.read_grayscale(
+        self.write('p.png', palette.getvalue())), ramp / 255.0, atol=1e-6)
+    # Decoded as RGB (not as four raw ink channels, nor inverted): the same
+    # grey ramp within JPEG's loss at its sharp steps.
+    read = digit_images.read_grayscale(self.write('c.jpg', cmyk.getvalue()))
+    self.assertAllClose(read, ramp / 255.0, atol=0.05)
+    self.assertLess(np.abs(read - ramp / 255.0).mean(), 0.02)
 
   def test_folders_list_their_images_in_order(self):
     folder = self.create_tempdir().full_path

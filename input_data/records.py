@@ -111,20 +111,56 @@ def first_record_shape(path, features):
   return tuple(int(parsed[k]) for k in ('height', 'width', 'depth'))
 
 
-def decode_image(raw, num_pixels):
-  """uint8 bytes -> [num_pixels] uint8, failing on a record of another size."""
+def decode_image(raw, num_pixels, feature='image_raw', where=()):
+  """uint8 bytes -> [num_pixels] uint8, failing on a record of another size.
+
+  The failure reads `<where...> feature <feature> has N bytes instead of
+  M`; `where` (strings and scalar tensors, e.g. ('record', 39, 'of', path))
+  says which record, when the pipeline knows it.
+  """
   image = tf.io.decode_raw(raw, tf.uint8)
 
   def wrong_size():
-    check = tf.debugging.Assert(False, [
-        'record image_raw has the wrong number of bytes:', tf.size(image),
-        'instead of', num_pixels])
+    check = tf.debugging.Assert(False, list(where) + [
+        'feature %s has' % feature, tf.size(image), 'bytes instead of',
+        num_pixels])
     with tf.control_dependencies([check]):
       return tf.zeros([num_pixels], tf.uint8)
   # A cond, not a control dependency: the data path itself goes through the
   # check, so no graph rewrite can move a reshape of the bytes before it.
   return tf.cond(tf.equal(tf.size(image), num_pixels),
                  lambda: tf.reshape(image, [num_pixels]), wrong_size)
+
+
+def numbered_records(path):
+  """(path, index in the file, serialized record) of each record of path:
+  a pipeline that knows where each record came from."""
+  return tf.data.TFRecordDataset(path).enumerate().map(
+      lambda index, record: (path, index, record))
+
+
+def locate_damage(paths, parse, chunk=1024):
+  """'record I of PATH: what is wrong' for the first record of the files
+  that does not read or parse (parse: serialized -> anything, failing on
+  a bad record), or None. Reads every file up to the damage: for errors
+  the pipeline itself cannot place (a record cut short, a bad checksum, a
+  record that is not an Example)."""
+  for path in paths:
+    read = 0
+    try:
+      for batch in tf.data.TFRecordDataset(path).batch(chunk):
+        read += int(tf.shape(batch)[0])
+        tf.map_fn(parse, batch, fn_output_signature=tf.int32)
+    except tf.errors.OpError:
+      read = max(read - chunk, 0)  # Damage in this chunk: one by one.
+      try:
+        for record in tf.data.TFRecordDataset(path).skip(read):
+          parse(record)
+          read += 1
+      except tf.errors.OpError as e:
+        message = getattr(e, 'message', str(e)).splitlines()[0]
+        return 'record %d of %s: %s' % (read, path, message)
+  return None
 
 
 def expand_pattern(pattern):

@@ -8,12 +8,15 @@ and to resume training also the Adam moments, `beta1_power`/`beta2_power`
 and the float `global_step`.
 """
 
+import contextlib
+import os
 import re
 
 from absl import logging
 import tensorflow as tf
 
 from runner.errors import ExperimentError
+from runner.errors import op_error_line
 
 PREFIX = 'model.ckpt'  # The original's Saver prefix: model.ckpt-STEP.
 TF1_GLOBAL_STEP = 'global_step'  # A float32 scalar in the original's Saver.
@@ -40,11 +43,83 @@ def restore_model(model, path):
   """
   saved = _list(path)
   names = model.tf1_variables()
-  if any(name in saved for name in names):  # The authors' TF1 checkpoint.
-    _assign_tf1(path, names, saved)
-    return
-  check_native(model, path, saved)
-  tf.train.Checkpoint(model=model).read(path).expect_partial()
+  with _reading(path):
+    if any(name in saved for name in names):  # The authors' TF1 checkpoint.
+      _assign_tf1(path, names, saved)
+      return
+    check_native(model, path, saved)
+    tf.train.Checkpoint(model=model).read(path).expect_partial()
+
+
+class DamagedCheckpoint(ExperimentError):
+  """A checkpoint whose index lists its variables but whose data does not
+  read back (bytes changed on disk: TensorFlow's checksums catch it; a file
+  cut short)."""
+
+  def __init__(self, path, reason):
+    super().__init__('checkpoint %s is damaged (%s)' % (path, reason))
+    self.path = path
+
+
+@contextlib.contextmanager
+def _reading(path):
+  """Turns a failed read of the checkpoint's data into DamagedCheckpoint."""
+  try:
+    yield
+  except tf.errors.OpError as e:
+    raise DamagedCheckpoint(path, op_error_line(e)) from e
+
+
+def damage(path):
+  """None when every tensor of the checkpoint at path reads back whole,
+  else what is wrong (one line). Reads the whole checkpoint."""
+  try:
+    reader = tf.train.load_checkpoint(path)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  except (tf.errors.OpError, ValueError) as e:
+    return op_error_line(e) if isinstance(e, tf.errors.OpError) else str(e)
+  return None
+
+
+def _listed(train_dir):
+  """The checkpoints train_dir's state file lists whose files exist."""
+  state = tf.train.get_checkpoint_state(train_dir)
+  if not state:
+    return set()
+  paths = set(state.all_model_checkpoint_paths) | {state.model_checkpoint_path}
+  paths = {p if os.path.isabs(p) else os.path.join(train_dir, p)
+           for p in paths if p}
+  return {p for p in paths if tf.io.gfile.exists(p + '.index')}
+
+
+def all_checkpoints(train_dir):
+  """The checkpoints of train_dir whose files exist, oldest first: those
+  the state file lists and those found on disk."""
+  found = {p[:-len('.index')] for p in tf.io.gfile.glob(
+      os.path.join(train_dir, PREFIX + '-*.index'))}
+  return sorted((p for p in found | _listed(train_dir) if step_of(p) >= 0),
+                key=step_of)
+
+
+def newest(train_dir):
+  """The checkpoint to resume from: the newest the state file lists whose
+  files exist (so deleting a damaged checkpoint's files resumes from the
+  one before it, where tf.train.latest_checkpoint would return None and a
+  run would start again from step 0), else the newest on disk; or None."""
+  listed = sorted(_listed(train_dir), key=step_of)
+  if listed:
+    return listed[-1]
+  return (all_checkpoints(train_dir) or [None])[-1]
+
+
+def newest_intact(train_dir, below_step):
+  """The newest checkpoint of train_dir before below_step that reads back
+  whole, or None."""
+  for path in reversed(all_checkpoints(train_dir)):
+    if step_of(path) < below_step and damage(path) is None:
+      return path
+  return None
 
 
 def export_weights(model, prefix):
@@ -79,7 +154,8 @@ def resume(path, state):
   has_scale = any(key.startswith('loss_scale/') for key in saved)
   if 'loss_scale' in state and not has_scale:
     state = {k: v for k, v in state.items() if k != 'loss_scale'}
-  status = tf.train.Checkpoint(**state).restore(path)
+  with _reading(path):
+    status = tf.train.Checkpoint(**state).restore(path)
   if has_scale and 'loss_scale' not in state:
     status.expect_partial()
     status.assert_existing_objects_matched()
@@ -95,9 +171,11 @@ def _resume_tf1(path, model, optimizer, saved):
   have taken."""
   names = model.tf1_variables()
   names.update(optimizer.tf1_variables(names))
-  _assign_tf1(path, names, saved)
-  reader = tf.train.load_checkpoint(path)
-  optimizer.step.assign(int(round(float(reader.get_tensor(TF1_GLOBAL_STEP)))))
+  with _reading(path):
+    _assign_tf1(path, names, saved)
+    reader = tf.train.load_checkpoint(path)
+    optimizer.step.assign(int(round(float(reader.get_tensor(
+        TF1_GLOBAL_STEP)))))
   logging.info('resumed from %s (TF1 checkpoint, step %d)', path,
                int(optimizer.step.numpy()))
 

@@ -135,12 +135,26 @@ class RunConfigTest(tf.test.TestCase):
                               train_dir)
     with open(os.path.join(train_dir, 'hparams.json'), 'w') as f:
       f.write('[')
-    with self.assertRaisesRegex(ExperimentError, '^%s: not a readable run '
-                                'configuration' % re.escape(os.path.join(
-                                    train_dir, 'hparams.json'))):
+    with self.assertRaisesRegex(ExperimentError, r'^%s: not a readable run '
+                                r'configuration \(.*\); move it away to '
+                                r'resume without the check$' % re.escape(
+                                    os.path.join(train_dir, 'hparams.json'))):
       config_lib.saved_config(train_dir)
     self.assertIsNone(config_lib.saved_config(
         self.create_tempdir().full_path))
+    # Older files may lack a key: no model name, no hparams, no resumes.
+    with open(os.path.join(train_dir, 'hparams.json'), 'w') as f:
+      json.dump({'routing': 3}, f)
+    self.assertEqual(config_lib.saved_config(train_dir),
+                     {'model': None, 'hparams.routing': 3})
+    with open(os.path.join(train_dir, 'config.json'), 'w') as f:
+      json.dump({'model': 'capsule', 'max_steps': 5}, f)
+    self.assertEqual(config_lib.check_resume(config, train_dir),
+                     {'max_steps': (5, 1000)})
+    config_lib.save(config, train_dir, step=5, changed={'max_steps': (5, 1000)})
+    with open(os.path.join(train_dir, 'config.json')) as f:
+      self.assertEqual(json.load(f)['resumes'], [
+          {'step': 5, 'changed': {'max_steps': [5, 1000]}}])
 
   def test_trial_checkpoints_take_every_str_format_pattern(self):
     for pattern in ('m{}/c', 'm{0}/c', 'm{:d}/c', 'm{0:02d}/c'):

@@ -4,6 +4,8 @@ Imports no TensorFlow: experiment.py checks its flags (runner/config.py)
 before TensorFlow starts.
 """
 
+import re
+
 
 class ExperimentError(ValueError):
   """Bad input found before or during a run: one line for the user.
@@ -31,8 +33,25 @@ def op_error_line(error):
   lines = [line.strip() for line in message.splitlines()]
   for line in lines:
     if 'assertion failed' in line:
-      return line
+      # tf.debugging.Assert prints each item in brackets: [record] [39] ...
+      items = re.findall(r'\[([^\[\]]*)\]', line.split('assertion failed',
+                                                       1)[1])
+      return ' '.join(items).replace(" of b'", ' of ').replace("' feature",
+                                                              ' feature')
   noise = ('Graph execution error', 'Detected at node', 'File ', '[[',
            'Stack trace', '{{')
   meaningful = [line for line in lines if line and not line.startswith(noise)]
-  return (meaningful or lines or [''])[0]
+  line = (meaningful or lines or [''])[0]
+  # Eager ops wrap it: '{{function_node ...}} MESSAGE [Op:RestoreV2]'.
+  line = re.sub(r'^\{\{function_node [^}]*\}\}\s*', '', line)
+  return re.sub(r'\s*\[Op:\w+\]( name: \S*)?$', '', line)
+
+
+def where_damaged(error, source):
+  """What is damaged, for an op error met reading source: the record, its
+  file and feature when the pipeline says so, else (for sources that can
+  look: streamed shards) found by reading the files, else the op's line."""
+  line = op_error_line(error)
+  if not line.startswith('record ') and hasattr(source, 'locate_damage'):
+    return source.locate_damage() or line
+  return line

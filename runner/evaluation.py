@@ -22,7 +22,7 @@ from runner import registry
 from runner import summaries
 from runner.errors import damaged_data
 from runner.errors import ExperimentError
-from runner.errors import op_error_line
+from runner.errors import where_damaged
 
 EVAL_BATCH = 100  # The original's evaluation batch.
 
@@ -112,7 +112,7 @@ def _evaluate_logits(eval_step, dataset, source):
                                             for k in sums}
   except damaged_data() as e:
     raise ExperimentError('damaged evaluation data in %s: %s' % (
-        source.describe, op_error_line(e))) from e
+        source.describe, where_damaged(e, source))) from e
   totals = {k: float(v) for k, v in totals.items()}
   return np.concatenate(logits), np.concatenate(labels), totals
 
@@ -132,8 +132,9 @@ def _write_eval_summaries(writer, step, totals, correct, almost, eval_size):
 def evaluate_continuously(config, source):
   """The validation job: evaluates each new checkpoint of summary_dir/train.
 
-  As the original, it stops after config.eval_timeout_secs without a new
-  checkpoint; with config.eval_stop_at_step (experiment.py sets it to
+  A damaged checkpoint (its data does not read back) is skipped with one
+  warning. As the original, it stops after config.eval_timeout_secs without
+  a new checkpoint; with config.eval_stop_at_step (experiment.py sets it to
   --max_steps only when that flag is given), also after evaluating a
   checkpoint at or past that step.
 
@@ -153,6 +154,10 @@ def evaluate_continuously(config, source):
       wrong, _ = evaluate_checkpoints(config.replace(
           export_weights=None, export_saved_model=None),
                                       source, [path])
+    except checkpoints.DamagedCheckpoint as e:
+      # The next checkpoint may well be whole: the job goes on.
+      logging.warning('skipped step %d: %s', step, e)
+      continue
     except ExperimentError as e:
       if tf.io.gfile.exists(path + '.index'):
         raise

@@ -16,6 +16,7 @@ Serving signature `serving_default`:
 """
 
 import os
+import shutil
 
 import numpy as np
 import tensorflow as tf
@@ -59,11 +60,38 @@ class _Serving(tf.Module):
 
 
 def export_saved_model(model, directory):
-  """Writes model (weights restored) as a SavedModel at directory."""
+  """Writes model (weights restored) as a SavedModel at directory.
+
+  Written beside it first and renamed when whole (an existing directory is
+  replaced only then): an export that fails or is interrupted leaves no
+  directory that looks like a SavedModel.
+  """
   serving = _Serving(model)
-  tf.saved_model.save(serving, directory,
-                      signatures={'serving_default': serving.serve})
+  directory = directory.rstrip('/')
+  temporary = '%s.tmp-%d' % (directory, os.getpid())
+  try:
+    tf.saved_model.save(serving, temporary,
+                        signatures={'serving_default': serving.serve})
+    if os.path.exists(directory):
+      shutil.rmtree(directory)
+    os.rename(temporary, directory)
+  finally:
+    shutil.rmtree(temporary, ignore_errors=True)
   return directory
+
+
+def write_file(path, content):
+  """Writes bytes to path through a temporary name renamed when whole: a
+  failed write (a full disk) leaves path as it was."""
+  temporary = '%s.tmp-%d' % (path, os.getpid())
+  try:
+    with open(temporary, 'wb') as f:
+      f.write(content)
+    os.replace(temporary, path)
+  finally:
+    if os.path.lexists(temporary):
+      os.remove(temporary)
+  return path
 
 
 def check_saved_model(directory, flag):

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -117,6 +118,42 @@ class ExportTest(tf.test.TestCase):
     self.assertAllClose(export.Served(directory)(images)['scores'], expected,
                         atol=1e-5)
 
+
+  def test_an_export_that_fails_leaves_nothing_that_loads(self):
+    tf.random.set_seed(3)
+    model = conv_model.ConvModel(hparams_lib.HParams(), 28, 1, 10,
+                                 **testing.TINY['baseline'])
+    out = self.create_tempdir().full_path
+    directory = os.path.join(out, 'saved')
+    save = tf.saved_model.save
+
+    def save_then_fail(*args, **kwargs):  # Interrupted after writing.
+      save(*args, **kwargs)
+      raise OSError('interrupted')
+    with mock.patch.object(tf.saved_model, 'save', save_then_fail):
+      with self.assertRaisesRegex(OSError, 'interrupted'):
+        export.export_saved_model(model, directory)
+    self.assertEqual(os.listdir(out), [])
+    # An earlier export stays whole until a new one is.
+    export.export_saved_model(model, directory)
+    with mock.patch.object(tf.saved_model, 'save', save_then_fail):
+      with self.assertRaises(OSError):
+        export.export_saved_model(model, directory)
+    self.assertEqual(os.listdir(out), ['saved'])
+    self.assertIn('scores', export.Served(directory)(
+        np.zeros([1, 28, 28, 1], np.uint8)))
+
+  def test_a_file_write_that_fails_keeps_the_old_file(self):
+    out = self.create_tempdir().full_path
+    path = os.path.join(out, 'model.tflite')
+    export.write_file(path, b'old')
+    # The temporary name, pointed at /dev/full: a real ENOSPC.
+    os.symlink('/dev/full', '%s.tmp-%d' % (path, os.getpid()))
+    with self.assertRaises(OSError):
+      export.write_file(path, b'new' * 100000)
+    with open(path, 'rb') as f:
+      self.assertEqual(f.read(), b'old')
+    self.assertEqual(os.listdir(out), ['model.tflite'])
 
 if __name__ == '__main__':
   tf.test.main()

@@ -7,6 +7,7 @@ config.summary_dir/train (native, or the authors' TF1 one).
 """
 
 import collections
+import contextlib
 import os
 import time
 
@@ -18,11 +19,12 @@ from models import model as model_lib
 from runner import checkpoints
 from runner import config as config_lib
 from runner import distribution
+from runner import errors
 from runner import registry
+from runner import run_lock
 from runner import summaries
 from runner.errors import damaged_data
 from runner.errors import ExperimentError
-from runner.errors import op_error_line
 
 VERBOSE_EXAMPLES = 100  # Examples whose activations verbose histograms show.
 TrainResult = collections.namedtuple('TrainResult', ('step', 'model'))
@@ -42,6 +44,9 @@ def train(config, source, strategy=None):
   Damage in the data met on the way (a record cut short, a label out of
   range) stops training with one line naming the data, after the newest
   complete checkpoint.
+
+  One trainer at a time: a second one on the same summary_dir/train stops
+  with one line naming the first (run_lock.py).
 
   A resumed run must have the saved model and objective
   (`config.check_resume`, checked before any checkpoint is read); the run
@@ -64,8 +69,16 @@ def train(config, source, strategy=None):
   if not config.summary_dir:
     raise ExperimentError('--summary_dir is required to train')
   train_dir = os.path.join(config.summary_dir, 'train')
-  changed = config_lib.check_resume(config, train_dir)
   chief = distribution.writes_checkpoints(strategy)
+  # One trainer per run directory: the chief holds its lock from before
+  # anything is read there until it ends (run_lock.py).
+  with (run_lock.hold(train_dir) if chief else contextlib.nullcontext()):
+    return _train(config, source, strategy, train_dir, chief)
+
+
+def _train(config, source, strategy, train_dir, chief):
+  """train() once the run directory is this process's."""
+  changed = config_lib.check_resume(config, train_dir)
   save_dir = train_dir if chief else os.path.join(
       train_dir, 'workertemp_%d' % distribution.task_id(strategy))
   os.makedirs(save_dir, exist_ok=True)
@@ -83,9 +96,12 @@ def train(config, source, strategy=None):
   manager = tf.train.CheckpointManager(
       tf.train.Checkpoint(**state), save_dir,
       max_to_keep=config.keep_checkpoints, checkpoint_name=checkpoints.PREFIX)
-  latest = tf.train.latest_checkpoint(train_dir)  # The chief's.
+  latest = checkpoints.newest(train_dir)  # The chief's.
   if latest:
-    checkpoints.resume(latest, state)
+    try:
+      checkpoints.resume(latest, state)
+    except checkpoints.DamagedCheckpoint as e:
+      raise ExperimentError(_damaged_resume(e, train_dir)) from e
   step = int(optimizer.step.numpy())
   writes_summaries = distribution.writes_summaries(strategy)
   if writes_summaries:
@@ -143,11 +159,22 @@ def train(config, source, strategy=None):
   return TrainResult(step, model)
 
 
+def _damaged_resume(error, train_dir):
+  """The one line when the checkpoint to resume from is damaged."""
+  intact = checkpoints.newest_intact(train_dir, checkpoints.step_of(error.path))
+  if intact:
+    return ('%s; the newest intact one is %s: delete the damaged one '
+            '(rm %s.*) and run the same command to resume from there' % (
+                error, intact, error.path))
+  return ('%s, and no earlier checkpoint of %s reads back whole: give a new '
+          '--summary_dir to start afresh' % (error, train_dir))
+
+
 def _damage(error, source, step, manager):
   """The one line for damaged data met while training."""
   return ('damaged training data in %s: %s; stopped at step %d, the newest '
-          'checkpoint is %s' % (source.describe, op_error_line(error), step,
-                                manager.latest_checkpoint or 'none'))
+          'checkpoint is %s' % (source.describe, errors.where_damaged(
+              error, source), step, manager.latest_checkpoint or 'none'))
 
 
 def _check_finite(window, logged_step, step, skip_nonfinite, manager):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -375,7 +376,35 @@ class DamagedDataTest(tf.test.TestCase):
     message = self._train_then_damage(config_lib.RunConfig(
         data_dir=pattern, num_targets=2, summary_dir=tmp, save_step=1,
         batch_size=2, model_widths=TINY), damage)
-    self.assertIn('damaged training data in %s' % pattern, message)
+    # The shard and the record, found by reading the shards (the reader's
+    # error names neither): 20 records a shard, the last one cut.
+    self.assertIn('damaged training data in %s: record 19 of %s: ' % (
+        pattern, paths[-1]), message)
+
+  def test_a_multimnist_record_of_the_wrong_size_names_shard_and_feature(self):
+    tmp = self.create_tempdir().full_path
+    idx_dir = testdata.write_mnist(os.path.join(tmp, 'idx'), 20, 4)
+    paths = mnist_shift.generate(
+        idx_dir, tmp, 'train', shift=1, pad=4, multi_targets=True, num_pairs=5,
+        max_shard=60)  # 100 pairs in 2 shards of at most 60: 40 or more.
+    pattern = '%s@%d' % (paths[0].rsplit('-', 3)[0], len(paths))
+    serialized = [r.numpy() for r in tf.data.TFRecordDataset(paths[0])]
+    example = tf.train.Example.FromString(serialized[39])  # The 40th.
+    merged = example.features.feature['merged_raw'].bytes_list
+    merged.value[0] = merged.value[0][:-1]
+    serialized[39] = example.SerializeToString()
+    with tf.io.TFRecordWriter(paths[0]) as writer:
+      for record in serialized:
+        writer.write(record)
+    config = config_lib.RunConfig(
+        data_dir=pattern, num_targets=2, summary_dir=tmp, save_step=100,
+        max_steps=60, batch_size=2, model_widths=TINY)  # Past an epoch.
+    with self.assertRaisesRegex(
+        ExperimentError, r'^damaged training data in %s: record 39 of %s '
+        r'feature merged_raw has 1295 bytes instead of 1296; stopped at step '
+        r'\d+, the newest checkpoint is none$' % (re.escape(pattern),
+                                                  re.escape(paths[0]))):
+      training.train(config, registry.get_source(config, 'train'))
 
 
 if __name__ == '__main__':

@@ -164,11 +164,11 @@ class InMemorySource:
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _two_target_features(serialized, num_pixels, num_classes):
+def _two_target_features(serialized, num_pixels, num_classes, where=()):
   parsed = tf.io.parse_single_example(serialized, _MULTI_FEATURES)
 
   def image(key):
-    return to_unit(records.decode_image(parsed[key], num_pixels))
+    return to_unit(records.decode_image(parsed[key], num_pixels, key, where))
   return {
       'images': image('merged_raw'),
       'labels': (tf.one_hot(parsed['label_1'], num_classes) +
@@ -196,9 +196,22 @@ class MultiMnistSource:
     self.info = DatasetInfo(height, 1, 10, 2)
 
   def _parse(self, ds):
+    """(path, index, record) -> features; a record of the wrong size names
+    its shard file, its index there and the feature."""
     num_pixels = self.info.height ** 2
-    return ds.map(lambda s: _two_target_features(s, num_pixels, 10),
+    return ds.map(lambda path, index, record: _two_target_features(
+        record, num_pixels, 10, ('record', index, 'of', path)),
                   num_parallel_calls=tf.data.AUTOTUNE)
+
+  def locate_damage(self):
+    """Where the first record that does not read or parse is (see
+    records.locate_damage), or None."""
+    num_pixels = self.info.height ** 2
+
+    def parse(record):
+      features = _two_target_features(record, num_pixels, 10)
+      return tf.cast(tf.reduce_sum(features['images']) * 0, tf.int32)
+    return records.locate_damage(self.paths, parse)
 
   def train_dataset(self, batch_size, seed, input_context=None):
     files = tf.data.Dataset.from_tensor_slices(self.paths)
@@ -208,7 +221,7 @@ class MultiMnistSource:
     # New shard order each epoch, records of several shards interleaved, then
     # a large buffer: the generator already spread pairs randomly over shards.
     files = files.shuffle(len(self.paths), seed=seed).repeat()
-    ds = files.interleave(tf.data.TFRecordDataset,
+    ds = files.interleave(records.numbered_records,
                           cycle_length=min(8, len(self.paths)),
                           num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.shuffle(self.SHUFFLE_BUFFER, seed=seed)
@@ -221,7 +234,9 @@ class MultiMnistSource:
     available = records.count_records(self.paths, limit=eval_size)
     if available < eval_size:
       raise errors.too_few_examples(eval_size, self.describe, available)
-    ds = tf.data.TFRecordDataset(self.paths).take(eval_size)
+    # In file order, numbered within each file.
+    ds = tf.data.Dataset.from_tensor_slices(self.paths).flat_map(
+        records.numbered_records).take(eval_size)
     return self._parse(ds).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
