@@ -16,8 +16,8 @@ links to this tree and the mutmut configuration below; mutmut keeps its
 results there, so a run that is stopped continues with the same command
 (and a changed module is tested again). After each module, its counts are
 written to runs/mutation/<module>/mutants/mutmut-cicd-stats.json and the
-table of every module is printed (Markdown). When any Python file of the
-tree changed since a module's last run, that module starts afresh. Survivors:
+table of every module is printed (Markdown). When the module, its tests or
+a project file they import changed since its last run, it starts afresh. Survivors:
 `cd runs/mutation/<module> && mutmut results` and `mutmut show NAME`.
 
 The tests run in fresh processes forked from a server that has not imported
@@ -25,6 +25,7 @@ TensorFlow (TensorFlow's threads do not survive a fork).
 """
 
 import argparse
+import ast
 import hashlib
 import json
 import os
@@ -65,28 +66,42 @@ def _config(module, tests):
   return '\n'.join(lines) + '\n'
 
 
+def _imports(path):
+  """The project files a Python file imports."""
+  with open(os.path.join(ROOT, path)) as f:
+    tree = ast.parse(f.read(), path)
+  names = []
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+      names += [a.name for a in node.names]
+    elif isinstance(node, ast.ImportFrom) and node.module:
+      names += [node.module] + ['%s.%s' % (node.module, a.name)
+                                for a in node.names]
+  candidates = [n.replace('.', '/') + '.py' for n in names]
+  return {c for c in candidates if os.path.isfile(os.path.join(ROOT, c))}
+
+
 def _fingerprint(module):
-  """A hash of the code a module's mutants run: every Python file (the
-  module, its tests, what they import)."""
+  """A hash of the code a module's mutants run: the module, its tests and
+  every project file they import, directly or not, and conftest.py."""
+  files, todo = set(), [module, 'conftest.py'] + CORE[module]
+  while todo:
+    path = todo.pop()
+    if path not in files:
+      files.add(path)
+      todo += sorted(_imports(path))
   digest = hashlib.sha256()
-  for package in ('.',) + PACKAGES:
-    top = os.path.join(ROOT, package)
-    for dirpath, dirnames, filenames in os.walk(top):
-      dirnames[:] = sorted(d for d in dirnames if d not in _SKIP) if (
-          package != '.' or dirpath != top) else []
-      for name in sorted(filenames):
-        if name.endswith('.py'):
-          with open(os.path.join(dirpath, name), 'rb') as f:
-            digest.update(name.encode() + f.read())
-  digest.update(module.encode())
+  for path in sorted(files):
+    with open(os.path.join(ROOT, path), 'rb') as f:
+      digest.update(path.encode() + b'\0' + f.read())
   return digest.hexdigest()
 
 
 def work_dir(module):
   """runs/mutation/<module>: links to the tree, and the module's config.
 
-  mutmut copies the code once and keeps its results: when any Python file
-  changed since, the copy and the results are dropped and made again.
+  mutmut copies the code once and keeps its results: when the code they
+  were made with changed, the copy and the results are dropped.
   """
   directory = os.path.join(WORK, module.replace('/', '.')[:-3])
   os.makedirs(directory, exist_ok=True)
