@@ -3,6 +3,11 @@ loss against the step, from the event files the two jobs wrote.
 
   python curves.py --summary_dir=runs/caps --output=docs/figures/curves.png
   python curves.py --summary_dir=runs/a,runs/b --labels=capsule,baseline ...
+  python curves.py --summary_dir=runs/caps --csv_prefix=docs/results/caps
+
+With --csv_prefix (one run), the numbers are also written as CSV:
+PREFIX_validation.csv (step, test_wrong, test_error_percent) and
+PREFIX_training_loss.csv (step, total_loss).
 
 Reads summary_dir/test (`wrong_prediction`, `correct_prediction`: the error
 is wrong / (wrong + correct)) and summary_dir/train (`total_loss`). The same
@@ -26,6 +31,9 @@ def define_flags():
                     'directory names).')
   flags.DEFINE_string('output', 'curves.png', 'PNG to write.')
   flags.DEFINE_string('title', None, 'Figure title.')
+  flags.DEFINE_string('csv_prefix', None, 'Also write the curves of the '
+                      '(one) run as PREFIX_validation.csv and '
+                      'PREFIX_training_loss.csv.')
 
 
 def curves(summary_dir):
@@ -38,6 +46,29 @@ def curves(summary_dir):
   errors = [(step, 100.0 * wrong[step] / (wrong[step] + correct[step]))
             for step in sorted(wrong) if step in correct]
   return errors, sorted(train.get('total_loss', []))
+
+
+def write_csv(summary_dir, prefix):
+  """The run's curves as two CSV files; returns their paths."""
+  from runner import events  # pylint: disable=g-import-not-at-top
+  test = events.read_scalars(os.path.join(summary_dir, 'test'))
+  wrong = dict(test.get('wrong_prediction', []))
+  correct = dict(test.get('correct_prediction', []))
+  _, train = curves(summary_dir)
+  validation = ['step,test_wrong,test_error_percent'] + [
+      '%d,%d,%.2f' % (step, wrong[step],
+                      100.0 * wrong[step] / (wrong[step] + correct[step]))
+      for step in sorted(wrong) if step in correct]
+  loss = ['step,total_loss'] + ['%d,%.6f' % (step, value)
+                                for step, value in train]
+  paths = []
+  for suffix, lines in (('_validation.csv', validation),
+                        ('_training_loss.csv', loss)):
+    os.makedirs(os.path.dirname(prefix) or '.', exist_ok=True)
+    with open(prefix + suffix, 'w') as f:
+      f.write('\n'.join(lines) + '\n')
+    paths.append(prefix + suffix)
+  return paths
 
 
 def draw(runs, output, title=None):
@@ -82,6 +113,11 @@ def main(argv):
       sys.exit('curves.py: %s: no test or train event files with the '
                'scalars wrong_prediction or total_loss' % directory)
     runs.append((label, test, train))
+  if FLAGS.csv_prefix:
+    if len(runs) != 1:
+      sys.exit('curves.py: --csv_prefix takes one --summary_dir')
+    for path in write_csv(FLAGS.summary_dir[0], FLAGS.csv_prefix):
+      print('wrote %s' % path)
   try:
     print('wrote %s' % draw(runs, FLAGS.output, FLAGS.title))
   except ImportError:

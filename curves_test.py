@@ -60,6 +60,18 @@ class CurvesTest(tf.test.TestCase):
     # Drawn, not blank: axes, ticks, labels and lines (6.4% measured).
     self.assertBetween(np.mean(pixels[..., :3].min(-1) < 0.99), 0.03, 0.3)
 
+  def test_csv_files(self):
+    prefix = os.path.join(self.create_tempdir().full_path, 'r', 'caps')
+    paths = curves.write_csv(self._run_dir(), prefix)
+    self.assertEqual(paths, [prefix + '_validation.csv',
+                             prefix + '_training_loss.csv'])
+    with open(paths[0]) as f:
+      self.assertEqual(f.read(), 'step,test_wrong,test_error_percent\n'
+                       '250,282,2.82\n500,189,1.89\n')
+    with open(paths[1]) as f:
+      self.assertEqual(f.read(), 'step,total_loss\n250,0.080000\n'
+                       '500,0.030000\n')
+
   def test_no_events_is_one_line(self):
     empty = self.create_tempdir().full_path
     env = {k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'}

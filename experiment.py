@@ -56,7 +56,9 @@ flags.DEFINE_string('checkpoint', None, 'Checkpoint to evaluate, or a '
                     'pattern with {} for --num_trials > 1.')
 flags.DEFINE_boolean('train', True, 'Train, or evaluate.')
 flags.DEFINE_boolean('validate', False, 'Train on valid_train, evaluate on '
-                     'valid_test (files written by mnist_shift.py).')
+                     'valid_test (files written by mnist_shift.py); an '
+                     'ensemble (--num_trials > 1) scores the test split, as '
+                     'the original.')
 # Added by this project.
 flags.DEFINE_enum('data_source', 'records', ['records', 'idx'], 'records: '
                   'the generator\'s TFRecords; idx: the MNIST IDX files in '
@@ -64,8 +66,9 @@ flags.DEFINE_enum('data_source', 'records', ['records', 'idx'], 'records: '
 flags.DEFINE_integer('seed', 0, 'Seed of initialisation and data order.')
 flags.DEFINE_integer('eval_timeout_secs', 6 * 3600, 'Validation job: stop '
                      'after this long without a new checkpoint.')
-flags.DEFINE_integer('eval_poll_secs', 60, 'Validation job: seconds between '
-                     'looks for a new checkpoint.')
+flags.DEFINE_integer('eval_poll_secs', 60, 'Validation job: at least this '
+                     'many seconds between the starts of two evaluations '
+                     '(it looks for a new checkpoint every second).')
 flags.DEFINE_integer('cpu_threads', 0, 'Threads per op pool on the CPU (0: '
                      'TensorFlow decides; the validation job defaults to 1 so '
                      'it does not starve a trainer on the same CPU).')

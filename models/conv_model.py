@@ -1,4 +1,4 @@
-"""The baseline CNN of the original code (REFERENCE section 5).
+"""The baseline CNN of the original code (its models/conv_model.py).
 
 conv 5x5x512 ReLU -> maxpool 2x2/2 SAME -> conv 5x5x256 ReLU -> maxpool ->
 FC 1024 ReLU -> FC classes. Conv padding from hparams (VALID by default).

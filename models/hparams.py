@@ -1,7 +1,8 @@
 """Typed hyper-parameters of the capsule and baseline models.
 
 The original used `tf.contrib.training.HParams`; this is one frozen dataclass
-with the same keys and defaults (REFERENCE section 2). `parse` takes the
+with the same keys and defaults (the original experiment.py's
+`default_hparams`). `parse` takes the
 original `--hparams_override` syntax, `key=value,key=value`, and rejects
 unknown keys, values of the wrong type and values out of range with one
 message that names the key.

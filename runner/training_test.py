@@ -342,7 +342,7 @@ class DamagedDataTest(tf.test.TestCase):
         dataset='norb', data_dir=tmp, summary_dir=tmp, save_step=1,
         batch_size=2, model_widths=TINY), damage)
     self.assertIn('damaged training data in %s' % path, message)
-    self.assertIn('image_raw has the wrong number of bytes', message)
+    self.assertIn('feature image_raw has 18431 bytes instead of 18432', message)
 
   def test_a_cifar10_label_out_of_range_in_the_third_file(self):
     tmp = self.create_tempdir().full_path

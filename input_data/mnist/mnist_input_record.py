@@ -310,9 +310,14 @@ class MultiMnistOnTheFlySource:
         tf.data.AUTOTUNE)
 
   def eval_dataset(self, batch_size, eval_size):
-    # Pair k is based on image k % n with seed (eval_seed, k): a fixed set.
+    # One pair per image of the split, as every source gives each example
+    # once: more pairs per digit come from the generator's records.
+    if eval_size > self.num_examples:
+      raise errors.too_few_examples(eval_size, self.describe,
+                                    self.num_examples)
+    # Pair k is based on image k with seed (eval_seed, k): a fixed set.
     ds = tf.data.Dataset.range(eval_size).map(
-        lambda k: self._pair(k % self.num_examples,
+        lambda k: self._pair(k,
                              tf.stack([tf.constant(self.eval_seed,
                                                    tf.int64), k])),
         num_parallel_calls=tf.data.AUTOTUNE)

@@ -230,6 +230,11 @@ class MultiOnTheFlyTest(tf.test.TestCase):
     self.assertAllEqual(np.concatenate([b['images'] for b in first]),
                         np.concatenate([b['images'] for b in second]))
     self.assertEqual(first[-1]['images'].shape, (2, 36 * 36))
+    # One pair per test digit: more is an error, not pairs counted twice.
+    with self.assertRaisesRegex(errors.DataError, '^--eval_size=21 but %s '
+                                'holds only 20 examples: pass --eval_size=20$'
+                                % re.escape(source.describe)):
+      source.eval_dataset(4, 21)
 
 
 if __name__ == '__main__':

@@ -1,6 +1,6 @@
 """Capsule layers, routing, losses and metrics on TensorFlow 2.
 
-From the original `models/layers/layers.py` (REFERENCE sections 3 and 4):
+From the original `models/layers/layers.py`:
 - `_squash`, `_leaky_routing`, `_update_routing`, `_margin_loss` and
   `evaluate` keep their names, arguments and numerics, so code and tests
   written against them carry over.
@@ -217,7 +217,7 @@ def _route_output_major(votes_t, biases, num_routing, leaky):
 
 
 def _margin_loss(labels, raw_logits, margin=0.4, downweight=0.5):
-  """Per-element margin loss of the original (REFERENCE section 4).
+  """Per-element margin loss of the original (its `_margin_loss`).
 
   Args:
     labels: [batch, classes] one-hot (two-hot for two targets).
