@@ -133,6 +133,15 @@ def run_config():
                          else None))
 
 
+def _run_record():
+  """The command line and its flags (absl's --flagfile lines of this
+  script's own flags), for the run record (runner/run_record.py)."""
+  own = FLAGS.get_flags_for_module(sys.argv[0])
+  return dict(command=sys.argv, flag_lines=[
+      flag.serialize() for flag in sorted(own, key=lambda f: f.name)
+      if flag.value is not None])
+
+
 def _configure_devices(evaluating_continuously):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   for gpu in tf.config.list_physical_devices('GPU'):
@@ -169,7 +178,8 @@ def main(argv):
     if FLAGS.train:
       # First: a multi-worker strategy must exist before any other TF op.
       strategy = distribution.make_strategy(config.num_gpus)
-      training.train(config, registry.get_source(config, 'train'), strategy)
+      training.train(config, registry.get_source(config, 'train'), strategy,
+                     record=_run_record())
       return 0
     source = registry.get_source(config, 'test')
     if config.checkpoint:

@@ -1,6 +1,7 @@
 """End-to-end tests of experiment.py, each mode through the command line, on
 tiny generated records."""
 
+import json
 import os
 import re
 import shutil
@@ -56,6 +57,42 @@ class ExperimentCliTest(tf.test.TestCase):
             'num_gpus': '1', 'num_targets': '1', 'num_trials': '1',
             'save_step': '1500', 'summary_dir': '', 'checkpoint': '',
             'train': 'true', 'validate': 'false', 'keep_checkpoints': '1000'})
+
+  def test_the_run_record_and_its_replay(self):
+    tmp = self.create_tempdir().full_path
+    data = testdata.make_mnist_records(tmp)
+    run = os.path.join(tmp, 'run')
+    train_dir = os.path.join(run, 'train')
+    run_experiment('--data_dir=' + data, '--summary_dir=' + run,
+                   '--max_steps=1', '--save_step=1', '--seed=3')
+    flags_file = os.path.join(train_dir, 'flags.txt')
+    with open(flags_file) as f:
+      lines = f.read().splitlines()
+    for line in ('--data_dir=' + data, '--summary_dir=' + run,
+                 '--max_steps=1', '--save_step=1', '--seed=3',
+                 '--keep_checkpoints=1000', '--train'):
+      self.assertIn(line, lines)
+    revision = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT,
+                              capture_output=True, text=True).stdout.strip()
+    # Replayed from the file, one more step: it continues the run.
+    proc = run_experiment('--flagfile=' + flags_file, '--max_steps=2')
+    self.assertRegex(proc.stderr, r'resumed from .*model.ckpt-1\n')
+    self.assertTrue(os.path.exists(os.path.join(train_dir,
+                                                'model.ckpt-2.index')))
+    with open(os.path.join(train_dir, 'run.json')) as f:
+      starts = json.load(f)['starts']
+    self.assertEqual([s['step'] for s in starts], [0, 1])
+    for start in starts:
+      self.assertEqual(start['tensorflow'], tf.__version__)
+      self.assertEqual(start['numpy'], np.__version__)
+      self.assertEqual(start['python'], sys.version.split()[0])
+      self.assertEqual(start['revision'], revision or None)
+      self.assertIn('/device:CPU:0', start['devices'])
+      self.assertIn(start['uncommitted_changes'], (True, False))
+    self.assertEqual(starts[1]['command'][1:], ['--flagfile=' + flags_file,
+                                                '--max_steps=2'])
+    with open(flags_file) as f:
+      self.assertIn('--max_steps=2', f.read().splitlines())
 
   def test_train_evaluate_ensemble_resume(self):
     tmp = self.create_tempdir().full_path

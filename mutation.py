@@ -20,8 +20,8 @@ table of every module is printed (Markdown). When the module, its tests or
 a project file they import changed since its last run, it starts afresh. Survivors:
 `cd runs/mutation/<module> && mutmut results` and `mutmut show NAME`.
 
-The tests run in fresh processes forked from a server that has not imported
-TensorFlow (TensorFlow's threads do not survive a fork).
+The tests run in processes forked from a server that has imported
+TensorFlow but run none of it (its threads would not survive a fork).
 """
 
 import argparse
@@ -48,9 +48,15 @@ CORE = {
     'runner/evaluation.py': ['runner/evaluation_test.py'],
 }
 PACKAGES = ('models', 'input_data', 'runner')
+# Imported once by mutmut's fork server, not once per mutant (5 s each):
+# importing TensorFlow starts none of its threads, so forking after it is
+# safe; its runtime starts in each forked test process.
+PRELOAD = ('numpy', 'tensorflow', 'absl.flags', 'absl.testing.parameterized',
+           'pytest')
+PRELOAD_FILE = 'preload.txt'
 # Not linked into a work directory: they are not code, or are made here.
 _SKIP = {'.git', '.venv', 'runs', 'mutants', 'setup.cfg', '__pycache__',
-         '.pytest_cache', 'code.sha256'}
+         '.pytest_cache', 'code.sha256', 'preload.txt'}
 
 
 def _config(module, tests):
@@ -62,7 +68,8 @@ def _config(module, tests):
   lines += ['pytest_add_cli_args_test_selection =']
   lines += ['    ' + t for t in tests]
   lines += ['pytest_add_cli_args =', '    -p', '    no:cacheprovider',
-            'process_isolation = forkserver', 'forkserver_warmup = none']
+            'process_isolation = forkserver', 'forkserver_warmup = import',
+            'preload_modules_file = ' + PRELOAD_FILE]
   return '\n'.join(lines) + '\n'
 
 
@@ -119,6 +126,8 @@ def work_dir(module):
       os.symlink(os.path.join(ROOT, name), link)
   with open(os.path.join(directory, 'setup.cfg'), 'w') as f:
     f.write(_config(module, CORE[module]))
+  with open(os.path.join(directory, PRELOAD_FILE), 'w') as f:
+    f.write('\n'.join(PRELOAD) + '\n')
   return directory
 
 

@@ -28,6 +28,8 @@ import sys
 from absl import app
 from absl import flags
 
+from input_data import digit_images
+
 FLAGS = flags.FLAGS
 SUFFIX = '.reconstruction.png'
 
@@ -46,8 +48,8 @@ def define_flags():
   flags.DEFINE_boolean('write_reconstructions', False, 'Write IMAGE' + SUFFIX +
                        ' beside each image: the model\'s input and its '
                        'reconstruction, side by side, 4x enlarged.')
-  flags.DEFINE_integer('max_pixels', digit_images.MAX_PIXELS, 'Images whose header '
-                       'declares more pixels (width x height, x frames for '
+  flags.DEFINE_integer('max_pixels', digit_images.MAX_PIXELS, 'Images '
+                       'whose header declares more pixels (width x height, x frames for '
                        'a GIF) are refused before decoding, one line each.')
 
 
@@ -77,7 +79,6 @@ def predict_files(model, files, polarity='auto', write_reconstructions=False,
                   out=sys.stdout, err=sys.stderr, max_pixels=None):
   """Prints one line per file; returns the number of files that failed."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from input_data import digit_images  # pylint: disable=g-import-not-at-top
   from input_data import errors  # pylint: disable=g-import-not-at-top
   from runner import export  # pylint: disable=g-import-not-at-top
   height, width, depth = model.input_shape
@@ -118,7 +119,6 @@ def main(argv):
   if not files:
     sys.exit('predict.py: no images given (PNG, JPEG, BMP or GIF files, or '
              'folders of them)')
-  from input_data import digit_images  # pylint: disable=g-import-not-at-top
   files = digit_images.list_images(files, SUFFIX)
   if not files:
     sys.exit('predict.py: no PNG, JPEG, BMP or GIF files in %s' %

@@ -6,7 +6,10 @@ evaluate_continuously: the validation job: evaluates each new checkpoint of
                        a training directory as it appears.
 """
 
+import datetime
+import json
 import os
+import time
 
 from absl import logging
 import numpy as np
@@ -39,6 +42,8 @@ def evaluate_checkpoints(config, source, paths=None):
     paths: the checkpoints; default those config.checkpoint and
       config.num_trials name.
 
+  Its numbers are also appended as a JSON line to results_path(...).
+
   Returns:
     (wrong, eval_size): wrong predictions on the first eval_size examples.
   """
@@ -62,6 +67,7 @@ def evaluate_checkpoints(config, source, paths=None):
   eval_step = model_lib.make_eval_step(model, tf.distribute.get_strategy(),
                                        config.xla)
   summed, labels, totals = None, None, None
+  start = time.time()
   for path in paths:
     checkpoints.restore_model(model, path)
     if config.export_weights:
@@ -90,6 +96,16 @@ def evaluate_checkpoints(config, source, paths=None):
     print('Almost wrong predictions (neither digit found): %d, percent: '
           '%.2f%%' % (eval_size - almost, 100.0 * (eval_size - almost) /
                       eval_size), flush=True)
+  seconds = time.time() - start
+  write_result(results_path(config, paths), {
+      'checkpoints': paths, 'step': checkpoints.step_of(paths[0]),
+      'model': config.model, 'dataset': config.dataset,
+      'data': source.describe, 'examples': eval_size, 'wrong': wrong,
+      'wrong_percent': round(100.0 * wrong / eval_size, 4),
+      'almost_wrong': (eval_size - almost if source.info.num_targets == 2
+                       else None),
+      'seconds': round(seconds, 3),
+      'examples_per_sec': round(eval_size * len(paths) / seconds, 1)})
   if config.summary_dir and len(paths) == 1:
     writer = tf.summary.create_file_writer(
         os.path.join(config.summary_dir, 'test'))
@@ -98,6 +114,33 @@ def evaluate_checkpoints(config, source, paths=None):
     summaries.write_reconstructions(writer, step, model, source.info,
                                     next(iter(dataset)))
   return wrong, eval_size
+
+
+RESULTS_FILE = 'results.jsonl'
+
+
+def results_path(config, paths):
+  """Where an evaluation's result goes: summary_dir/test/results.jsonl;
+  without --summary_dir, RUN/test/results.jsonl for a checkpoint of
+  RUN/train, else CHECKPOINT.results.jsonl beside the (first) checkpoint."""
+  if config.summary_dir:
+    return os.path.join(config.summary_dir, 'test', RESULTS_FILE)
+  train_dir = os.path.dirname(os.path.abspath(paths[0]))
+  if os.path.basename(train_dir) == 'train':
+    return os.path.join(os.path.dirname(train_dir), 'test', RESULTS_FILE)
+  return paths[0] + '.' + RESULTS_FILE
+
+
+def write_result(path, result):
+  """Appends one evaluation's numbers as a JSON line (with the time), for
+  scripts and result tables to read instead of the printed lines."""
+  now = datetime.datetime.now(datetime.timezone.utc)
+  line = json.dumps(dict(time=now.strftime('%Y-%m-%d %H:%M:%S UTC'),
+                         **result), sort_keys=True)
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  with open(path, 'a') as f:
+    f.write(line + '\n')
+  return path
 
 
 def _evaluate_logits(eval_step, dataset, source):

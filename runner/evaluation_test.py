@@ -3,6 +3,7 @@
 import collections
 import gc
 import io
+import json
 import os
 import re
 import threading
@@ -108,6 +109,18 @@ class EvaluationTest(tf.test.TestCase):
             wrong, 100 * wrong / 24),
         'Almost wrong predictions (neither digit found): %d, percent: '
         '%.2f%%' % (almost_wrong, 100 * almost_wrong / 24)])
+    # The same numbers as data, beside the checkpoint (no --summary_dir).
+    with open(path + '.results.jsonl') as f:
+      (result,) = [json.loads(line) for line in f]
+    self.assertEqual({k: result[k] for k in (
+        'checkpoints', 'step', 'examples', 'wrong', 'almost_wrong',
+        'wrong_percent', 'model', 'data')}, {
+            'checkpoints': [path], 'step': 1, 'examples': 24,
+            'wrong': wrong, 'almost_wrong': almost_wrong,
+            'wrong_percent': round(100 * wrong / 24, 4), 'model': 'capsule',
+            'data': test.describe})
+    self.assertGreater(result['examples_per_sec'], 0)
+    self.assertRegex(result['time'], r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$')
 
   def test_streamed_records_shorter_than_eval_size_name_the_size(self):
     test, _, path = self._multimnist()
@@ -221,6 +234,11 @@ class EvaluationTest(tf.test.TestCase):
     self.assertGreaterEqual(len(evaluated), 2)
     self.assertEqual(max(evaluated), 3)
     self.assertEqual(sorted(results), sorted(evaluated))
+    # Each evaluation of the job is a line of summary_dir/test/results.jsonl.
+    with open(os.path.join(tmp, 'test', 'results.jsonl')) as f:
+      lines = [json.loads(line) for line in f]
+    self.assertEqual([(r['step'], r['wrong']) for r in lines],
+                     sorted(results.items()))
 
   def test_damaged_evaluation_data_is_one_line(self):
     tmp = self.create_tempdir().full_path

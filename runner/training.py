@@ -22,6 +22,7 @@ from runner import distribution
 from runner import errors
 from runner import registry
 from runner import run_lock
+from runner import run_record
 from runner import summaries
 from runner.errors import damaged_data
 from runner.errors import ExperimentError
@@ -30,7 +31,7 @@ VERBOSE_EXAMPLES = 100  # Examples whose activations verbose histograms show.
 TrainResult = collections.namedtuple('TrainResult', ('step', 'model'))
 
 
-def train(config, source, strategy=None):
+def train(config, source, strategy=None, record=None):
   """Trains to config.max_steps, resuming from summary_dir/train.
 
   The speed options (config.xla, mixed_precision: 'bfloat16', or 'float16'
@@ -57,10 +58,16 @@ def train(config, source, strategy=None):
   summaries (the others save to a scratch directory they delete, as
   MultiWorkerMirroredStrategy requires every worker to save).
 
+  Each start is recorded in summary_dir/train/run.json (versions, revision,
+  devices, command line) and, given record's flag_lines, the command's flags
+  in flags.txt, which `--flagfile` replays (runner/run_record.py).
+
   Args:
     config: a RunConfig.
     source: the training data (input_data.source.DataSource).
     strategy: a tf.distribute strategy; default the default one.
+    record: {'command': argv, 'flag_lines': ['--flag=value', ...]} of the
+      command that started the run (experiment.py's); default sys.argv.
 
   Returns:
     TrainResult(step, model): the final global step and the trained model.
@@ -73,10 +80,10 @@ def train(config, source, strategy=None):
   # One trainer per run directory: the chief holds its lock from before
   # anything is read there until it ends (run_lock.py).
   with (run_lock.hold(train_dir) if chief else contextlib.nullcontext()):
-    return _train(config, source, strategy, train_dir, chief)
+    return _train(config, source, strategy, train_dir, chief, record)
 
 
-def _train(config, source, strategy, train_dir, chief):
+def _train(config, source, strategy, train_dir, chief, record):
   """train() once the run directory is this process's."""
   changed = config_lib.check_resume(config, train_dir)
   save_dir = train_dir if chief else os.path.join(
@@ -106,6 +113,7 @@ def _train(config, source, strategy, train_dir, chief):
   writes_summaries = distribution.writes_summaries(strategy)
   if writes_summaries:
     config_lib.save(config, train_dir, step, changed)
+    run_record.record_start(train_dir, step, **(record or {}))
   if step >= config.max_steps:
     logging.info('step %d >= max_steps %d: nothing to train', step,
                  config.max_steps)
