@@ -49,8 +49,9 @@ def define_flags():
                        ' beside each image: the model\'s input and its '
                        'reconstruction, side by side, 4x enlarged.')
   flags.DEFINE_integer('max_pixels', digit_images.MAX_PIXELS, 'Images '
-                       'whose header declares more pixels (width x height, x frames for '
-                       'a GIF) are refused before decoding, one line each.')
+                       'whose header declares more pixels (width x height, '
+                       'x frames for a GIF) are refused before decoding, one '
+                       'line each.')
 
 
 def load_model(path):
