@@ -41,6 +41,18 @@ class ShiftTest(tf.test.TestCase):
     for copy, (dy, dx) in zip(copies, order):
       self.assertAllEqual(copy, mnist_shift.shift_image(image[0], dy, dx))
 
+  def test_shift_batch_moves_each_image_by_its_offsets(self):
+    images = np.random.RandomState(0).randint(1, 256, [3, 5, 5]).astype(
+        np.uint8)
+    offsets = np.array([[1, -2], [0, 0], [-2, 1]])
+    shifted = mnist_shift.shift_batch(images, offsets, 2)
+    self.assertEqual(shifted.shape, (3, 5, 5))
+    for image, (dy, dx), out in zip(images, offsets, shifted):
+      self.assertAllEqual(out, mnist_shift.shift_image(image, dy, dx))
+    # Moved down by 1 and left by 2: row 0 and the last two columns empty.
+    self.assertAllEqual(shifted[0, 0], np.zeros(5))
+    self.assertAllEqual(shifted[0, 1:, :3], images[0, :4, 2:])
+
   def test_single_digit_records_byte_exact(self):
     d = testdata.write_mnist(self.create_tempdir().full_path)
     out = self.create_tempdir().full_path
@@ -156,6 +168,11 @@ class ShiftTest(tf.test.TestCase):
     # the first shard's 8 pairs come from across the 12 bases.
     self.assertGreater(np.ptp([r['base'] for r in pairs if r['shard'] == 0]),
                        4)
+    # Two shards too (40 turns each for 72 pairs): spread, not 40 then 32.
+    two = self._pairs(mnist_shift.generate(
+        d, self.create_tempdir().full_path, 'train', shift=1, pad=4,
+        multi_targets=True, num_pairs=6, max_shard=40, seed=4))
+    self.assertGreater(np.ptp([r['base'] for r in two if r['shard'] == 1]), 8)
     # Within a shard, records keep the base order.
     for shard in range(9):
       bases = [r['base'] for r in pairs if r['shard'] == shard]
@@ -224,6 +241,58 @@ class ShiftTest(tf.test.TestCase):
       kept = row[row >= 0]
       self.assertAllEqual(row[:len(kept)], kept)
       self.assertLen(set(kept), len(kept))
+
+  def test_multi_shifts_cover_the_range_for_both_digits(self):
+    # Image i's 3x3 block sits at rows and columns 12-14, 16-18 after the
+    # padding of 4: where it lands gives each digit's shift.
+    d = self._tagged_mnist(60)
+    paths = mnist_shift.generate(d, self.create_tempdir().full_path, 'train',
+                                 shift=2, pad=4, multi_targets=True,
+                                 num_pairs=6, seed=5)
+    base, partner = set(), set()
+    for r in self._pairs(paths):
+      for raw, seen in ((r['image_raw_1'], base), (r['image_raw_2'], partner)):
+        rows, cols = np.nonzero(np.frombuffer(raw, np.uint8).reshape(36, 36))
+        seen.update({('dy', rows.min() - 16), ('dx', cols.min() - 16)})
+    # 60 base draws and 360 partner draws: every shift in [-2, 2] on each
+    # axis appears (a missing one has probability below 1e-5), none other.
+    expected = {(axis, v) for axis in ('dy', 'dx') for v in range(-2, 3)}
+    self.assertEqual(base, expected)
+    self.assertEqual(partner, expected)
+
+  def test_choose_partners_block_by_block(self):
+    # 20 images, labels i % 10, 18 candidates each without replacement,
+    # blocks of 3 base images: every base finds 9 distinct partners of
+    # another label, and every image serves as a partner (image 0 too).
+    labels = np.arange(20) % 10
+    partners = mnist_shift.choose_partners(labels, 9, np.random.RandomState(2),
+                                           block=3)
+    self.assertEqual(partners.shape, (20, 9))
+    for i, row in enumerate(partners):
+      self.assertLen(set(row), 9)
+      self.assertTrue(np.all(row >= 0))
+      self.assertFalse(np.any(labels[row] == labels[i]))
+    self.assertEqual(set(partners.ravel()), set(range(20)))
+    with self.assertRaisesRegex(
+        errors.DataError, r'^--num_pairs=11 draws 2\*num_pairs=22 candidates '
+        r'without replacement from only 20 images$'):
+      mnist_shift.choose_partners(labels, 11, np.random.RandomState(2))
+
+  def test_bad_arguments_are_one_line(self):
+    d = testdata.write_mnist(self.create_tempdir().full_path)
+    out = self.create_tempdir().full_path
+    for kwargs, message in (
+        (dict(multi_targets=True, num_pairs=0),
+         '--num_pairs must be >= 1 with --multi_targets, got 0'),
+        (dict(shift=-1), '--shift, --pad and --max_shard must be >= 0'),
+        (dict(pad=-1), '--shift, --pad and --max_shard must be >= 0'),
+        (dict(max_shard=-1), '--shift, --pad and --max_shard must be >= 0')):
+      with self.assertRaisesRegex(errors.DataError, '^%s$' % message):
+        mnist_shift.generate(d, out, 'test', **kwargs)
+    # One pair per image is allowed.
+    (path,) = mnist_shift.generate(d, out, 'test', multi_targets=True,
+                                   num_pairs=1)
+    self.assertNotEmpty(read_records(path, ('label_1',)))
 
   def test_bad_split(self):
     with self.assertRaisesRegex(errors.DataError, '--split must be one of'):
