@@ -214,7 +214,7 @@ class EvaluateTest(tf.test.TestCase, parameterized.TestCase):
       layers.evaluate(tf.zeros([1, 2]), tf.zeros([1, 2]), 1, None, 'hinge')
 
 
-class LayerVariablesTest(tf.test.TestCase):
+class LayerVariablesTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_capsule_variables_and_votes(self):
     layer = layers.Capsule(input_dim=3, output_dim=2, layer_name='capsule2',
@@ -230,26 +230,28 @@ class LayerVariablesTest(tf.test.TestCase):
     self.assertAllClose(votes, tf.reshape(tiled, [6, 3, 2, 5]), atol=1e-6)
     self.assertEqual(layer(x).shape, (6, 2, 5))
 
-  def test_conv_slim_capsule_variables_and_shape(self):
+  @parameterized.parameters(False, True)
+  def test_conv_slim_capsule_variables_and_shape(self, leaky):
     layer = layers.ConvSlimCapsule(input_dim=2, output_dim=3,
                                    layer_name='conv_capsule1', input_atoms=4,
                                    output_atoms=5, stride=2, kernel_size=3,
-                                   padding='VALID', num_routing=2)
+                                   padding='VALID', num_routing=2, leaky=leaky)
     shapes = {k: v.shape.as_list() for k, v in layer.tf1_variables().items()}
     self.assertEqual(shapes, {'conv_capsule1/weights': [3, 3, 4, 15],
                               'conv_capsule1/biases': [3, 5, 1, 1]})
-    x = tf.random.stateless_normal([2, 2, 4, 7, 7], seed=[1, 1])
+    # Batch 3, 2 input capsules, 7x9 positions: no two sizes alike.
+    x = tf.random.stateless_normal([3, 2, 4, 7, 9], seed=[1, 1])
     out = layer(x)
-    self.assertEqual(out.shape, (2, 3, 5, 3, 3))
+    self.assertEqual(out.shape, (3, 3, 5, 3, 4))
     # The original's layout: 6-d votes [b, in, out, atoms, oh, ow] routed by
     # the original's routing (in NumPy at the top of this file).
-    nhwc = tf.reshape(tf.transpose(x, [0, 1, 3, 4, 2]), [4, 7, 7, 4])
-    conv = tf.nn.conv2d(nhwc, layer.weights, 2, 'VALID')  # [4, 3, 3, 15]
-    votes = tf.transpose(tf.reshape(conv, [2, 2, 3, 3, 3, 5]),
+    nhwc = tf.reshape(tf.transpose(x, [0, 1, 3, 4, 2]), [6, 7, 9, 4])
+    conv = tf.nn.conv2d(nhwc, layer.weights, 2, 'VALID')  # [6, 3, 4, 15]
+    votes = tf.transpose(tf.reshape(conv, [3, 2, 3, 4, 3, 5]),
                          [0, 1, 4, 5, 2, 3])
     layer.biases.assign(tf.random.stateless_normal([3, 5, 1, 1], seed=[2, 2]))
     # Routed by the NumPy routing above, not by the code under test.
-    expected = _numpy_routing(votes.numpy(), layer.biases.numpy(), 2, False)
+    expected = _numpy_routing(votes.numpy(), layer.biases.numpy(), 2, leaky)
     self.assertAllClose(layer(x), expected, rtol=1e-5, atol=1e-6)
 
   def test_reconstruction_variables(self):
@@ -284,6 +286,95 @@ class LayerVariablesTest(tf.test.TestCase):
     self.assertAllClose(w.std(), 0.088, atol=0.003)  # 0.1 * 0.8796
     self.assertAllClose(layers.bias_variable([3]), [0.1, 0.1, 0.1])
 
+
+
+class DefaultsAndPathsTest(tf.test.TestCase, parameterized.TestCase):
+  """The layers' defaults and the code paths the model tests do not reach."""
+
+  def test_defaults(self):
+    def defaults(function):
+      return {k: p.default for k, p in inspect.signature(
+          function).parameters.items() if p.default is not p.empty}
+    # The original's input_atoms/output_atoms/stride/kernel_size/padding;
+    # 3 routing iterations and no leak, as its default hparams.
+    self.assertEqual(defaults(layers.Capsule), dict(
+        input_atoms=8, output_atoms=8, num_routing=3, leaky=False))
+    self.assertEqual(defaults(layers.ConvSlimCapsule), dict(
+        input_atoms=8, output_atoms=8, stride=2, kernel_size=5,
+        padding='SAME', num_routing=3, leaky=False))
+    self.assertEqual(defaults(layers.evaluate), dict(scope=None,
+                                                     loss_type='margin'))
+    self.assertEqual(defaults(layers.Dense), dict(activation=None,
+                                                  stddev=0.1))
+    tf.random.set_seed(1)
+    w = layers.weight_variable([200, 200]).numpy()  # stddev 0.1 truncated.
+    self.assertAllClose(w.std(), 0.088, atol=0.003)
+    self.assertEqual(w.dtype, np.float32)
+    self.assertAllClose(layers.Dense(300, 200, 'd').weights.numpy().std(),
+                        0.088, atol=0.003)
+
+  @parameterized.parameters(1, 3)
+  def test_leaky_capsule_layer(self, num_routing):
+    layer = layers.Capsule(input_dim=5, output_dim=3, layer_name='capsule2',
+                           input_atoms=4, output_atoms=2,
+                           num_routing=num_routing, leaky=True)
+    layer.biases.assign(tf.random.stateless_normal([3, 2], seed=[7, 7]))
+    x = tf.random.stateless_normal([2, 5, 4], seed=[5, 6])
+    # Votes as the original's tiled product [b, in, out, atoms].
+    votes = np.einsum('bia,iao->bio', x.numpy(), layer.weights.numpy())
+    expected = _numpy_routing(votes.reshape(2, 5, 3, 2),
+                              layer.biases.numpy(), num_routing, True)
+    self.assertAllClose(layer(x), expected, rtol=1e-5, atol=1e-6)
+
+  def test_reconstruction_against_numpy(self):
+    layer = layers.Reconstruction(num_atoms=4, num_capsules=3,
+                                  layer_sizes=(8, 6), num_pixels=5)
+    for dense in layer.layers:
+      dense.biases.assign(tf.random.stateless_normal(dense.biases.shape,
+                                                     seed=[3, 4]))
+    mask = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]], np.float32)
+    embedding = tf.random.stateless_normal([2, 3, 4], seed=[2, 3]).numpy()
+    h = (embedding * mask[..., None]).reshape(2, 12)
+    for i, dense in enumerate(layer.layers):
+      h = h @ dense.weights.numpy() + dense.biases.numpy()
+      h = np.maximum(h, 0) if i < 2 else 1 / (1 + np.exp(-h))
+    self.assertAllClose(layer(tf.constant(mask), tf.constant(embedding)), h,
+                        atol=1e-6)
+
+  def test_dense_without_activation_is_linear(self):
+    dense = layers.Dense(3, 2, 'fc', activation=None)
+    x = np.array([[1.0, -2.0, 0.5]], np.float32)
+    self.assertAllClose(dense(x), x @ dense.weights.numpy() +
+                        dense.biases.numpy(), atol=1e-6)
+    self.assertEqual(set(dense.tf1_variables()), {'fc/weights', 'fc/biases'})
+
+  def test_bfloat16_convolution(self):
+    x = tf.random.stateless_normal([2, 6, 6, 3], seed=[1, 2])
+    kernel = tf.random.stateless_normal([3, 3, 3, 4], seed=[3, 4])
+    full = tf.nn.conv2d(x, kernel, 1, 'VALID')
+    self.assertAllEqual(layers._conv2d(x, kernel, 1, 'VALID', tf.float32),
+                        full)
+    half = layers._conv2d(x, kernel, 1, 'VALID', tf.bfloat16)
+    self.assertEqual(half.dtype, tf.float32)
+    # bfloat16 keeps 8 bits: within 2% of the largest value, not exact.
+    scale = float(tf.reduce_max(tf.abs(full)))
+    self.assertAllClose(half, full, atol=0.02 * scale)
+    self.assertNotAllClose(half, full, atol=1e-6)
+    self.assertAllEqual(layers._conv2d(x, kernel, 2, 'SAME',
+                                       tf.bfloat16).shape, (2, 3, 3, 4))
+
+  def test_errors_name_the_argument(self):
+    for call, message in (
+        (lambda: layers._update_routing(tf.zeros([1, 1, 1]), 0.0, [1, 1], 3,
+                                        1, 1, 1, False),
+         '^num_dims must be 4 or 6, got 3$'),
+        (lambda: layers.Capsule(1, 1, 'c', num_routing=0)(tf.zeros([1, 1, 8])),
+         '^num_routing must be >= 1, got 0$'),
+        (lambda: layers.evaluate(tf.zeros([1, 2]), tf.zeros([1, 2]), 1, None,
+                                 'hinge'),
+         "^loss_type must be margin, softmax or sigmoid, got 'hinge'$")):
+      with self.assertRaisesRegex(ValueError, message):
+        call()
 
 if __name__ == '__main__':
   tf.test.main()
