@@ -12,8 +12,10 @@ import subprocess
 import sys
 import unittest
 
+from source_tree import project_imports
+from source_tree import python_files
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
-_SKIP_DIRS = ('.venv', '.git', 'runs', 'mutants')
 
 
 def load_build(path):
@@ -34,35 +36,6 @@ def load_build(path):
   with open(path) as f:
     exec(compile(f.read(), path, 'exec'), env)  # pylint: disable=exec-used
   return targets
-
-
-def python_files():
-  found = []
-  for dirpath, dirnames, filenames in os.walk(ROOT):
-    dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS
-                   and not d.startswith('.')]
-    found += [os.path.relpath(os.path.join(dirpath, f), ROOT)
-              for f in filenames if f.endswith('.py')]
-  return sorted(found)
-
-
-def project_imports(path):
-  """Project-relative file paths of the project modules path imports."""
-  with open(os.path.join(ROOT, path)) as f:
-    tree = ast.parse(f.read(), path)
-  names = []
-  for node in ast.walk(tree):
-    if isinstance(node, ast.Import):
-      names += [a.name for a in node.names]
-    elif isinstance(node, ast.ImportFrom) and node.module:
-      names += [node.module] + ['%s.%s' % (node.module, a.name)
-                                for a in node.names]
-  files = set()
-  for name in names:
-    candidate = name.replace('.', '/') + '.py'
-    if os.path.isfile(os.path.join(ROOT, candidate)):
-      files.add(candidate)
-  return files
 
 
 class BuildTest(unittest.TestCase):

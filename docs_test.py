@@ -159,6 +159,20 @@ class DocsTest(unittest.TestCase):
     self.files = markdown_files()
     self.top_level = top_level_entries()
 
+  def pages(self):
+    """(path, text) of each Markdown file."""
+    for path in self.files:
+      with open(os.path.join(ROOT, path)) as f:
+        yield path, f.read()
+
+  def page_commands(self, parse):
+    """(page, command, parse(command)) wherever parse finds something."""
+    for path, text in self.pages():
+      for command in commands(text):
+        found = parse(command)
+        if found:
+          yield path, command, found
+
   def test_there_are_docs(self):
     self.assertIn('README.md', self.files)
     self.assertIn('docs/compatibility.md', self.files)
@@ -170,48 +184,33 @@ class DocsTest(unittest.TestCase):
     self.assertEqual([p for p in pages if p not in links], [])
 
   def test_scripts_and_flags_exist(self):
-    for path in self.files:
-      with open(os.path.join(ROOT, path)) as f:
-        text = f.read()
-      for command in commands(text):
-        found = script_flags(command)
-        if not found:
-          continue
-        script, flags = found
-        self.assertTrue(os.path.isfile(os.path.join(ROOT, script)),
-                        '%s: %s names %s, which does not exist' % (
-                            path, command, script))
-        known = defined_flags(script) | ABSL_FLAGS
-        for flag in flags:
-          self.assertTrue(
-              flag in known or (flag.startswith('no') and flag[2:] in known),
-              '%s: --%s is not a flag of %s (in: %s)' % (path, flag, script,
-                                                         command))
+    for path, command, (script, flags) in self.page_commands(script_flags):
+      self.assertTrue(os.path.isfile(os.path.join(ROOT, script)),
+                      '%s: %s names %s, which does not exist' % (
+                          path, command, script))
+      known = defined_flags(script) | ABSL_FLAGS
+      for flag in flags:
+        self.assertTrue(
+            flag in known or (flag.startswith('no') and flag[2:] in known),
+            '%s: --%s is not a flag of %s (in: %s)' % (path, flag, script,
+                                                       command))
 
   def test_pytest_commands_select_tests(self):
-    for path in self.files:
-      with open(os.path.join(ROOT, path)) as f:
-        text = f.read()
-      for command in commands(text):
-        found = pytest_selection(command)
-        if not found:
-          continue
-        paths, expression = found
-        names = []
-        for test_path in paths:
-          self.assertTrue(os.path.exists(os.path.join(ROOT, test_path)),
-                          '%s: %s names %s, which does not exist' % (
-                              path, command, test_path))
-          if test_path.endswith('.py'):
-            names += names_of_tests(test_path)
-        if expression and names:
-          self.assertTrue(any(matches(expression, n) for n in names),
-                          '%s: %s selects no test' % (path, command))
+    for path, command, (paths, expression) in self.page_commands(
+        pytest_selection):
+      names = []
+      for test_path in paths:
+        self.assertTrue(os.path.exists(os.path.join(ROOT, test_path)),
+                        '%s: %s names %s, which does not exist' % (
+                            path, command, test_path))
+        if test_path.endswith('.py'):
+          names += names_of_tests(test_path)
+      if expression and names:
+        self.assertTrue(any(matches(expression, n) for n in names),
+                        '%s: %s selects no test' % (path, command))
 
   def test_named_paths_and_links_exist(self):
-    for path in self.files:
-      with open(os.path.join(ROOT, path)) as f:
-        text = f.read()
+    for path, text in self.pages():
       for named in named_paths(text, self.top_level):
         file_path, *test_id = named.split('::')
         self.assertTrue(path_exists(file_path), '%s names %s, which does '
@@ -227,9 +226,8 @@ class DocsTest(unittest.TestCase):
                           'not exist' % (path, link))
 
   def test_prose_lines_are_short(self):
-    for path in self.files:
-      with open(os.path.join(ROOT, path)) as f:
-        _, prose = code_blocks_and_prose(f.read())
+    for path, text in self.pages():
+      _, prose = code_blocks_and_prose(text)
       for line in prose:
         if not line.lstrip().startswith('|'):  # Tables may be wide.
           self.assertLessEqual(len(line), MAX_LINE, '%s: %s' % (path, line))

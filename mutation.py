@@ -25,13 +25,14 @@ TensorFlow but run none of it (its threads would not survive a fork).
 """
 
 import argparse
-import ast
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+
+import source_tree
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(ROOT, 'runs', 'mutation')
@@ -73,21 +74,6 @@ def _config(module, tests):
   return '\n'.join(lines) + '\n'
 
 
-def _imports(path):
-  """The project files a Python file imports."""
-  with open(os.path.join(ROOT, path)) as f:
-    tree = ast.parse(f.read(), path)
-  names = []
-  for node in ast.walk(tree):
-    if isinstance(node, ast.Import):
-      names += [a.name for a in node.names]
-    elif isinstance(node, ast.ImportFrom) and node.module:
-      names += [node.module] + ['%s.%s' % (node.module, a.name)
-                                for a in node.names]
-  candidates = [n.replace('.', '/') + '.py' for n in names]
-  return {c for c in candidates if os.path.isfile(os.path.join(ROOT, c))}
-
-
 def _fingerprint(module):
   """A hash of the code a module's mutants run: the module, its tests and
   every project file they import, directly or not, and conftest.py."""
@@ -96,7 +82,7 @@ def _fingerprint(module):
     path = todo.pop()
     if path not in files:
       files.add(path)
-      todo += sorted(_imports(path))
+      todo += sorted(source_tree.project_imports(path))
   digest = hashlib.sha256()
   for path in sorted(files):
     with open(os.path.join(ROOT, path), 'rb') as f:
