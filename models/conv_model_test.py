@@ -25,6 +25,27 @@ class ConvModelTest(tf.test.TestCase):
     self.assertEqual(shapes['fc1/weights'], [4096, 1024])
     self.assertEqual(shapes['softmax_layer/weights'], [1024, 10])
 
+  def test_flattened_size_for_other_images_and_padding(self):
+    # fc1's input, worked out by hand: two 5x5 convolutions (stride 1) each
+    # followed by a 2x2 max pool of stride 2 with SAME padding (ceil(s/2)).
+    widths = dict(conv_channels=(4, 3), fc_size=5)
+    for size, padding, side in ((28, 'VALID', 4),   # 24, 12, 8, 4
+                                (29, 'VALID', 5),   # 25, 13, 9, 5
+                                (13, 'VALID', 1),   # 9, 5, 1, 1
+                                (28, 'SAME', 7),    # 28, 14, 14, 7
+                                (9, 'SAME', 3)):    # 9, 5, 5, 3
+      m = conv_model.ConvModel(hparams_lib.default_hparams().parse(
+          'padding=' + padding), size, 2, 7, **widths)
+      self.assertEqual(m.fc1.weights.shape.as_list(), [side * side * 3, 5],
+                       (size, padding))
+      self.assertEqual((m.num_classes, m.num_targets), (7, 1))
+      logits = m.inference({'images': np.zeros([2, 2 * size * size],
+                                               np.float32)}).logits
+      self.assertEqual(logits.shape, (2, 7))
+    with self.assertRaisesRegex(ValueError, '^images of 12x12 are too small '
+                                'for the baseline with padding VALID$'):
+      conv_model.ConvModel(hparams_lib.default_hparams(), 12, 1, 10, **widths)
+
   def test_initialisation_is_the_originals(self):
     tf.random.set_seed(1)
     m = conv_model.ConvModel(hparams_lib.default_hparams(), 28, 1, 10)
