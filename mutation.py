@@ -4,6 +4,7 @@ r"""Mutation testing of the core: each module against its own tests (mutmut 3).
   python mutation.py                                  # every core module
   python mutation.py --modules=runner/config.py       # one (or a list)
   python mutation.py --report                         # the table only
+  python mutation.py --survivors                      # what survived
 
 A mutant is the module with one small change (an operator, a constant, a
 string, a removed argument, ...). It is *killed* when one of the module's
@@ -127,6 +128,25 @@ def stats(module):
     return json.load(f)
 
 
+def survivors(module, mutmut):
+  """Each surviving mutant of module's last run and the lines it changes."""
+  directory = os.path.join(WORK, module.replace('/', '.')[:-3])
+  if not os.path.isdir(os.path.join(directory, 'mutants')):
+    return '%s: not run' % module
+  listed = subprocess.run([mutmut, 'results'], cwd=directory,
+                          capture_output=True, text=True).stdout
+  names = [line.split(':')[0].strip() for line in listed.splitlines()
+           if line.strip().endswith('survived')]
+  out = ['%s: %d survivors' % (module, len(names))]
+  for name in names:
+    shown = subprocess.run([mutmut, 'show', name], cwd=directory,
+                           capture_output=True, text=True).stdout
+    out.append('  ' + name.rsplit('.', 1)[-1])
+    out += ['    ' + line for line in shown.splitlines()
+            if line[:2] in ('- ', '+ ')]
+  return '\n'.join(out)
+
+
 def report(modules):
   """The Markdown table of the modules' mutation scores."""
   rows = ['| module | tests | mutants | killed | survived | timeout | other '
@@ -153,6 +173,9 @@ def main(argv=None):
                       help='Mutants tested at once.')
   parser.add_argument('--report', action='store_true',
                       help='Print the table of earlier runs only.')
+  parser.add_argument('--survivors', action='store_true',
+                      help='Print each surviving mutant of earlier runs with '
+                      'the lines it changes.')
   args = parser.parse_args(argv)
   modules = [m for m in args.modules.split(',') if m]
   unknown = [m for m in modules if m not in CORE]
@@ -160,9 +183,13 @@ def main(argv=None):
     sys.exit('mutation.py: --modules: %s is not a core module (%s)' % (
         ', '.join(unknown), ', '.join(CORE)))
   mutmut = shutil.which('mutmut', path=os.path.dirname(sys.executable))
-  if not args.report and not mutmut:
+  if (args.survivors or not args.report) and not mutmut:
     sys.exit('mutation.py: mutmut is not installed (pip install -r '
              'requirements-dev.txt)')
+  if args.survivors:
+    for module in modules:
+      print(survivors(module, mutmut))
+    return 0
   if not args.report:
     for module in modules:
       directory = work_dir(module)
