@@ -334,6 +334,8 @@ def define_flags():
   flags.DEFINE_boolean('compare_pytorch', False, 'Also time a plain PyTorch '
                        'CapsNet of the MNIST architecture (needs torch).')
   flags.DEFINE_boolean('matmul_peak', True, 'Measure the float32 matmul peak.')
+  flags.DEFINE_boolean('deterministic', False, 'Time with TensorFlow\'s op '
+                       'determinism on, as experiment.py --deterministic.')
   flags.DEFINE_boolean('eval_only', False, 'Time (and measure the memory of) '
                        'evaluation alone.')
   flags.DEFINE_string('data_dir', None, 'Also time the real training input '
@@ -354,6 +356,8 @@ def main(argv):
   from runner import config as config_lib
   from runner import registry
   # pylint: enable=g-import-not-at-top
+  if FLAGS.deterministic:
+    tf.config.experimental.enable_op_determinism()
   source = None
   if FLAGS.data_dir:  # Bad files fail here, before any timing.
     try:
@@ -373,7 +377,8 @@ def main(argv):
   result.update(model=FLAGS.model, dataset=FLAGS.dataset,
                 batch_size=FLAGS.batch_size, xla=FLAGS.xla,
                 steps_per_loop=FLAGS.steps_per_loop,
-                mixed_precision=FLAGS.mixed_precision)
+                mixed_precision=FLAGS.mixed_precision,
+                deterministic=FLAGS.deterministic)
   if FLAGS.matmul_peak and not FLAGS.eval_only:
     result['matmul_peak_gflops'] = matmul_peak_gflops(tf)
     result['share_of_matmul_peak'] = (result['train_gflops'] /

@@ -94,6 +94,10 @@ flags.DEFINE_integer('steps_per_loop', 1, 'Training steps per compiled call: '
                      'fewer host round trips, for GPUs whose step takes '
                      'milliseconds (e.g. 50); same results, and logs and '
                      'checkpoints land on the same steps.')
+flags.DEFINE_boolean('deterministic', False, 'TensorFlow\'s op determinism: '
+                     'deterministic kernels (GPU ones too) and tf.data order; '
+                     'two runs of one command on one machine write the same '
+                     'checkpoints (see docs/determinism.md).')
 flags.DEFINE_boolean('skip_nonfinite', False, 'Skip batches whose loss or '
                      'gradients are not finite, instead of stopping (they '
                      'never change the weights either way).')
@@ -147,6 +151,8 @@ def _configure_devices(evaluating_continuously):
   for gpu in tf.config.list_physical_devices('GPU'):
     # A validation job shares the machine: take GPU memory as needed.
     tf.config.experimental.set_memory_growth(gpu, True)
+  if FLAGS.deterministic:
+    tf.config.experimental.enable_op_determinism()
   threads = FLAGS.cpu_threads or (1 if evaluating_continuously else 0)
   if threads:
     tf.config.threading.set_intra_op_parallelism_threads(threads)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from input_data import testdata
@@ -93,6 +94,27 @@ class ExperimentCliTest(tf.test.TestCase):
                                                 '--max_steps=2'])
     with open(flags_file) as f:
       self.assertIn('--max_steps=2', f.read().splitlines())
+
+  @pytest.mark.slow
+  def test_deterministic_runs_write_the_same_checkpoints(self):
+    tmp = self.create_tempdir().full_path
+    data = testdata.make_mnist_records(tmp)
+    saved = []
+    for i, seed in enumerate((3, 3, 4)):
+      run = os.path.join(tmp, 'run%d' % i)
+      run_experiment('--data_dir=' + data, '--summary_dir=' + run,
+                     '--max_steps=2', '--save_step=2', '--seed=%d' % seed,
+                     '--deterministic')
+      path = os.path.join(run, 'train', 'model.ckpt-2')
+      saved.append({name: tf.train.load_variable(path, name)
+                    for name, _ in tf.train.list_variables(path)
+                    if name.startswith(('model/', 'optimizer/'))})
+    self.assertCountEqual(saved[0], saved[1])
+    for name in saved[0]:  # Weights and Adam moments, to the bit.
+      self.assertAllEqual(saved[0][name], saved[1][name], msg=name)
+    self.assertNotAllClose(
+        saved[0]['model/digit_capsules/weights/.ATTRIBUTES/VARIABLE_VALUE'],
+        saved[2]['model/digit_capsules/weights/.ATTRIBUTES/VARIABLE_VALUE'])
 
   def test_train_evaluate_ensemble_resume(self):
     tmp = self.create_tempdir().full_path

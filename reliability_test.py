@@ -46,8 +46,8 @@ class ListSource:
     self.num_examples = 4
     self.describe = 'fixed batches'
 
-  def train_dataset(self, batch_size, seed, input_context=None):
-    del batch_size, seed, input_context
+  def train_dataset(self, batch_size, seed, input_context=None, start=0):
+    del batch_size, seed, input_context, start
     return tf.data.Dataset.from_tensor_slices(
         {k: np.stack([b[k] for b in self.batches]) for k in self.batches[0]}
     ).repeat()
@@ -198,9 +198,9 @@ class DeterminismTest(tf.test.TestCase):
       def __getattr__(self, name):
         return getattr(source, name)
 
-      def train_dataset(self, batch_size, seed, input_context=None):
-        seeds_asked.append(seed)
-        return source.train_dataset(batch_size, seed, input_context)
+      def train_dataset(self, batch_size, seed, input_context=None, start=0):
+        seeds_asked.append((seed, start))
+        return source.train_dataset(batch_size, seed, input_context, start)
     weights, orders = [], []
     for seed in (7, 7, 8):
       # max_steps=0: the initial weights alone; then one step's data.
@@ -210,7 +210,8 @@ class DeterminismTest(tf.test.TestCase):
             summary_dir=self.create_tempdir().full_path), Recorded())
         if not max_steps:
           weights.append(result.model.digit_capsules.weights.numpy())
-      orders.append(next(iter(source.train_dataset(4, seeds_asked[-1])))[
+      orders.append(next(iter(source.train_dataset(
+          4, seeds_asked[-1][0], start=seeds_asked[-1][1])))[
           'recons_label'].numpy().tolist())
     self.assertLen(seeds_asked, 3)  # Only the runs that trained made data.
     self.assertAllEqual(weights[0], weights[1])
@@ -219,6 +220,43 @@ class DeterminismTest(tf.test.TestCase):
     self.assertNotEqual(seeds_asked[0], seeds_asked[2])
     self.assertEqual(orders[0], orders[1])
     self.assertNotEqual(orders[0], orders[2])
+
+  def _variables_after(self, config, source, stops, strategy=None):
+    """All saved variables (model and Adam) at the last of `stops`, trained
+    in one run per stop, each resuming from the one before."""
+    run = self.create_tempdir().full_path
+    for stop in stops:
+      training.train(config.replace(summary_dir=run, max_steps=stop), source,
+                     strategy)
+    return _variables(os.path.join(run, 'train', 'model.ckpt-%d' % stops[-1]))
+
+  def test_a_resumed_run_continues_the_same_stream(self):
+    # 20 digits, batch 4: an epoch is 5 steps. Stopped at step 3 (mid
+    # epoch) and resumed, or stopped at 2 and 5, the run ends with the
+    # weights and Adam moments of the run that never stopped, to the bit.
+    d = testdata.write_mnist(self.create_tempdir().full_path, 20, 4)
+    config = config_lib.RunConfig(
+        data_dir=d, data_source='idx', save_step=1, batch_size=4, seed=5,
+        model_widths=testing.TINY['capsule'], log_every_secs=1e9)
+    source = registry.get_source(config, 'train')
+    whole = self._variables_after(config, source, [7])
+    for stops in ([3, 7], [2, 5, 7]):
+      resumed = self._variables_after(config, source, stops)
+      self.assertCountEqual(resumed, whole)
+      for name in whole:
+        self.assertAllEqual(resumed[name], whole[name], msg=name)
+
+  def test_two_replicas_resume_the_same_stream(self):
+    d = testdata.write_mnist(self.create_tempdir().full_path, 20, 4)
+    config = config_lib.RunConfig(
+        data_dir=d, data_source='idx', save_step=1, batch_size=4, seed=5,
+        log_every_secs=1e9)
+    source = registry.get_source(config, 'train')
+    strategy = distribution.make_strategy(2, devices=['/cpu:0', '/cpu:1'])
+    whole = self._variables_after(config, source, [4], strategy)
+    resumed = self._variables_after(config, source, [3, 4], strategy)
+    for name in whole:
+      self.assertAllEqual(resumed[name], whole[name], msg=name)
 
   def test_generator_is_reproducible(self):
     d = testdata.write_mnist(

@@ -37,9 +37,15 @@ class DataSource(Protocol):
   # Names the data (files) in error messages.
   describe: str
 
-  def train_dataset(self, batch_size, seed, input_context=None):
+  def train_dataset(self, batch_size, seed, input_context=None, start=0):
     """Endless shuffled, augmented batches (per replica with a
-    tf.distribute.InputContext); reproducible for a seed."""
+    tf.distribute.InputContext); reproducible for a seed.
+
+    start: the examples this pipeline already gave (a resumed run). The
+    in-memory sources continue exactly the stream of an uninterrupted run
+    (order and augmentation are functions of seed and position); the
+    streamed ones (records read through a shuffle buffer) start a new
+    order from (seed, start)."""
 
   def eval_dataset(self, batch_size, eval_size):
     """The first eval_size examples in order, the last batch partial."""
@@ -52,9 +58,49 @@ def first_examples(source, count):
   return next(iter(source.eval_dataset(count, count)))
 
 
+_ENDLESS = 2 ** 62
+
+
+def positional_stream(n, seed, input_context=None, start=0):
+  """(index, element seed [2]) of an endless training stream over n
+  in-memory examples, from position `start` of this pipeline's stream.
+
+  Epoch e is a uniform permutation of the pipeline's share of the indices
+  (with an InputContext: every num_input_pipelines-th, from its id) drawn
+  from (seed, e) alone; the element at position q gets the stateless seed
+  (seed, q * pipelines + id). Both are functions of the position, so a run
+  resumed at `start` continues the very stream an uninterrupted run reads.
+  """
+  pipelines, pipeline = 1, 0
+  if input_context is not None:
+    pipelines = input_context.num_input_pipelines
+    pipeline = input_context.input_pipeline_id
+  indices = tf.range(pipeline, n, pipelines, dtype=tf.int64)
+  share = (n - pipeline + pipelines - 1) // pipelines
+  if share < 1:
+    raise ValueError('%d examples cannot feed %d input pipelines' %
+                     (n, pipelines))
+  first_epoch = start // share
+  order = tf.data.Dataset.range(first_epoch, _ENDLESS).flat_map(
+      lambda epoch: tf.data.Dataset.from_tensor_slices(
+          tf.random.experimental.stateless_shuffle(
+              indices, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))))
+  order = order.skip(start - first_epoch * share)
+  seeds = tf.data.Dataset.range(start, _ENDLESS).map(
+      lambda q: tf.stack([tf.constant(seed, tf.int64), q * pipelines +
+                          pipeline]))
+  return tf.data.Dataset.zip(order, seeds)
+
+
+def resumed_seed(seed, start):
+  """The shuffle seed of a stream that cannot start at a position (records
+  through a shuffle buffer): a new order for each resume."""
+  return seed * 1000003 + start
+
+
 def shuffled_with_seeds(ds, buffer_size, seed, input_context=None,
                         cache=False):
-  """The training prefix every source shares: (shard) -> (cache) ->
+  """The training prefix of the streamed sources: (shard) -> (cache) ->
   shuffle(buffer_size) -> repeat, each element paired with its own
   stateless seed [2] for the augmentation that follows."""
   if input_context is not None:
@@ -100,9 +146,10 @@ class ExampleSource:
     return one_target_features(augment.depth_major(image), label,
                                self.info.num_classes)
 
-  def train_dataset(self, batch_size, seed, input_context=None):
-    ds = shuffled_with_seeds(self.make_examples(), self.num_examples, seed,
-                             input_context, cache=True)
+  def train_dataset(self, batch_size, seed, input_context=None, start=0):
+    ds = shuffled_with_seeds(self.make_examples(), self.num_examples,
+                             resumed_seed(seed, start), input_context,
+                             cache=True)
     ds = ds.map(lambda example, s: self._features(
         self.train_fn(example[0], s), example[1]),
                 num_parallel_calls=tf.data.AUTOTUNE)

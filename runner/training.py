@@ -119,11 +119,13 @@ def _train(config, source, strategy, train_dir, chief, record):
                  config.max_steps)
     return TrainResult(step, model)
 
-  # A resumed run draws a new order rather than replaying the first epoch.
-  data_seed = config.seed * 1000003 + step
+  # Each input pipeline gave global batch / pipelines examples a step: a
+  # resumed run asks for the stream from there (exact for the in-memory
+  # sources, a new order for streamed records: DataSource.train_dataset).
   dataset = strategy.distribute_datasets_from_function(
       lambda ctx: source.train_dataset(
-          ctx.get_per_replica_batch_size(config.batch_size), data_seed, ctx))
+          ctx.get_per_replica_batch_size(config.batch_size), config.seed, ctx,
+          start=step * (config.batch_size // ctx.num_input_pipelines)))
   train_steps = model_lib.make_train_loop(
       model, optimizer, strategy, config.batch_size, config.xla, loss_scale)
   writer = (tf.summary.create_file_writer(train_dir) if writes_summaries

@@ -67,8 +67,8 @@ class TrainingTest(tf.test.TestCase):
       num_examples = 8
       describe = 'one batch'
 
-      def train_dataset(self, batch_size, seed, input_context=None):
-        del batch_size, seed, input_context
+      def train_dataset(self, batch_size, seed, input_context=None, start=0):
+        del batch_size, seed, input_context, start
         return tf.data.Dataset.from_tensors(features).repeat()
 
     result = training.train(config_lib.RunConfig(
@@ -167,8 +167,8 @@ class TrainingTest(tf.test.TestCase):
       def __init__(self):
         self.info = info
 
-      def train_dataset(self, batch_size, seed, input_context=None):
-        del batch_size, seed, input_context
+      def train_dataset(self, batch_size, seed, input_context=None, start=0):
+        del batch_size, seed, input_context, start
         return tf.data.Dataset.from_tensors(features).repeat()
 
       def eval_dataset(self, batch_size, eval_size):

@@ -124,8 +124,9 @@ class InMemorySource:
   def num_examples(self):
     return self.images.shape[0]
 
-  def train_dataset(self, batch_size, seed, input_context=None):
-    """Endless shuffled batches of batch_size (per replica if input_context)."""
+  def train_dataset(self, batch_size, seed, input_context=None, start=0):
+    """Endless shuffled batches of batch_size (per replica if input_context),
+    from position `start` of the stream (source.positional_stream)."""
     n, height = self.num_examples, self.info.height
     images = tf.constant(self.images)
     labels = tf.constant(self.labels)
@@ -140,12 +141,11 @@ class InMemorySource:
         image = random_flip(image, seeds[1])
       return tf.reshape(image, [height * height]), tf.gather(labels, index)
 
-    # Shuffle indices, not images: a whole-split buffer costs 8 bytes an
-    # example, and reshuffling each epoch gives a new uniform permutation.
-    # Stateless per-element seeds: augmentation is reproducible for a seed
-    # whatever the parallelism of the map below.
-    ds = source.shuffled_with_seeds(tf.data.Dataset.range(n), n, seed,
-                                    input_context)
+    # Shuffle indices, not images: a permutation costs 8 bytes an example,
+    # a new uniform one each epoch. Order and per-element stateless seeds
+    # are functions of (seed, position): reproducible whatever the map's
+    # parallelism, and a resumed run continues the same stream.
+    ds = source.positional_stream(n, seed, input_context, start)
     ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=True)
     ds = ds.map(lambda x, y: _one_target_features(x, y, self.info.num_classes),
@@ -213,7 +213,8 @@ class MultiMnistSource:
       return tf.cast(tf.reduce_sum(features['images']) * 0, tf.int32)
     return records.locate_damage(self.paths, parse)
 
-  def train_dataset(self, batch_size, seed, input_context=None):
+  def train_dataset(self, batch_size, seed, input_context=None, start=0):
+    seed = source.resumed_seed(seed, start)  # Shards: a new order.
     files = tf.data.Dataset.from_tensor_slices(self.paths)
     if input_context is not None:
       files = files.shard(input_context.num_input_pipelines,
@@ -302,9 +303,9 @@ class MultiMnistOnTheFlySource:
         'spare_label': label_2,
     }
 
-  def train_dataset(self, batch_size, seed, input_context=None):
-    ds = source.shuffled_with_seeds(tf.data.Dataset.range(self.num_examples),
-                                    self.num_examples, seed, input_context)
+  def train_dataset(self, batch_size, seed, input_context=None, start=0):
+    ds = source.positional_stream(self.num_examples, seed, input_context,
+                                  start)
     ds = ds.map(self._pair, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=True).prefetch(
         tf.data.AUTOTUNE)

@@ -179,6 +179,48 @@ class OnTheFlyTest(tf.test.TestCase):
     self.assertLess(chi2, 60.0)
 
 
+class ResumeTest(tf.test.TestCase):
+
+  def test_the_stream_from_a_position_is_the_stream_from_zero(self):
+    idx_dir = testdata.write_mnist(self.create_tempdir().full_path,
+                                   n_train=10, n_test=10)
+    _, train_labels = idx.load_mnist(idx_dir, 'train')
+    for source in (
+        reader.mnist_source(idx_dir, 'train', data_source='idx'),
+        reader.mnist_source(idx_dir, 'train', data_source='idx',
+                            num_targets=2)):
+      def batches(start, count):
+        it = iter(source.train_dataset(2, 7, start=start))
+        return [next(it) for _ in range(count)]
+      whole = batches(0, 12)  # 24 examples: 2.4 epochs of 10.
+      for start in (6, 10, 14):  # Mid epoch, on a boundary, in epoch 2.
+        for a, b in zip(whole[start // 2:], batches(start, 12 - start // 2)):
+          for key in a:  # Same images (same shifts), same labels.
+            self.assertAllEqual(a[key], b[key], msg=(start, key))
+      # Each epoch is a permutation: every example (base) once in 10.
+      labels = np.concatenate([b['recons_label'] for b in whole[:5]])
+      self.assertAllEqual(np.sort(labels), np.sort(train_labels))
+      self.assertNotAllEqual(whole[0]['images'], whole[5]['images'])
+
+  def test_input_pipelines_split_each_epoch(self):
+    idx_dir = testdata.write_mnist(self.create_tempdir().full_path,
+                                   n_train=10, n_test=10)
+    images, _ = idx.load_mnist(idx_dir, 'train')
+    source = reader.mnist_source(idx_dir, 'train', data_source='idx',
+                                 shift=0)
+    seen = []
+    for pipeline in (0, 1):
+      context = tf.distribute.InputContext(num_input_pipelines=2,
+                                           input_pipeline_id=pipeline)
+      batch = next(iter(source.train_dataset(5, 3, context)))
+      seen.append(batch['images'].numpy())
+    # The two pipelines' first 5 examples are the 10 digits, each once.
+    flat = images.reshape(10, -1) / 255.0
+    found = sorted(int(np.argmin(np.abs(flat - x).sum(1)))
+                   for x in np.concatenate(seen))
+    self.assertEqual(found, list(range(10)))
+
+
 class MultiOnTheFlyTest(tf.test.TestCase):
 
   def test_pairs_follow_the_generator_rules_and_statistics(self):
