@@ -31,6 +31,36 @@ class CapsuleModelTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(
         _model(overrides, size, depth, classes, targets).num_params(), expected)
 
+  def test_grids_widths_and_leak_are_built_as_asked(self):
+    # Odd sizes tell the kernels apart: 29 -> conv1 (9x9) 21 -> primary
+    # capsules (9x9, stride 2) 7x7; 17 -> 9 -> 1x1; 16 -> 8: too small.
+    hparams = hparams_lib.default_hparams()
+    widths = dict(conv1_channels=6, primary_atoms=4, digit_atoms=3,
+                  decoder_sizes=(5, 7))
+    m = capsule_model.CapsuleModel(hparams, 29, 1, 10, **widths)
+    self.assertEqual(m.num_targets, 1)  # The default.
+    self.assertEqual(m.digit_capsules.weights.shape.as_list(),
+                     [32 * 7 * 7, 4, 10 * 3])
+    self.assertEqual(m.primary_capsules.weights.shape.as_list(),
+                     [9, 9, 6, 32 * 4])
+    self.assertEqual(m.inference(testing.feature_batch(
+        2, image_size=29)).capsules.shape, (2, 10, 3))
+    self.assertEqual(capsule_model.CapsuleModel(
+        hparams, 17, 1, 10, **widths).digit_capsules.input_dim, 32)
+    with self.assertRaisesRegex(ValueError, '^images of 16x16 are too small '
+                                'for the capsule model with padding VALID$'):
+      capsule_model.CapsuleModel(hparams, 16, 1, 10, **widths)
+    # conv1's kernels as the original: truncated normal of stddev 0.05.
+    tf.random.set_seed(4)
+    std = _model().conv1.weights.numpy().std()
+    self.assertAllClose(std, 0.05 * 0.8796, atol=0.002)
+    # leaky=true reaches both capsule layers' routing.
+    for leaky in (False, True):
+      m = capsule_model.CapsuleModel(hparams.parse('leaky=%s' % leaky), 28, 1,
+                                     10, **widths)
+      self.assertEqual((m.primary_capsules.leaky, m.digit_capsules.leaky),
+                       (leaky, leaky))
+
   def test_tf1_names(self):
     names = set(_model().tf1_variables())
     self.assertEqual(names, {
