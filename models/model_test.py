@@ -41,10 +41,16 @@ class AdamTest(tf.test.TestCase):
     m = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1, 10)
     adam = model.Adam(m.trainable_variables)
     names = adam.tf1_variables(m.tf1_variables())
-    self.assertIn('capsule2/weights/Adam', names)
-    self.assertIn('capsule2/weights/Adam_1', names)
+    # The original's TF1 Adam names, literally: the beta powers and two
+    # slots per variable of the authors' scopes.
+    self.assertCountEqual(names, ['beta1_power', 'beta2_power'] + [
+        '%s/%s/%s' % (scope, kind, slot)
+        for scope in ('conv1', 'conv_capsule1', 'capsule2', 'recons/recons_1',
+                      'recons/recons_2', 'recons/recons_3')
+        for kind in ('weights', 'biases') for slot in ('Adam', 'Adam_1')])
+    self.assertIs(names['beta1_power'], adam.beta1_power)
+    self.assertIs(names['beta2_power'], adam.beta2_power)
     self.assertEqual(names['conv1/weights/Adam'].shape, (9, 9, 1, 256))
-    self.assertLen(names, 2 + 2 * 12)
 
 
 class DistributedStepTest(tf.test.TestCase):
