@@ -1,6 +1,9 @@
 """Tests of the shifted MNIST / MultiMNIST generator on tiny IDX files."""
 
+import io
 import os
+import re
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -293,6 +296,32 @@ class ShiftTest(tf.test.TestCase):
     (path,) = mnist_shift.generate(d, out, 'test', multi_targets=True,
                                    num_pairs=1)
     self.assertNotEmpty(read_records(path, ('label_1',)))
+
+  def test_progress_lines(self):
+    # Logged after each block (log_every < 0: every time), counting what
+    # was written so far of the whole.
+    out = self.create_tempdir().full_path
+    images = np.zeros([2001, 4, 4], np.uint8)
+    labels = np.arange(2001) % 10
+    path = os.path.join(out, 'single')
+    with mock.patch('sys.stdout', new_callable=io.StringIO) as printed:
+      mnist_shift.write_single(images, labels, 1, 0, path, log_every=-1)
+    self.assertEqual([re.sub(r', \d+ records/s$', '', line) for line in
+                      printed.getvalue().splitlines()],
+                     ['%s: %d/18009 records' % (path, done)
+                      for done in (9000, 18000, 18009)])
+    self.assertLen(read_records(path, ('label',)), 18009)
+    path = os.path.join(out, 'multi')
+    with mock.patch('sys.stdout', new_callable=io.StringIO) as printed:
+      (written,) = mnist_shift.write_multi(
+          images[:20], labels[:20], 1, 0, 2, path, 0,
+          np.random.RandomState(0), log_every=-1, block=7)
+    total = len(read_records(written, ('label_1',)))
+    self.assertBetween(total, 30, 40)
+    self.assertEqual([re.sub(r', \d+ pairs/s$', '', line) for line in
+                      printed.getvalue().splitlines()],
+                     ['%s: %d/%d pairs' % (path, done, total)
+                      for done in list(range(7, total, 7)) + [total]])
 
   def test_bad_split(self):
     with self.assertRaisesRegex(errors.DataError, '--split must be one of'):
