@@ -281,6 +281,18 @@ class ShiftTest(tf.test.TestCase):
         r'without replacement from only 20 images$'):
       mnist_shift.choose_partners(labels, 11, np.random.RandomState(2))
 
+  def test_every_image_is_an_equally_likely_candidate(self):
+    # Labels 0, 1, 0, 1; one pair each: 2 candidates of 4. Base 1's partner
+    # is the first of its candidates of label 0: image 0 or 2, each with
+    # probability 5/12 (neither drawn: 1/6). 400 draws: 0.417 +- 0.025.
+    labels = np.array([0, 1, 0, 1])
+    rng = np.random.RandomState(0)
+    partners = np.array([mnist_shift.choose_partners(labels, 1, rng)[1, 0]
+                         for _ in range(400)])
+    self.assertBetween(np.mean(partners == 0), 0.33, 0.51)
+    self.assertBetween(np.mean(partners == 2), 0.33, 0.51)
+    self.assertBetween(np.mean(partners == -1), 0.09, 0.25)
+
   def test_bad_arguments_are_one_line(self):
     d = testdata.write_mnist(self.create_tempdir().full_path)
     out = self.create_tempdir().full_path
