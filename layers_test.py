@@ -292,26 +292,39 @@ class DefaultsAndPathsTest(tf.test.TestCase, parameterized.TestCase):
   """The layers' defaults and the code paths the model tests do not reach."""
 
   def test_defaults(self):
-    def defaults(function):
-      return {k: p.default for k, p in inspect.signature(
-          function).parameters.items() if p.default is not p.empty}
-    # The original's input_atoms/output_atoms/stride/kernel_size/padding;
-    # 3 routing iterations and no leak, as its default hparams.
-    self.assertEqual(defaults(layers.Capsule), dict(
-        input_atoms=8, output_atoms=8, num_routing=3, leaky=False))
-    self.assertEqual(defaults(layers.ConvSlimCapsule), dict(
-        input_atoms=8, output_atoms=8, stride=2, kernel_size=5,
-        padding='SAME', num_routing=3, leaky=False))
-    self.assertEqual(defaults(layers.evaluate), dict(scope=None,
-                                                     loss_type='margin'))
-    self.assertEqual(defaults(layers.Dense), dict(activation=None,
-                                                  stddev=0.1))
+    # Built with only the required arguments (behaviour, not signatures:
+    # a signature would not show a changed default). The original's
+    # input_atoms/output_atoms=8, stride 2, kernel 5, SAME padding; routing
+    # as the default hparams: 3 iterations, no leak.
     tf.random.set_seed(1)
+    capsule = layers.Capsule(3, 2, 'capsule2')
+    self.assertEqual(capsule.weights.shape.as_list(), [3, 8, 16])
+    x = tf.random.stateless_normal([2, 3, 8], seed=[1, 2])
+    votes = np.einsum('bia,iao->bio', x.numpy(), capsule.weights.numpy())
+    self.assertAllClose(capsule(x), _numpy_routing(
+        votes.reshape(2, 3, 2, 8), capsule.biases.numpy(), 3, False),
+                        rtol=1e-5, atol=1e-6)
+    conv = layers.ConvSlimCapsule(1, 2, 'conv_capsule1')
+    self.assertEqual(conv.weights.shape.as_list(), [5, 5, 8, 16])
+    x = tf.random.stateless_normal([2, 1, 8, 7, 7], seed=[3, 4])
+    nhwc = tf.reshape(tf.transpose(x, [0, 1, 3, 4, 2]), [2, 7, 7, 8])
+    out = tf.nn.conv2d(nhwc, conv.weights, 2, 'SAME')  # [2, 4, 4, 16]
+    votes = tf.transpose(tf.reshape(out, [2, 1, 4, 4, 2, 8]),
+                         [0, 1, 4, 5, 2, 3]).numpy()
+    self.assertAllClose(conv(x), _numpy_routing(
+        votes, conv.biases.numpy(), 3, False), rtol=1e-5, atol=1e-6)
+    # evaluate's default loss is the margin loss: (0.08 + 0.04) / 2 here.
+    loss, _, _ = layers.evaluate(tf.constant([[0.5, 0.5]]),
+                                 tf.constant([[1.0, 0.0]]), 1)
+    self.assertAllClose(loss, 0.06)
     w = layers.weight_variable([200, 200]).numpy()  # stddev 0.1 truncated.
     self.assertAllClose(w.std(), 0.088, atol=0.003)
     self.assertEqual(w.dtype, np.float32)
     self.assertAllClose(layers.Dense(300, 200, 'd').weights.numpy().std(),
                         0.088, atol=0.003)
+    self.assertAllClose(layers.Dense(300, 200, 'd', stddev=0.05)
+                        .weights.numpy().std(), 0.044, atol=0.002)
+    self.assertAllClose(layers.Dense(3, 2, 'd').biases, [0.1, 0.1])
 
   @parameterized.parameters(1, 3)
   def test_leaky_capsule_layer(self, num_routing):
