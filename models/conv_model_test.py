@@ -42,6 +42,8 @@ class ConvModelTest(tf.test.TestCase):
       logits = m.inference({'images': np.zeros([2, 2 * size * size],
                                                np.float32)}).logits
       self.assertEqual(logits.shape, (2, 7))
+    self.assertEqual(conv_model.ConvModel(hparams_lib.default_hparams(), 28,
+                                          1, 10, 2, **widths).num_targets, 2)
     with self.assertRaisesRegex(ValueError, '^images of 12x12 are too small '
                                 'for the baseline with padding VALID$'):
       conv_model.ConvModel(hparams_lib.default_hparams(), 12, 1, 10, **widths)
