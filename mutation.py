@@ -71,7 +71,10 @@ def _config(module, tests):
   lines += ['    ' + t for t in tests]
   lines += ['pytest_add_cli_args =', '    -p', '    no:cacheprovider',
             'process_isolation = forkserver', 'forkserver_warmup = import',
-            'preload_modules_file = ' + PRELOAD_FILE]
+            'preload_modules_file = ' + PRELOAD_FILE,
+            # Which tests reach which function is measured afresh each run:
+            # mutmut's reuse of it across git revisions kept stale maps.
+            'use_git_change_detection = false']
   return '\n'.join(lines) + '\n'
 
 
