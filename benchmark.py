@@ -358,6 +358,7 @@ def main(argv):
   # pylint: enable=g-import-not-at-top
   if FLAGS.deterministic:
     tf.config.experimental.enable_op_determinism()
+    tf.random.set_seed(0)  # Random ops need one then.
   source = None
   if FLAGS.data_dir:  # Bad files fail here, before any timing.
     try:

@@ -153,6 +153,9 @@ def _configure_devices(evaluating_continuously):
     tf.config.experimental.set_memory_growth(gpu, True)
   if FLAGS.deterministic:
     tf.config.experimental.enable_op_determinism()
+    # Random ops then need a global seed: evaluation builds its model (then
+    # restores it) before anything else sets one.
+    tf.random.set_seed(FLAGS.seed)
   threads = FLAGS.cpu_threads or (1 if evaluating_continuously else 0)
   if threads:
     tf.config.threading.set_intra_op_parallelism_threads(threads)

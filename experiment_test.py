@@ -115,6 +115,12 @@ class ExperimentCliTest(tf.test.TestCase):
     self.assertNotAllClose(
         saved[0]['model/digit_capsules/weights/.ATTRIBUTES/VARIABLE_VALUE'],
         saved[2]['model/digit_capsules/weights/.ATTRIBUTES/VARIABLE_VALUE'])
+    # Evaluation too: the same count, printed by each run of the command.
+    counts = [_wrong(run_experiment(
+        '--data_dir=' + data, '--train=false', '--eval_size=7',
+        '--checkpoint=' + os.path.join(tmp, 'run0', 'train', 'model.ckpt-2'),
+        '--deterministic').stdout) for _ in range(2)]
+    self.assertEqual(counts[0], counts[1])
 
   def test_train_evaluate_ensemble_resume(self):
     tmp = self.create_tempdir().full_path
