@@ -17,7 +17,8 @@ testing.split_cpu()
 
 def pytest_configure(config):
   config.addinivalue_line(
-      'markers', 'slow: a test of a minute or more (the kill -9 soak, the '
+      'markers', 'slow: a whole-program test of half a minute or more (the '
+      'kill -9 soak, two deterministic runs, the '
       'two-worker run, CIFAR-10 memory); skip them locally with '
       '`pytest -m "not slow"`. CI runs everything.')
 
