@@ -36,35 +36,40 @@ def define_flags():
                       'PREFIX_training_loss.csv.')
 
 
-def curves(summary_dir):
-  """(test [(step, error %)], train [(step, total_loss)]) of one run."""
+def _test_counts(summary_dir):
+  """[(step, wrong, correct)] of the validation job's evaluations."""
   from runner import events  # pylint: disable=g-import-not-at-top
   test = events.read_scalars(os.path.join(summary_dir, 'test'))
-  train = events.read_scalars(os.path.join(summary_dir, 'train'))
   wrong = dict(test.get('wrong_prediction', []))
   correct = dict(test.get('correct_prediction', []))
-  errors = [(step, 100.0 * wrong[step] / (wrong[step] + correct[step]))
-            for step in sorted(wrong) if step in correct]
-  return errors, sorted(train.get('total_loss', []))
+  return [(step, wrong[step], correct[step]) for step in sorted(wrong)
+          if step in correct]
+
+
+def _train_loss(summary_dir):
+  from runner import events  # pylint: disable=g-import-not-at-top
+  train = events.read_scalars(os.path.join(summary_dir, 'train'))
+  return sorted(train.get('total_loss', []))
+
+
+def curves(summary_dir):
+  """(test [(step, error %)], train [(step, total_loss)]) of one run."""
+  errors = [(step, 100.0 * wrong / (wrong + correct))
+            for step, wrong, correct in _test_counts(summary_dir)]
+  return errors, _train_loss(summary_dir)
 
 
 def write_csv(summary_dir, prefix):
   """The run's curves as two CSV files; returns their paths."""
-  from runner import events  # pylint: disable=g-import-not-at-top
-  test = events.read_scalars(os.path.join(summary_dir, 'test'))
-  wrong = dict(test.get('wrong_prediction', []))
-  correct = dict(test.get('correct_prediction', []))
-  _, train = curves(summary_dir)
   validation = ['step,test_wrong,test_error_percent'] + [
-      '%d,%d,%.2f' % (step, wrong[step],
-                      100.0 * wrong[step] / (wrong[step] + correct[step]))
-      for step in sorted(wrong) if step in correct]
+      '%d,%d,%.2f' % (step, wrong, 100.0 * wrong / (wrong + correct))
+      for step, wrong, correct in _test_counts(summary_dir)]
   loss = ['step,total_loss'] + ['%d,%.6f' % (step, value)
-                                for step, value in train]
+                                for step, value in _train_loss(summary_dir)]
+  os.makedirs(os.path.dirname(prefix) or '.', exist_ok=True)
   paths = []
   for suffix, lines in (('_validation.csv', validation),
                         ('_training_loss.csv', loss)):
-    os.makedirs(os.path.dirname(prefix) or '.', exist_ok=True)
     with open(prefix + suffix, 'w') as f:
       f.write('\n'.join(lines) + '\n')
     paths.append(prefix + suffix)

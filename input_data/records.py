@@ -141,18 +141,17 @@ def numbered_records(path):
 
 def locate_damage(paths, parse, chunk=1024):
   """'record I of PATH: what is wrong' for the first record of the files
-  that does not read or parse (parse: serialized -> anything, failing on
-  a bad record), or None. Reads every file up to the damage: for errors
-  the pipeline itself cannot place (a record cut short, a bad checksum, a
-  record that is not an Example)."""
+  that does not read or parse (parse: serialized -> tensors, failing on a
+  bad record), or None. Reads every file up to the damage, a chunk of
+  records at a time, then the chunk that failed record by record: for
+  errors the pipeline itself cannot place (a record cut short, a bad
+  checksum, a record that is not an Example)."""
   for path in paths:
     read = 0
     try:
-      for batch in tf.data.TFRecordDataset(path).batch(chunk):
-        read += int(tf.shape(batch)[0])
-        tf.map_fn(parse, batch, fn_output_signature=tf.int32)
+      for _ in tf.data.TFRecordDataset(path).map(parse).batch(chunk):
+        read += chunk  # Whole chunks: only the last one can be short.
     except tf.errors.OpError:
-      read = max(read - chunk, 0)  # Damage in this chunk: one by one.
       try:
         for record in tf.data.TFRecordDataset(path).skip(read):
           parse(record)
