@@ -71,6 +71,7 @@ def main(argv):
   from input_data import errors
   from input_data import idx
   from runner import export
+  from runner import files
   from runner import tflite
   try:
     export.check_saved_model(FLAGS.saved_model, '--saved_model')
@@ -80,7 +81,7 @@ def main(argv):
       images = images[:FLAGS.num_examples, :, :, None]  # [n, 28, 28, 1]
       labels = labels[:FLAGS.num_examples]
     content = tflite.convert(FLAGS.saved_model, FLAGS.quantize)
-    export.write_file(FLAGS.output, content)  # Whole, or not at all.
+    files.write_whole(FLAGS.output, content)  # Whole, or not at all.
     print('wrote %s: %s bytes (%s weights)' % (
         FLAGS.output, format(len(content), ','),
         'int8' if FLAGS.quantize == 'dynamic' else 'float32'))

@@ -15,6 +15,7 @@ import os
 from typing import Any, Optional
 
 from models import hparams as hparams_lib
+from runner import files
 from runner.errors import ExperimentError
 
 CONFIG_FILE = 'config.json'
@@ -180,11 +181,7 @@ def save(config, train_dir, step, changed=None):
     resumes.append({'step': step, 'changed': {
         k: list(v) for k, v in sorted((changed or {}).items())}})
   data = dict(config.to_dict(), resumes=resumes)
-  temporary = '%s.tmp-%d' % (path, os.getpid())
-  with open(temporary, 'w') as f:
-    json.dump(data, f, indent=2, sort_keys=True)
-  os.replace(temporary, path)
-  return path
+  return files.write_whole(path, json.dumps(data, indent=2, sort_keys=True))
 
 
 def trial_checkpoints(pattern, num_trials):

@@ -6,7 +6,6 @@ evaluate_continuously: the validation job: evaluates each new checkpoint of
                        a training directory as it appears.
 """
 
-import datetime
 import json
 import os
 import time
@@ -21,6 +20,7 @@ from models.layers import layers
 from runner import checkpoints
 from runner import config as config_lib
 from runner import export
+from runner import files
 from runner import registry
 from runner import summaries
 from runner.errors import damaged_data
@@ -134,9 +134,7 @@ def results_path(config, paths):
 def write_result(path, result):
   """Appends one evaluation's numbers as a JSON line (with the time), for
   scripts and result tables to read instead of the printed lines."""
-  now = datetime.datetime.now(datetime.timezone.utc)
-  line = json.dumps(dict(time=now.strftime('%Y-%m-%d %H:%M:%S UTC'),
-                         **result), sort_keys=True)
+  line = json.dumps(dict(time=files.utc_time(), **result), sort_keys=True)
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
   with open(path, 'a') as f:
     f.write(line + '\n')

@@ -80,20 +80,6 @@ def export_saved_model(model, directory):
   return directory
 
 
-def write_file(path, content):
-  """Writes bytes to path through a temporary name renamed when whole: a
-  failed write (a full disk) leaves path as it was."""
-  temporary = '%s.tmp-%d' % (path, os.getpid())
-  try:
-    with open(temporary, 'wb') as f:
-      f.write(content)
-    os.replace(temporary, path)
-  finally:
-    if os.path.lexists(temporary):
-      os.remove(temporary)
-  return path
-
-
 def check_saved_model(directory, flag):
   """Raises ValueError naming flag unless directory holds a SavedModel."""
   if not os.path.isfile(os.path.join(directory, 'saved_model.pb')):

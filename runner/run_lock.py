@@ -15,7 +15,6 @@ Imports no TensorFlow.
 """
 
 import contextlib
-import datetime
 import errno
 import fcntl
 import json
@@ -24,6 +23,7 @@ import socket
 
 from absl import logging
 
+from runner import files
 from runner.errors import ExperimentError
 
 LOCK_FILE = 'trainer.lock'
@@ -66,11 +66,10 @@ def hold(train_dir):
       logging.warning('cannot lock %s (%s): nothing stops a second trainer '
                       'on this run directory', path, e.strerror)
     else:
-      since = datetime.datetime.now(datetime.timezone.utc)
       os.ftruncate(fd, 0)
       os.pwrite(fd, json.dumps({
           'pid': os.getpid(), 'host': socket.gethostname(),
-          'since': since.strftime('%Y-%m-%d %H:%M:%S UTC')}).encode(), 0)
+          'since': files.utc_time()}).encode(), 0)
     yield path
   finally:
     os.close(fd)  # Releases the lock.

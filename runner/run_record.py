@@ -14,13 +14,14 @@ Training writes two files in summary_dir/train (the chief only):
 Imports no TensorFlow at module level.
 """
 
-import datetime
 import json
 import os
 import platform
 import socket
 import subprocess
 import sys
+
+from runner import files
 
 RUN_FILE = 'run.json'
 FLAGS_FILE = 'flags.txt'
@@ -70,13 +71,6 @@ def environment():
   }
 
 
-def _write_atomically(path, text):
-  temporary = '%s.tmp-%d' % (path, os.getpid())
-  with open(temporary, 'w') as f:
-    f.write(text)
-  os.replace(temporary, path)
-
-
 def record_start(train_dir, step, command=None, flag_lines=None):
   """Appends this start to run.json and writes flags.txt (when given)."""
   path = os.path.join(train_dir, RUN_FILE)
@@ -87,13 +81,12 @@ def record_start(train_dir, step, command=None, flag_lines=None):
         starts = json.load(f).get('starts', [])
     except ValueError:
       starts = []  # A damaged record is replaced, never fatal.
-  now = datetime.datetime.now(datetime.timezone.utc)
   starts.append(dict(
-      time=now.strftime('%Y-%m-%d %H:%M:%S UTC'), step=step,
+      time=files.utc_time(), step=step,
       command=list(command if command is not None else sys.argv),
       **environment()))
-  _write_atomically(path, json.dumps({'starts': starts}, indent=2) + '\n')
+  files.write_whole(path, json.dumps({'starts': starts}, indent=2) + '\n')
   if flag_lines is not None:
-    _write_atomically(os.path.join(train_dir, FLAGS_FILE),
+    files.write_whole(os.path.join(train_dir, FLAGS_FILE),
                       ''.join(line + '\n' for line in flag_lines))
   return path

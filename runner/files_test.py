@@ -1,0 +1,34 @@
+"""Tests of runner/files.py: files written whole or not at all."""
+
+import os
+
+import tensorflow as tf
+
+from runner import files
+
+
+class FilesTest(tf.test.TestCase):
+
+  def test_a_file_write_that_fails_keeps_the_old_file(self):
+    out = self.create_tempdir().full_path
+    path = os.path.join(out, 'model.tflite')
+    files.write_whole(path, b'old')
+    # The temporary name, pointed at /dev/full: a real ENOSPC.
+    os.symlink('/dev/full', '%s.tmp-%d' % (path, os.getpid()))
+    with self.assertRaises(OSError):
+      files.write_whole(path, b'new' * 100000)
+    with open(path, 'rb') as f:
+      self.assertEqual(f.read(), b'old')
+    self.assertEqual(os.listdir(out), ['model.tflite'])
+
+  def test_text_and_the_time_stamp(self):
+    path = os.path.join(self.create_tempdir().full_path, 'a.txt')
+    files.write_whole(path, 'text\n')
+    with open(path) as f:
+      self.assertEqual(f.read(), 'text\n')
+    self.assertRegex(files.utc_time(),
+                     r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$')
+
+
+if __name__ == '__main__':
+  tf.test.main()
