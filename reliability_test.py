@@ -22,6 +22,7 @@ import tensorflow as tf
 from input_data import records
 from input_data import source as source_lib
 from input_data import testdata
+from input_data.mnist import mnist_input_record
 from input_data.mnist import mnist_shift
 from models import testing
 from runner import checkpoints
@@ -245,6 +246,23 @@ class DeterminismTest(tf.test.TestCase):
       self.assertCountEqual(resumed, whole)
       for name in whole:
         self.assertAllEqual(resumed[name], whole[name], msg=name)
+
+  def test_a_resumed_run_on_shards_continues_the_same_records(self):
+    # MultiMNIST shards: 14 pairs in 4 shards, read in windows of 3; batch
+    # 4. Stopped at step 3 (mid shard) and 5 (in the second epoch).
+    d = testdata.write_mnist(self.create_tempdir().full_path, 10, 7)
+    paths = mnist_shift.generate(d, d, 'test', shift=2, pad=4,
+                                 multi_targets=True, num_pairs=2, max_shard=4)
+    source = mnist_input_record.MultiMnistSource(
+        '%s@%d' % (paths[0].rsplit('-', 3)[0], len(paths)), window=3)
+    config = config_lib.RunConfig(
+        num_targets=2, save_step=1, batch_size=4, seed=5,
+        model_widths=testing.TINY['capsule'], log_every_secs=1e9)
+    whole = self._variables_after(config, source, [7])
+    resumed = self._variables_after(config, source, [3, 5, 7])
+    self.assertCountEqual(resumed, whole)
+    for name in whole:
+      self.assertAllEqual(resumed[name], whole[name], msg=name)
 
   def test_two_replicas_resume_the_same_stream(self):
     d = testdata.write_mnist(self.create_tempdir().full_path, 20, 4)

@@ -1,12 +1,14 @@
-"""A data source over a finite dataset of (image, label) examples.
+"""The interface every reader returns, and the training stream they share.
 
-The pipeline order, and why:
-  parse -> cache       decoded uint8 examples kept in memory after epoch 1
-  -> shuffle(all)      a uniform order over the whole split, new each epoch
-  -> repeat
-  -> zip(seeds) -> map(preprocess, AUTOTUNE)   augmentation after the cache
-                       so every epoch draws new distortions; stateless seeds
-                       make it reproducible whatever the parallelism
+The training pipeline order, and why:
+  parse once -> memory  the decoded uint8 split, read before the first step
+  -> positional stream  (index, element seed): each epoch a uniform
+                        permutation drawn from (seed, epoch), each element's
+                        stateless seed from (seed, position); a resumed run
+                        asks for the stream from where it stopped
+  -> map(gather + augment, AUTOTUNE)   augmentation after the memory so
+                        every epoch draws new distortions; stateless seeds
+                        make it reproducible whatever the parallelism
   -> batch -> prefetch
 Evaluation: parse -> first eval_size -> preprocess -> batch (the last one
 partial) -> prefetch, in file order.
@@ -41,11 +43,9 @@ class DataSource(Protocol):
     """Endless shuffled, augmented batches (per replica with a
     tf.distribute.InputContext); reproducible for a seed.
 
-    start: the examples this pipeline already gave (a resumed run). The
-    in-memory sources continue exactly the stream of an uninterrupted run
-    (order and augmentation are functions of seed and position); the
-    streamed ones (records read through a shuffle buffer) start a new
-    order from (seed, start)."""
+    start: the examples this pipeline already gave (a resumed run): every
+    source continues exactly the stream of an uninterrupted run (order and
+    augmentation are functions of seed and position)."""
 
   def eval_dataset(self, batch_size, eval_size):
     """The first eval_size examples in order, the last batch partial."""
@@ -71,10 +71,7 @@ def positional_stream(n, seed, input_context=None, start=0):
   (seed, q * pipelines + id). Both are functions of the position, so a run
   resumed at `start` continues the very stream an uninterrupted run reads.
   """
-  pipelines, pipeline = 1, 0
-  if input_context is not None:
-    pipelines = input_context.num_input_pipelines
-    pipeline = input_context.input_pipeline_id
+  pipelines, pipeline = pipeline_share(input_context)
   indices = tf.range(pipeline, n, pipelines, dtype=tf.int64)
   share = (n - pipeline + pipelines - 1) // pipelines
   if share < 1:
@@ -92,25 +89,78 @@ def positional_stream(n, seed, input_context=None, start=0):
   return tf.data.Dataset.zip(order, seeds)
 
 
-def resumed_seed(seed, start):
-  """The shuffle seed of a stream that cannot start at a position (records
-  through a shuffle buffer): a new order for each resume."""
-  return seed * 1000003 + start
+def pipeline_share(input_context):
+  """(number of input pipelines, this one's id)."""
+  if input_context is None:
+    return 1, 0
+  return input_context.num_input_pipelines, input_context.input_pipeline_id
 
 
-def shuffled_with_seeds(ds, buffer_size, seed, input_context=None,
-                        cache=False):
-  """The training prefix of the streamed sources: (shard) -> (cache) ->
-  shuffle(buffer_size) -> repeat, each element paired with its own
-  stateless seed [2] for the augmentation that follows."""
-  if input_context is not None:
-    ds = ds.shard(input_context.num_input_pipelines,
-                  input_context.input_pipeline_id)
-  if cache:
-    ds = ds.cache()
-  ds = ds.shuffle(buffer_size, seed=seed,
-                  reshuffle_each_iteration=True).repeat()
-  return tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed).batch(2))
+def _shard_order(num_shards, seed, epoch):
+  """The shards' order in an epoch: a permutation drawn from (seed, epoch)
+  alone (the same in tf.data and eagerly)."""
+  return tf.random.experimental.stateless_shuffle(
+      tf.range(num_shards, dtype=tf.int64),
+      seed=tf.stack([tf.constant(seed, tf.int64),
+                     tf.cast(epoch, tf.int64)]))
+
+
+def locate(paths, seed, start, count):
+  """(epoch, shards of it already read, records read of the next one): where
+  position `start` is in the stream of positional_shards. count(path) gives
+  a shard's records; only the shards before `start` are counted (all of
+  them once `start` is past the first epoch)."""
+  epoch, left = 0, start
+  while True:
+    for rank, shard in enumerate(_shard_order(len(paths), seed, epoch)):
+      records_in_shard = count(paths[int(shard)])
+      if left < records_in_shard:
+        return epoch, rank, left
+      left -= records_in_shard
+    total = sum(count(path) for path in paths)  # All counted by now.
+    if total == 0:
+      raise errors.DataError('%s: no records' % ', '.join(paths))
+    epoch, left = epoch + 1 + left // total, left % total
+
+
+def positional_shards(paths, seed, window, position):
+  """(path, index in the file, serialized record) of an endless training
+  stream over record files too large for memory, from `position` (what
+  `locate` gives for the examples already read).
+
+  Epoch e reads every shard once, in an order drawn from (seed, e); each
+  shard in windows of `window` consecutive records, each window in a
+  permutation drawn from (seed, e, shard, window). Like a shuffle buffer of
+  `window` records, but every draw is a function of the position: a
+  resumed run reads the same records in the same order as one that never
+  stopped, and it reopens only one shard to get there.
+  """
+  epoch, rank, offset = position
+  path_list = tf.constant(paths)
+
+  def shards_of(e):  # (epoch, shard) in the epoch's order
+    order = _shard_order(len(paths), seed, e)
+    return tf.data.Dataset.from_tensor_slices((tf.fill([len(paths)], e),
+                                               order))
+
+  def records_of(e, shard):
+    path = tf.gather(path_list, shard)
+    shard_seed = tf.random.experimental.stateless_fold_in(
+        tf.stack([tf.constant(seed, tf.int64), e]), shard)
+
+    def shuffled(w, window_records):  # [n] serialized records
+      n = tf.shape(window_records, out_type=tf.int64)[0]
+      order = tf.random.experimental.stateless_shuffle(
+          tf.range(n), tf.random.experimental.stateless_fold_in(shard_seed,
+                                                                w))
+      return (tf.fill([n], path), w * window + order,
+              tf.gather(window_records, order))
+    # One window read ahead while the one before it is consumed.
+    return tf.data.TFRecordDataset(path).batch(window).enumerate().map(
+        shuffled).prefetch(1).unbatch()
+
+  ds = tf.data.Dataset.range(epoch, _ENDLESS).flat_map(shards_of).skip(rank)
+  return ds.flat_map(records_of).skip(offset)
 
 
 def one_target_features(image, label, num_classes):
@@ -122,11 +172,18 @@ def one_target_features(image, label, num_classes):
 
 
 class ExampleSource:
-  """Train/eval pipelines over `make_examples()` (see the module doc).
+  """Train/eval pipelines over `make_examples()`, a split small enough to
+  hold in memory (see the module doc).
+
+  Training reads the whole split once into memory (decoded uint8, as the
+  cache held it), then draws the positional stream over it
+  (positional_stream): each epoch a uniform permutation, the distribution of
+  a shuffle buffer as large as the split, and a resumed run continues the
+  very stream of an uninterrupted one.
 
   Args:
     make_examples: () -> tf.data.Dataset of (image uint8 [h, w, c], label).
-    num_examples: size of the split (the shuffle buffer).
+    num_examples: size of the split.
     info: DatasetInfo of the preprocessed examples.
     train_fn: (image, seed [2]) -> float image [h', w', c], augmented.
     eval_fn: image -> float image [h', w', c].
@@ -141,18 +198,28 @@ class ExampleSource:
     self.train_fn = train_fn
     self.eval_fn = eval_fn
     self.describe = describe
+    self._memory = None
 
   def _features(self, image, label):
     return one_target_features(augment.depth_major(image), label,
                                self.info.num_classes)
 
+  def _in_memory(self):
+    """(images uint8 [n, h, w, c], labels [n]): the split, read once."""
+    if self._memory is None:
+      self._memory = self.make_examples().batch(
+          self.num_examples).get_single_element()
+    return self._memory
+
   def train_dataset(self, batch_size, seed, input_context=None, start=0):
-    ds = shuffled_with_seeds(self.make_examples(), self.num_examples,
-                             resumed_seed(seed, start), input_context,
-                             cache=True)
-    ds = ds.map(lambda example, s: self._features(
-        self.train_fn(example[0], s), example[1]),
-                num_parallel_calls=tf.data.AUTOTUNE)
+    images, labels = self._in_memory()
+
+    def example(index, element_seed):
+      image = self.train_fn(tf.gather(images, index), element_seed)
+      return self._features(image, tf.gather(labels, index))
+
+    ds = positional_stream(self.num_examples, seed, input_context, start)
+    ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=True).prefetch(
         tf.data.AUTOTUNE)
 

@@ -40,6 +40,25 @@ class Cifar10Test(tf.test.TestCase):
     green = tf.reshape(batches[0]['images'][0], [3, 24, 24])[1]
     self.assertEqual(int(tf.argmax(tf.reshape(green, [-1]))), 1 * 24 + 3)
 
+  def test_the_training_stream_resumes_where_it_stopped(self):
+    root = testdata.write_cifar(self.create_tempdir().full_path)
+    train = cifar10_input.cifar10_source(root, 'train')
+
+    def stream(start, count):
+      it = iter(train.train_dataset(1, 4, start=start))
+      return [next(it) for _ in range(count)]
+    whole = stream(0, 40)  # 2.7 epochs of 15.
+    for start in (7, 15, 22):  # Mid epoch, on its end, in epoch 2.
+      for a, b in zip(whole[start:], stream(start, 40 - start)):
+        for key in a:  # The same crops, flips and brightness: same images.
+          self.assertAllEqual(a[key], b[key], msg='start %d, %s' % (start, key))
+    labels = [int(b['recons_label'][0]) for b in whole]
+    # Each epoch every image once: images 0..14 of the data_batch files,
+    # labels index % 10.
+    for epoch in (labels[:15], labels[15:30]):
+      self.assertCountEqual(epoch, [i % 10 for i in range(15)])
+    self.assertNotEqual(labels[:15], labels[15:30])
+
   def test_bad_files(self):
     root = testdata.write_cifar(self.create_tempdir().full_path)
     os.remove(os.path.join(root, 'data_batch_3.bin'))

@@ -179,13 +179,20 @@ def _two_target_features(serialized, num_pixels, num_classes, where=()):
 
 
 class MultiMnistSource:
-  """MultiMNIST pairs streamed from `PREFIX@N` shards (too many for memory)."""
+  """MultiMNIST pairs streamed from `PREFIX@N` shards (too many for memory).
 
-  SHUFFLE_BUFFER = 100000  # About 400 MB of parsed 36x36 pair features.
+  Training reads source.positional_shards: every shard once an epoch in a
+  new order, each in shuffled windows of `window` records (the generator
+  already spread the pairs randomly over the shards); a resumed run counts
+  the records of the shards it had read, once, to continue where it
+  stopped.
+  """
+
+  WINDOW = 100000  # Records shuffled together: about 400 MB of 36x36 pairs.
 
   num_examples = None  # Not counted: the paper's sets have 10M-60M pairs.
 
-  def __init__(self, pattern):
+  def __init__(self, pattern, window=WINDOW):
     self.describe = pattern
     self.paths = records.expand_pattern(pattern)
     height, width, depth = records.first_record_shape(self.paths[0],
@@ -194,6 +201,13 @@ class MultiMnistSource:
       raise errors.DataError('%s: %dx%dx%d images, expected square, depth 1' %
                              (self.paths[0], height, width, depth))
     self.info = DatasetInfo(height, 1, 10, 2)
+    self.window = window
+    self._counts = {}  # Records of each shard a resume passed.
+
+  def _count(self, path):
+    if path not in self._counts:
+      self._counts[path] = records.count_records([path])
+    return self._counts[path]
 
   def _parse(self, ds):
     """(path, index, record) -> features; a record of the wrong size names
@@ -211,18 +225,13 @@ class MultiMnistSource:
         _two_target_features(record, num_pixels, 10)))
 
   def train_dataset(self, batch_size, seed, input_context=None, start=0):
-    seed = source.resumed_seed(seed, start)  # Shards: a new order.
-    files = tf.data.Dataset.from_tensor_slices(self.paths)
-    if input_context is not None:
-      files = files.shard(input_context.num_input_pipelines,
-                          input_context.input_pipeline_id)
-    # New shard order each epoch, records of several shards interleaved, then
-    # a large buffer: the generator already spread pairs randomly over shards.
-    files = files.shuffle(len(self.paths), seed=seed).repeat()
-    ds = files.interleave(records.numbered_records,
-                          cycle_length=min(8, len(self.paths)),
-                          num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.shuffle(self.SHUFFLE_BUFFER, seed=seed)
+    pipelines, pipeline = source.pipeline_share(input_context)
+    paths = self.paths[pipeline::pipelines]  # This pipeline's shards.
+    if not paths:
+      raise errors.DataError('%s: %d shards cannot feed %d input pipelines' %
+                             (self.describe, len(self.paths), pipelines))
+    position = source.locate(paths, seed, start, self._count)
+    ds = source.positional_shards(paths, seed, self.window, position)
     ds = self._parse(ds).batch(batch_size, drop_remainder=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 

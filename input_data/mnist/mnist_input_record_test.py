@@ -3,6 +3,7 @@
 import collections
 import os
 import re
+import zlib
 
 import numpy as np
 import tensorflow as tf
@@ -11,6 +12,7 @@ from input_data import errors
 from input_data import idx
 from input_data import testdata
 from input_data import records
+from input_data import source as source_lib
 from input_data.mnist import mnist_input_record as reader
 from input_data.mnist import mnist_shift
 
@@ -196,7 +198,7 @@ class ResumeTest(tf.test.TestCase):
       for start in (6, 10, 14):  # Mid epoch, on a boundary, in epoch 2.
         for a, b in zip(whole[start // 2:], batches(start, 12 - start // 2)):
           for key in a:  # Same images (same shifts), same labels.
-            self.assertAllEqual(a[key], b[key], msg=(start, key))
+            self.assertAllEqual(a[key], b[key], msg='start %d, %s' % (start, key))
       # Each epoch is a permutation: every example (base) once in 10.
       labels = np.concatenate([b['recons_label'] for b in whole[:5]])
       self.assertAllEqual(np.sort(labels), np.sort(train_labels))
@@ -219,6 +221,89 @@ class ResumeTest(tf.test.TestCase):
     found = sorted(int(np.argmin(np.abs(flat - x).sum(1)))
                    for x in np.concatenate(seen))
     self.assertEqual(found, list(range(10)))
+
+
+class ShardResumeTest(tf.test.TestCase):
+  """MultiMNIST shards: 7 images x 2 pairs in shards of at most 4 records,
+  read in windows of 3."""
+
+  def setUp(self):
+    super().setUp()
+    idx_dir = testdata.write_mnist(self.create_tempdir().full_path,
+                                   n_train=10, n_test=7)
+    out = self.create_tempdir().full_path
+    self.paths = mnist_shift.generate(
+        idx_dir, out, 'test', shift=2, pad=4, multi_targets=True, num_pairs=2,
+        max_shard=4, seed=1)
+    self.counts = [sum(1 for _ in tf.data.TFRecordDataset(p))
+                   for p in self.paths]
+    self.pattern = '%s@%d' % (self.paths[0].rsplit('-', 3)[0],
+                              len(self.paths))
+
+  def _source(self):
+    return reader.MultiMnistSource(self.pattern, window=3)
+
+  def test_an_epoch_reads_each_shard_whole_in_shuffled_windows(self):
+    self.assertEqual(sum(self.counts), 14)
+    self.assertEqual(len(self.paths), 4)
+    stream = source_lib.positional_shards(self.paths, 5, 3, (0, 0, 0))
+    read = [(p.decode(), int(i)) for p, i, _ in
+            stream.take(2 * 14).as_numpy_iterator()]
+    for epoch in (read[:14], read[14:]):
+      # Every record of every shard once, a shard's records together, each
+      # window of 3 (0-2, 3-5, ...) in some order of its own records.
+      self.assertCountEqual(epoch, [(p, i) for p, c in
+                                    zip(self.paths, self.counts)
+                                    for i in range(c)])
+      at = 0
+      while at < 14:
+        path = epoch[at][0]
+        shard = epoch[at:at + self.counts[self.paths.index(path)]]
+        self.assertEqual({p for p, _ in shard}, {path})
+        windows = [sorted(i for _, i in shard[w:w + 3])
+                   for w in range(0, len(shard), 3)]
+        self.assertEqual(windows, [list(range(w, min(w + 3, len(shard))))
+                                   for w in range(0, len(shard), 3)])
+        at += len(shard)
+    self.assertNotEqual(read[:14], read[14:])  # Each epoch its own order.
+
+  def test_the_stream_from_a_position_is_the_stream_from_zero(self):
+    source = self._source()
+
+    def merged(start, count):
+      it = iter(source.train_dataset(1, 7, start=start))
+      return [zlib.crc32(next(it)["images"].numpy().tobytes())
+              for _ in range(count)]
+    whole = merged(0, 33)  # 2.4 epochs of 14.
+    # Mid-window, on a window's end, on a shard's end, at an epoch's end,
+    # in epoch 2 and 3.
+    for start in (1, 3, self.counts[0], 14, 19, 30):
+      self.assertEqual(merged(start, 33 - start), whole[start:], msg=start)
+    # Only the shards before the position were counted.
+    fresh = self._source()
+    epoch, rank, offset = source_lib.locate(fresh.paths, 7, 1, fresh._count)
+    self.assertEqual((epoch, offset), (0, 1))
+    self.assertEqual(rank, 0)
+    self.assertLen(fresh._counts, 1)
+
+  def test_input_pipelines_read_their_own_shards(self):
+    source = self._source()
+    for pipeline in (0, 1):
+      context = tf.distribute.InputContext(num_input_pipelines=2,
+                                           input_pipeline_id=pipeline)
+      share = sum(self.counts[pipeline::2])  # Shards 0 and 2, or 1 and 3.
+      batch = next(iter(source.train_dataset(share, 3, context)))
+      merged = [np.frombuffer(tf.train.Example.FromString(r).features.feature[
+          'merged_raw'].bytes_list.value[0], np.uint8)
+                for r in tf.data.TFRecordDataset(
+                    self.paths[pipeline::2]).as_numpy_iterator()]
+      self.assertAllClose(sorted(map(tuple, batch['images'].numpy())),
+                          sorted(map(tuple, np.array(merged) / 255.0)))
+    context = tf.distribute.InputContext(num_input_pipelines=5,
+                                         input_pipeline_id=4)
+    with self.assertRaisesRegex(errors.DataError, '^%s: 4 shards cannot feed '
+                                '5 input pipelines$' % re.escape(self.pattern)):
+      source.train_dataset(1, 3, context)
 
 
 class MultiOnTheFlyTest(tf.test.TestCase):
