@@ -1,0 +1,124 @@
+r"""The paper's results, one command each: runs a study and writes its report.
+
+  python reproduce.py --study=table1                   # CPU budget, 3 seeds
+  python reproduce.py --study=table1 --schedule=paper  # the authors' steps
+  python reproduce.py --study=table1 --gpus=0,1        # a run per GPU
+  python reproduce.py --study=table1 --dry_run         # print the commands
+  python reproduce.py --report                         # tables from records
+
+Studies (studies/catalog.py): table1, multimnist, affine, ensemble, fashion,
+smallnorb, cifar10. A study runs experiment.py (and the data generators) as
+subprocesses, printing each command; a finished run is skipped, an
+interrupted one continues (the same command again resumes it). Runs live in
+--root/STUDY/SCHEDULE/SETTING/seedN; when one is complete its record (a
+small JSON file of its commands, results, wall time and environment) is
+copied to --results_dir/records/STUDY/, and the report,
+--results_dir/STUDY.md and .csv, is regenerated from those records.
+"""
+
+import dataclasses
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+from studies import catalog
+from studies import report
+from studies import runs
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_enum('study', None, list(catalog.STUDIES), 'The study to run.')
+  flags.DEFINE_enum('schedule', 'budget', list(catalog.SCHEDULES),
+                    'budget: CPU-sized; paper: the authors\' steps and data.')
+  flags.DEFINE_integer('steps', None, 'Training steps of each run (default: '
+                       'the schedule\'s).')
+  flags.DEFINE_integer('seeds', None, 'Seeds per setting (default: the '
+                       'schedule\'s).')
+  flags.DEFINE_string('root', 'runs/studies', 'Where the runs and generated '
+                      'data go.')
+  flags.DEFINE_string('results_dir', 'docs/results', 'Where the records and '
+                      'reports go.')
+  flags.DEFINE_list('gpus', [], 'GPU ids: one run per GPU at a time '
+                    '(CUDA_VISIBLE_DEVICES); none: one run at a time.')
+  flags.DEFINE_boolean('dry_run', False, 'Print the commands it would run.')
+  flags.DEFINE_boolean('report', False, 'Only write the reports (of --study, '
+                       'or of every study with records) from the records.')
+  flags.DEFINE_string('mnist_dir', 'data/mnist', 'The MNIST IDX files.')
+  flags.DEFINE_string('fashion_dir', None, 'The Fashion-MNIST IDX files.')
+  flags.DEFINE_string('norb_dir', None, 'smallNORB records.')
+  flags.DEFINE_string('cifar_dir', None, 'The directory of '
+                      'cifar-10-batches-bin/.')
+  flags.DEFINE_string('affnist_dir', None, 'affNIST test .mat files (the '
+                      'affine study then scores them too).')
+
+
+def study_schedule(study, name, steps=None, seeds=None):
+  """The study's schedule with --steps and --seeds applied."""
+  schedule = study.schedules[name]
+  changes = {}
+  if steps is not None:
+    if steps < 1:
+      raise runs.StudyError('reproduce.py: --steps=%d must be >= 1' % steps)
+    changes.update(steps=steps, save_step=min(schedule.save_step, steps))
+  if seeds is not None:
+    if seeds < 1:
+      raise runs.StudyError('reproduce.py: --seeds=%d must be >= 1' % seeds)
+    changes['seeds'] = seeds
+  return dataclasses.replace(schedule, **changes)
+
+
+def run_study(name, schedule_name, dirs, results_dir, gpus=(), steps=None,
+              seeds=None, dry_run=False, out=sys.stdout):
+  """Runs what the study still lacks; returns the report's paths. Raises
+  StudyError (one line) when a run fails, after saving the records and the
+  report of the runs that finished."""
+  study = catalog.get(name, dirs, schedule_name)
+  schedule = study_schedule(study, schedule_name, steps, seeds)
+  planned = runs.plan(study, schedule_name, schedule, dirs.root)
+  runs.prepare(study.prepare, out, dry_run)
+  try:
+    runs.execute(planned, list(gpus) or [None], out, dry_run)
+  finally:
+    if not dry_run:
+      runs.copy_records(planned, os.path.join(results_dir, 'records',
+                                              study.name))
+      report.write(study, results_dir)
+  return [os.path.join(results_dir, study.name + ext)
+          for ext in ('.md', '.csv')]
+
+
+def main(argv):
+  del argv
+  dirs = catalog.DataDirs(
+      root=FLAGS.root, mnist=FLAGS.mnist_dir, fashion=FLAGS.fashion_dir,
+      norb=FLAGS.norb_dir, cifar=FLAGS.cifar_dir, affnist=FLAGS.affnist_dir)
+  try:
+    if FLAGS.report:
+      studies = ([catalog.get(FLAGS.study, report.REPORT_DIRS, 'budget')]
+                 if FLAGS.study else
+                 report.studies_with_records(FLAGS.results_dir))
+      for study in studies:
+        paths = report.write(study, FLAGS.results_dir)
+        print('wrote %s' % ', '.join(paths) if paths else
+              '%s: no records in %s' % (study.name, FLAGS.results_dir))
+      return 0
+    if not FLAGS.study:
+      raise runs.StudyError('reproduce.py: --study is required (one of %s)' %
+                            ', '.join(catalog.STUDIES))
+    paths = run_study(FLAGS.study, FLAGS.schedule, dirs, FLAGS.results_dir,
+                      FLAGS.gpus, FLAGS.steps, FLAGS.seeds, FLAGS.dry_run)
+  except (runs.StudyError, catalog.MissingData) as e:
+    sys.exit(str(e) if str(e).startswith('reproduce.py') else
+             'reproduce.py: %s' % e)
+  if not FLAGS.dry_run:
+    print('wrote %s' % ', '.join(paths))
+  return 0
+
+
+if __name__ == '__main__':
+  define_flags()
+  app.run(main)

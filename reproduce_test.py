@@ -1,0 +1,286 @@
+"""Tests of the studies: their commands, the report, and a real study run.
+
+The end-to-end test runs experiment.py as the studies do, on tiny IDX files
+with a small capsule model (one primary capsule type), a few steps each.
+"""
+
+import io
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from input_data import testdata
+from studies import catalog
+from studies import report
+from studies import runs
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def dry_run(*args):
+  proc = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'reproduce.py'), '--dry_run',
+       *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+  assert proc.returncode == 0, proc.stderr
+  return proc.stdout.splitlines()
+
+
+class CommandsTest(tf.test.TestCase):
+
+  def test_table1_budget_runs_the_authors_settings(self):
+    lines = dry_run('--study=table1', '--root=/r')
+    self.assertLen(lines, 5 * 3 * 2)  # Settings x seeds x (train, eval).
+    common = ('--data_dir=data/mnist --data_source=idx')
+    budget = '--mixed_precision=bfloat16 --deterministic'
+    self.assertEqual(lines[:2], [
+        'python experiment.py %s --model=baseline --hparams_override='
+        'loss_type=softmax %s --summary_dir=/r/table1/budget/baseline/seed0 '
+        '--max_steps=1000 --save_step=500 --seed=0 --log_every_secs=60'
+        % (common, budget),
+        'python experiment.py --model=baseline --hparams_override='
+        'loss_type=softmax %s %s --train=false --checkpoint=/r/table1/budget/'
+        'baseline/seed0/train/model.ckpt-1000' % (common, budget)])
+    # Seed 0 of every setting first, then seed 1, ...
+    overrides = [re.search(r'--hparams_override=(\S+)', line)
+                 for line in lines[:10:2]]
+    self.assertEqual([m and m.group(1) for m in overrides],
+                     ['loss_type=softmax', 'routing=1,remake=false',
+                      'routing=1', 'remake=false', None])
+    self.assertEqual(re.findall(r' --seed=(\d)', ' '.join(lines)),
+                     ['0'] * 5 + ['1'] * 5 + ['2'] * 5)
+
+  def test_paper_schedule_makes_the_records_first(self):
+    lines = dry_run('--study=table1', '--schedule=paper', '--root=/r',
+                    '--seeds=1')
+    self.assertEqual(lines[:2], [
+        'python input_data/mnist/mnist_shift.py --data_dir=data/mnist '
+        '--output_dir=/r/data/mnist_records --split=train --shift=2',
+        'python input_data/mnist/mnist_shift.py --data_dir=data/mnist '
+        '--output_dir=/r/data/mnist_records --split=test --shift=0'])
+    self.assertIn('--data_dir=/r/data/mnist_records --max_steps=300000 '
+                  '--save_step=1500', lines[2].replace(
+                      ' --model=baseline --hparams_override=loss_type=softmax '
+                      '--summary_dir=/r/table1/paper/baseline/seed0', ''))
+
+  def test_gpus_take_one_run_each(self):
+    lines = dry_run('--study=ensemble', '--root=/r', '--seeds=3',
+                    '--gpus=0,1', '--steps=20')
+    self.assertEqual([line.split()[0] for line in lines], [
+        'CUDA_VISIBLE_DEVICES=0', 'CUDA_VISIBLE_DEVICES=0',
+        'CUDA_VISIBLE_DEVICES=1', 'CUDA_VISIBLE_DEVICES=1',
+        'CUDA_VISIBLE_DEVICES=0', 'CUDA_VISIBLE_DEVICES=0',
+        'CUDA_VISIBLE_DEVICES=1'])
+    self.assertIn('--save_step=20 --seed=2', lines[4])
+    self.assertTrue(lines[6].endswith(
+        '--num_trials=3 --train=false --checkpoint=/r/ensemble/budget/'
+        'capsule/seed{}/train/model.ckpt-20'), lines[6])
+
+  def test_missing_data_is_one_line(self):
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'reproduce.py'),
+         '--study=cifar10'], capture_output=True, text=True, cwd=ROOT,
+        timeout=120)
+    self.assertEqual(proc.returncode, 1)
+    self.assertEqual(proc.stderr, 'reproduce.py: --study=cifar10 needs '
+                     '--cifar_dir (the directory of cifar-10-batches-bin/)\n')
+
+
+def _record(setting, seed, wrong, examples=10000, almost=None, steps=1000,
+            devices=('/device:CPU:0',), wall=(600.0, 30.0)):
+  name = 'ensemble' if seed is None else 'seed%d' % seed
+  return {
+      'run': 'table1/budget/%s/%s' % (setting, name), 'setting': setting,
+      'seed': seed, 'steps': steps, 'batch_size': 128,
+      'commands': ['python experiment.py --seed=%s' % seed],
+      'results': {'test': {'examples': examples, 'wrong': wrong,
+                           'almost_wrong': almost}},
+      'metrics': {'test': 'wrong'},
+      'wall_seconds': {'train': wall[0], 'eval': wall[1]},
+      'environment': {'devices': list(devices), 'cpu_count': 2}}
+
+
+class ReportTest(tf.test.TestCase):
+
+  def _write(self, records):
+    results = self.create_tempdir().full_path
+    for r in records:
+      path = os.path.join(results, 'records', 'table1', 'budget',
+                          '%s-%s.json' % (r['setting'], r['run'].split('/')[-1]))
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      with open(path, 'w') as f:
+        json.dump(r, f)
+    return results
+
+  def test_means_and_spreads_over_seeds(self):
+    wrong = {'routing3_recon': [70, 81, 76], 'baseline': [120, 131, 99]}
+    results = self._write([_record(s, i, w) for s, ws in wrong.items()
+                           for i, w in enumerate(ws)])
+    study = catalog.get('table1', report.REPORT_DIRS, 'budget')
+    md_path, csv_path = report.write(study, results)
+    with open(md_path) as f:
+      text = f.read()
+    for setting, ws in wrong.items():
+      percent = np.array(ws) / 100.0  # Of 10,000.
+      mean, sd = percent.mean(), percent.std(ddof=1)
+      label = {'routing3_recon': 'capsule, 3 routing, + reconstruction',
+               'baseline': 'baseline CNN, cross-entropy'}[setting]
+      paper = {'routing3_recon': '0.25 ± 0.005', 'baseline': '0.39'}[setting]
+      self.assertIn('| %s | %.2f ± %.2f | %s | 3 | 1,000 | 2.1 | 2 CPU cores '
+                    '| 10.5 min |' % (label, mean, sd, paper), text)
+    # Rows in the paper's order; settings without records left out.
+    self.assertLess(text.index('baseline CNN'), text.index('capsule, 3'))
+    self.assertNotIn('1 routing', text.split('```')[0])
+    with open(csv_path) as f:
+      lines = f.read().splitlines()
+    self.assertEqual(lines[0], 'study,schedule,setting,test,metric,n,mean,sd,'
+                     'values,paper,steps,epochs,hardware,wall_minutes')
+    self.assertEqual(lines[1], 'table1,budget,"baseline CNN, cross-entropy",'
+                     'test,wrong,3,1.1667,0.1626,1.20 1.31 0.99,0.39,1000,'
+                     '2.13,2 CPU cores,10.5')
+
+  def test_ensemble_rows_and_the_almost_wrong_metric(self):
+    study = catalog.get('multimnist', report.REPORT_DIRS, 'budget')
+    records = []
+    for seed, (wrong, almost) in enumerate([(3000, 100), (3200, 140)]):
+      r = _record('routing3_recon', seed, wrong, almost=almost,
+                  devices=('/device:CPU:0', '/device:GPU:0'))
+      r['results'] = {'both': r['results']['test'],
+                      'neither': r['results']['test']}
+      r['metrics'] = {'both': 'wrong', 'neither': 'almost_wrong'}
+      records.append(r)
+    table = report.rows(study, records)
+    self.assertLen(table, 1)
+    self.assertEqual(table[0]['both'][0], '%.2f ± %.2f' % (
+        31.0, np.std([30.0, 32.0], ddof=1)))
+    self.assertEqual(table[0]['neither'][0], '1.20 ± 0.28')
+    self.assertEqual(table[0]['hardware'], '1 GPU')
+    self.assertEqual(table[0]['paper both'], '5.2')
+    ensemble = catalog.get('cifar10', report.REPORT_DIRS, 'budget')
+    r = _record('capsule', None, 1100)
+    r['commands'] = ['python experiment.py --num_trials=7 --train=false']
+    self.assertEqual(report.rows(ensemble, [r])[0]['setting'],
+                     'capsule, 64 primary capsule types, leaky routing, no '
+                     'reconstruction: ensemble of 7 seeds')
+    self.assertEqual(report.rows(ensemble, [r])[0]['paper test'], '10.6')
+    self.assertEqual(report.rows(ensemble, [r])[0]['test'][0], '11.00')
+
+
+class CommittedResultsTest(tf.test.TestCase):
+
+  def test_the_committed_reports_are_the_committed_records_tables(self):
+    results = os.path.join(ROOT, 'docs', 'results')
+    studies = report.studies_with_records(results)
+    # A report for every study with records, and none without.
+    self.assertCountEqual(
+        [s.name + ext for s in studies for ext in ('.md', '.csv')],
+        [f for f in os.listdir(results) if f.endswith(('.md', '.csv'))
+         and f.rsplit('.', 1)[0] in catalog.STUDIES])
+    for study in studies:
+      for ext, text in zip(('.md', '.csv'), report.texts(study, results)):
+        with open(os.path.join(results, study.name + ext)) as f:
+          self.assertEqual(f.read(), text, '%s%s differs from its records: '
+                           'python reproduce.py --report' % (study.name, ext))
+
+
+def _tiny_study(settings):
+  """MNIST on tiny IDX files, a capsule model with one primary capsule
+  type, 2 steps of a one-checkpoint-a-step schedule."""
+  return catalog.Study(
+      'tiny', 'A tiny study', settings, ('--data_dir={data}',
+                                         '--data_source=idx'),
+      (catalog.Eval('test', ('--data_dir={data}', '--data_source=idx',
+                             '--eval_size=10')),),
+      {'budget': catalog.Schedule(2, 1, 2)}, 20)
+
+
+def _fill(study, data):
+  fill = lambda flags: tuple(f.format(data=data) for f in flags)
+  return dataclasses.replace(
+      study, train_flags=fill(study.train_flags),
+      evals=tuple(dataclasses.replace(e, flags=fill(e.flags))
+                  for e in study.evals))
+
+
+class StudyRunTest(tf.test.TestCase):
+
+  @pytest.mark.slow
+  def test_a_study_fails_in_one_line_resumes_and_skips_what_is_done(self):
+    tmp = self.create_tempdir().full_path
+    data = testdata.write_mnist(os.path.join(tmp, 'idx'), n_train=20,
+                                n_test=10)
+    root, results = os.path.join(tmp, 'runs'), os.path.join(tmp, 'results')
+    one = catalog.Setting('one', 'one routing',
+                          ('--hparams_override=routing=1,'
+                           'num_prime_capsules=1',), {'test': '0.29'})
+    three = catalog.Setting('three', 'three routings',
+                            ('--hparams_override=num_prime_capsules=1',))
+    bad = catalog.Setting('bad', 'a bad flag', ('--hparams_override=routng=2',))
+    schedule = catalog.Schedule(2, 1, 2)
+
+    # 1: the bad setting stops the study, in one line naming its log.
+    study = _fill(_tiny_study((one, bad)), data)
+    out = io.StringIO()
+    planned = runs.plan(study, 'budget', schedule, root)
+    with self.assertRaises(runs.StudyError) as raised:
+      runs.execute(planned, [None], out)
+    log = os.path.join(root, 'tiny', 'budget', 'bad', 'seed0', 'log.txt')
+    self.assertRegex(str(raised.exception), r"^reproduce.py: run tiny/budget/"
+                     r"bad/seed0 failed \(train exit 1\): .*unknown key "
+                     r"'routng'.*; its log is %s$" % re.escape(log))
+    self.assertNotIn('\n', str(raised.exception))
+    self.assertEqual([r.name for r in planned if runs.read_record(r)],
+                     ['tiny/budget/one/seed0'])
+
+    # 2: an interrupted run (its training stopped at step 1) continues, the
+    # finished ones are skipped.
+    study = _fill(_tiny_study((one, three)), data)
+    planned = runs.plan(study, 'budget', schedule, root)
+    partial = planned[1]
+    self.assertEqual(partial.name, 'tiny/budget/three/seed0')
+    train = [a for a in partial.commands[0][1] if
+             not a.startswith('--max_steps')] + ['--max_steps=1']
+    subprocess.run([sys.executable, os.path.join(ROOT, train[1])] +
+                   train[2:], check=True, capture_output=True, timeout=300)
+    out = io.StringIO()
+    runs.execute(planned, [None], out)
+    runs.copy_records(planned, os.path.join(results, 'records', 'tiny'))
+    printed = out.getvalue().splitlines()
+    self.assertEqual(printed[0], '# done: tiny/budget/one/seed0')
+    self.assertEqual(printed[1], runs.shown(partial.commands[0][1]))
+    self.assertLen(printed, 1 + 3 * 2)  # Three runs: train and eval each.
+    with open(os.path.join(partial.directory, 'log.txt')) as f:
+      self.assertIn('resumed from %s' % os.path.join(
+          partial.directory, 'train', 'model.ckpt-1'), f.read())
+
+    # 3: the report's numbers are the evaluations' counts.
+    wrong = {}
+    for run in planned:
+      with open(os.path.join(run.directory, 'test', 'results.jsonl')) as f:
+        line = json.loads(f.read().splitlines()[-1])
+      self.assertEqual((line['step'], line['examples']), (2, 10))
+      wrong.setdefault(run.setting, []).append(line['wrong'] * 10.0)
+    table = report.rows(study, report.load(os.path.join(
+        results, 'records', 'tiny'))['budget'])
+    self.assertEqual([row['setting'] for row in table],
+                     ['one routing', 'three routings'])
+    for row, setting in zip(table, ('one', 'three')):
+      self.assertAllClose(row['test values'], wrong[setting])
+      self.assertAllClose(row['test'][1], np.mean(wrong[setting]))
+      self.assertEqual(row['n'], 2)
+      self.assertGreater(row['wall_minutes'], 0.0)
+
+    # 4: nothing left to do.
+    out = io.StringIO()
+    runs.execute(planned, [None], out)
+    self.assertLen(out.getvalue().splitlines(), 4)
+
+
+if __name__ == '__main__':
+  tf.test.main()

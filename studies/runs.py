@@ -1,0 +1,357 @@
+"""Runs a study: its commands as subprocesses, resumable, one run per GPU.
+
+Each run (a setting and a seed) lives in ROOT/STUDY/SCHEDULE/SETTING/seedN:
+  train/, test/   what experiment.py writes (checkpoints, results.jsonl)
+  log.txt         the output of its commands, appended
+  wall.json       seconds spent in its commands so far, by kind
+  record.json     written when the run is complete: its commands, steps,
+                  results, wall time and environment (the study's data)
+A run with its record is skipped; one without is continued by the same
+commands (training resumes from its newest checkpoint). With an ensemble,
+the row of all seeds together is run after them (ROOT/.../ensemble).
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from typing import Optional
+
+from runner import files
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECORD = 'record.json'
+WALL = 'wall.json'
+LOG = 'log.txt'
+ENSEMBLE = 'ensemble'
+# How often a running command's wall time is saved (a killed study loses
+# at most this much of it).
+WALL_EVERY_SECS = 30.0
+
+
+class StudyError(Exception):
+  """A run failed, or the study cannot start: one line for the user."""
+
+
+@dataclasses.dataclass
+class Run:
+  """name: STUDY/SCHEDULE/SETTING/seedN (or .../ensemble); commands:
+  [(kind, argv, evals it scores)] in order, kind 'train' or the name of
+  the first eval it scores; evals: {eval
+  name: (metric, dataset, number of checkpoints)}; seed None for the
+  ensemble row."""
+  name: str
+  directory: str
+  setting: str
+  seed: Optional[int]
+  steps: int
+  commands: list
+  evals: dict
+  checkpoint: str
+
+
+def _flag(flags, name, default):
+  for flag in flags:
+    if flag.startswith('--%s=' % name):
+      return flag.split('=', 1)[1]
+  return default
+
+
+def plan(study, schedule_name, schedule, root):
+  """The runs of a study under a schedule: seed 0 of every setting, then
+  seed 1 of every setting, ... (so a study stopped early has rows to
+  compare), then the ensemble rows when the study has them."""
+  runs, ensembles = [], []
+  for seed in range(schedule.seeds):
+    for setting in study.settings:
+      directory = os.path.join(root, study.name, schedule_name, setting.name,
+                               'seed%d' % seed)
+      checkpoint = os.path.join(directory, 'train',
+                                'model.ckpt-%d' % schedule.steps)
+      train = ('python', 'experiment.py', *study.train_flags,
+               *setting.model_flags, *schedule.extra_flags,
+               '--summary_dir=' + directory, '--max_steps=%d' % schedule.steps,
+               '--save_step=%d' % schedule.save_step, '--seed=%d' % seed,
+               '--log_every_secs=60')
+      runs.append(Run(
+          '/'.join((study.name, schedule_name, setting.name, 'seed%d' % seed)),
+          directory, setting.name, seed, schedule.steps,
+          [('train', train, ())] + _evals(study, setting, schedule,
+                                          checkpoint),
+          _eval_keys(study, 1), checkpoint))
+  for setting in study.settings if study.ensemble else ():
+    pattern = os.path.join(root, study.name, schedule_name, setting.name,
+                           'seed{}', 'train', 'model.ckpt-%d' % schedule.steps)
+    directory = os.path.join(root, study.name, schedule_name, setting.name,
+                             ENSEMBLE)
+    ensembles.append(Run(
+        '/'.join((study.name, schedule_name, setting.name, ENSEMBLE)),
+        directory, setting.name, None, schedule.steps,
+        _evals(study, setting, schedule, pattern,
+               ('--num_trials=%d' % schedule.seeds,)),
+        _eval_keys(study, schedule.seeds), pattern))
+  return runs + ensembles
+
+
+def _evals(study, setting, schedule, checkpoint, more=()):
+  """One evaluation command per distinct test set, named after the first
+  eval it scores (two metrics of one set share it)."""
+  commands = {}
+  for ev in study.evals:
+    if ev.flags not in commands:
+      commands[ev.flags] = (ev.name, (
+          'python', 'experiment.py', *setting.model_flags, *ev.flags,
+          *schedule.extra_flags, *more, '--train=false',
+          '--checkpoint=' + checkpoint), [])
+    commands[ev.flags][2].append(ev.name)
+  return [(kind, argv, tuple(scores))
+          for kind, argv, scores in commands.values()]
+
+
+def _eval_keys(study, trials):
+  return {ev.name: (ev.metric, _flag(ev.flags, 'dataset', 'mnist'), trials)
+          for ev in study.evals}
+
+
+def _results(run):
+  """{eval name: its results.jsonl line} of the run's evaluations so far."""
+  # Where experiment.py writes them: RUN/test/ for a checkpoint of
+  # RUN/train (the ensemble: of its first checkpoint, seed 0).
+  first = run.checkpoint.format(0)
+  path = os.path.join(os.path.dirname(os.path.dirname(first)), 'test',
+                      'results.jsonl')
+  lines = []
+  if os.path.exists(path):
+    with open(path) as f:
+      lines = [json.loads(line) for line in f if line.strip()]
+  found = {}
+  for name, (_, dataset, trials) in run.evals.items():
+    for line in lines:
+      if (line.get('step') == run.steps and line.get('dataset') == dataset
+          and len(line.get('checkpoints', ())) == trials):
+        found[name] = line  # The last one wins.
+  return found
+
+
+def read_record(run):
+  path = os.path.join(run.directory, RECORD)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    record = json.load(f)
+  return record if record.get('steps') == run.steps else None
+
+
+def shown(argv, gpu=None):
+  """The command as a user types it."""
+  prefix = 'CUDA_VISIBLE_DEVICES=%s ' % gpu if gpu is not None else ''
+  return prefix + ' '.join(argv)
+
+
+class Executor:
+  """Runs commands for one GPU slot (or the default devices), logging to
+  the run's log and timing them into its wall.json."""
+
+  def __init__(self, gpu, out, stop):
+    self.gpu = gpu
+    self.out = out
+    self.stop = stop  # threading.Event: another run failed.
+    self.proc = None
+
+  def _wall(self, run, kind, seconds):
+    path = os.path.join(run.directory, WALL)
+    wall = {}
+    if os.path.exists(path):
+      with open(path) as f:
+        wall = json.load(f)
+    wall[kind] = round(wall.get(kind, 0.0) + seconds, 1)
+    files.write_whole(path, json.dumps(wall, sort_keys=True) + '\n')
+
+  def command(self, run, kind, argv):
+    """Runs one command; StudyError naming the run and its log on failure."""
+    env = dict(os.environ)
+    if self.gpu is not None:
+      env['CUDA_VISIBLE_DEVICES'] = self.gpu
+    print(shown(argv, self.gpu), file=self.out, flush=True)
+    os.makedirs(run.directory, exist_ok=True)
+    log_path = os.path.join(run.directory, LOG)
+    with open(log_path, 'a') as log:
+      log.write('$ %s\n' % shown(argv, self.gpu))
+      log.flush()
+      # argv[1] is a script of the checkout; paths in the flags are the
+      # user's (relative to where reproduce.py runs).
+      self.proc = subprocess.Popen([sys.executable,
+                                    os.path.join(ROOT, argv[1])] +
+                                   list(argv[2:]), env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+      saved = time.time()
+      while True:
+        try:
+          code = self.proc.wait(timeout=WALL_EVERY_SECS)
+          break
+        except subprocess.TimeoutExpired:
+          now = time.time()
+          self._wall(run, kind, now - saved)
+          saved = now
+      self._wall(run, kind, time.time() - saved)
+    if code and not self.stop.is_set():
+      raise StudyError('reproduce.py: run %s failed (%s exit %d): %s; its log '
+                       'is %s' % (run.name, kind, code, _last_line(log_path),
+                                  log_path))
+    if code:
+      raise StudyError('stopped')
+
+  def run(self, run):
+    """Runs what the run still lacks, then writes its record."""
+    for kind, argv, scores in run.commands:
+      if kind == 'train':
+        if not os.path.exists(run.checkpoint + '.index'):
+          self.command(run, kind, argv)
+      elif not set(scores) <= set(_results(run)):
+        self.command(run, kind, argv)
+    found = _results(run)
+    missing = sorted(set(run.evals) - set(found))
+    if missing:
+      raise StudyError('reproduce.py: run %s: no result of %s in its '
+                       'results.jsonl' % (run.name, ', '.join(missing)))
+    write_record(run, found, self.gpu)
+
+
+def _last_line(path):
+  try:
+    with open(path, errors='replace') as f:
+      lines = [line.strip() for line in f if line.strip()]
+  except OSError:
+    return 'no log'
+  return lines[-1] if lines else 'no output'
+
+
+def _environment(run):
+  """The training run's environment from its run record (no host name)."""
+  seed0 = os.path.dirname(os.path.dirname(run.checkpoint.format(0)))
+  path = os.path.join(seed0, 'train', 'run.json')
+  try:
+    with open(path) as f:
+      start = json.load(f)['starts'][-1]
+  except (OSError, ValueError, KeyError, IndexError):
+    return {}
+  return {k: start.get(k) for k in ('python', 'tensorflow', 'numpy',
+                                    'revision', 'uncommitted_changes',
+                                    'devices', 'cpu')}
+
+
+def write_record(run, found, gpu):
+  wall = {}
+  wall_path = os.path.join(run.directory, WALL)
+  if os.path.exists(wall_path):
+    with open(wall_path) as f:
+      wall = json.load(f)
+  record = {
+      'run': run.name, 'setting': run.setting, 'seed': run.seed,
+      'steps': run.steps, 'batch_size': 128,
+      'commands': [shown(argv) for _, argv, _ in run.commands],
+      'results': {name: {k: line.get(k) for k in (
+          'examples', 'wrong', 'wrong_percent', 'almost_wrong', 'step',
+          'dataset', 'examples_per_sec')} for name, line in found.items()},
+      'metrics': {name: run.evals[name][0] for name in found},
+      'wall_seconds': wall,
+      'environment': dict(_environment(run), cpu_count=os.cpu_count(),
+                          cuda_visible_devices=gpu),
+  }
+  files.write_whole(os.path.join(run.directory, RECORD),
+                    json.dumps(record, indent=2, sort_keys=True) + '\n')
+  return record
+
+
+def prepare(steps, out, dry_run):
+  """Runs each (argv, makes) whose file is missing."""
+  stop = threading.Event()
+  for argv, makes in steps:
+    if os.path.exists(makes):
+      print('# done: %s' % shown(argv), file=out, flush=True)
+      continue
+    if dry_run:
+      print(shown(argv), file=out, flush=True)
+      continue
+    data_run = Run('data', os.path.dirname(makes), '',
+                   None, 0, [], {}, '')
+    Executor(None, out, stop).command(data_run, 'prepare', argv)
+
+
+def execute(runs, gpus, out, dry_run=False):
+  """Runs the runs without records, one per GPU at a time (gpus: list of
+  ids, or [None]: one at a time on the default devices); the ensemble rows
+  after the rest. The first failure stops the others (they resume with the
+  same command later) and is raised."""
+  pending = [r for r in runs if read_record(r) is None]
+  for r in runs:
+    if r not in pending:
+      print('# done: %s' % r.name, file=out, flush=True)
+  if dry_run:
+    for i, r in enumerate(pending):
+      gpu = gpus[i % len(gpus)]
+      for _, argv, _ in r.commands:
+        print(shown(argv, gpu), file=out, flush=True)
+    return
+  singles = [r for r in pending if r.seed is not None]
+  ensembles = [r for r in pending if r.seed is None]
+  for group in (singles, ensembles):
+    _execute_parallel(group, gpus, out)
+
+
+def _execute_parallel(runs, gpus, out):
+  queue = list(runs)
+  lock = threading.Lock()
+  stop = threading.Event()
+  errors = []
+  executors = [Executor(gpu, out, stop) for gpu in gpus]
+
+  def work(executor):
+    while not stop.is_set():
+      with lock:
+        if not queue:
+          return
+        run = queue.pop(0)
+      try:
+        executor.run(run)
+      except StudyError as e:
+        with lock:
+          if not stop.is_set():
+            errors.append(e)
+            stop.set()
+            for other in executors:
+              if other is not executor and other.proc is not None:
+                if other.proc.poll() is None:
+                  other.proc.terminate()
+        return
+
+  if len(executors) == 1:
+    work(executors[0])
+  else:
+    threads = [threading.Thread(target=work, args=(e,)) for e in executors]
+    for t in threads:
+      t.start()
+    for t in threads:
+      t.join()
+  if errors:
+    raise errors[0]
+
+
+def copy_records(runs, records_dir):
+  """Copies each finished run's record to records_dir/SCHEDULE/NAME.json
+  (the study's data, small enough to commit)."""
+  copied = []
+  for run in runs:
+    if read_record(run) is None:
+      continue
+    _, schedule, setting, leaf = run.name.split('/')
+    target = os.path.join(records_dir, schedule,
+                          '%s-%s.json' % (setting, leaf))
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copyfile(os.path.join(run.directory, RECORD), target)
+    copied.append(target)
+  return copied
