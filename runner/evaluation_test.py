@@ -6,6 +6,8 @@ import io
 import json
 import os
 import re
+import shutil
+import sys
 import threading
 import time
 from unittest import mock
@@ -26,6 +28,7 @@ from models import testing
 from runner import checkpoints
 from runner import config as config_lib
 from runner import evaluation
+from runner import events
 from runner import registry
 from runner import training
 from runner.errors import ExperimentError
@@ -239,6 +242,128 @@ class EvaluationTest(tf.test.TestCase):
       lines = [json.loads(line) for line in f]
     self.assertEqual([(r['step'], r['wrong']) for r in lines],
                      sorted(results.items()))
+
+  def test_the_test_summaries_hold_the_counts_and_the_mean_losses(self):
+    tmp = self.create_tempdir().full_path
+    _, test = testdata.idx_sources(tmp, n_test=4)
+    model, path = self._checkpoint(5, tmp)
+    config = config_lib.RunConfig(summary_dir=tmp, eval_size=4)
+    with self.captureWritesToStream(sys.stdout) as printed:
+      wrong, n = evaluation.evaluate_checkpoints(config, test, [path])
+    self.assertEqual(n, 4)
+    self.assertIn('Total wrong predictions: %d,' % wrong, printed.contents())
+    # Expected: the model's own evaluation step over the four digits as one
+    # batch, divided by four.
+    features = next(iter(test.eval_dataset(4, 4)))
+    sums, logits = model_lib.make_eval_step(
+        model, tf.distribute.get_strategy())(features)
+    self.assertEqual(wrong, int(np.sum(np.argmax(logits, 1) != np.argmax(
+        features['labels'], 1))))
+    scalars = {tag: values for tag, values in
+               events.read_scalars(os.path.join(tmp, 'test')).items()
+               if not tag.startswith('eval/')}
+    expected = {
+        'total_loss': float(sums['total_loss']) / 4,
+        'batch_classification_cost': (
+            float(sums['batch_classification_cost']) / 4),
+        'reconstruction_error': float(sums['reconstruction_error']) / 4,
+        'accuracy': (4 - wrong) / 4,
+        'correct_prediction': 4 - wrong,
+        'wrong_prediction': wrong,
+        # One target: the top class found is also "almost" right.
+        'almost_wrong_prediction': wrong}
+    self.assertEqual(sorted(scalars), sorted(expected))
+    for tag, value in expected.items():
+      self.assertEqual([step for step, _ in scalars[tag]], [1], tag)
+      self.assertAllClose(scalars[tag][0][1], value, rtol=1e-5, msg=tag)
+
+  def test_the_validation_job_needs_a_summary_dir(self):
+    with self.assertRaisesRegex(ExperimentError, '^--summary_dir is required '
+                                'to run the validation job$'):
+      evaluation.evaluate_continuously(config_lib.RunConfig(), None)
+
+  def test_the_validation_job_stops_after_its_timeout(self):
+    tmp = self.create_tempdir().full_path
+    os.makedirs(os.path.join(tmp, 'train'))
+    config = config_lib.RunConfig(summary_dir=tmp, eval_poll_secs=0,
+                                  eval_timeout_secs=1)
+    start = time.time()
+    with self.assertLogs(level='INFO') as logs:
+      self.assertEqual(evaluation.evaluate_continuously(config, None), {})
+    self.assertLess(time.time() - start, 30)
+    self.assertIn('no new checkpoint in 1 s: stopping', logs.output[-1])
+
+  def _job(self, steps, damage, poll_secs=0):
+    """Runs the validation job while checkpoints of `steps` appear one by
+    one, each after the job has looked at the one before; damage(step,
+    path) spoils a checkpoint after the job found it, before it reads it.
+    ({step: wrong}, [(step, seconds at which the job took it)], logs, the
+    job's train directory)."""
+    tmp = self.create_tempdir().full_path
+    _, test = testdata.idx_sources(tmp, n_test=4)
+    _, weights = self._checkpoint(7, tmp)
+    job = os.path.join(tmp, 'job')
+    train_dir = os.path.join(job, 'train')
+    os.makedirs(train_dir)
+
+    def publish(step):
+      path = os.path.join(train_dir, 'model.ckpt-%d' % step)
+      for name in tf.io.gfile.glob(weights + '.*'):
+        shutil.copy(name, path + name[len(weights):])
+      tf.compat.v1.train.update_checkpoint_state(train_dir, path)
+
+    taken, evaluate = [], evaluation.evaluate_checkpoints
+    start = time.time()
+
+    def then_publish(config, source, paths=None):
+      step = checkpoints.step_of(paths[0])
+      taken.append((step, time.time() - start))
+      damage(step, paths[0])
+      try:
+        return evaluate(config, source, paths)
+      finally:
+        if step < steps[-1]:
+          publish(steps[steps.index(step) + 1])
+    publish(steps[0])
+    config = config_lib.RunConfig(
+        summary_dir=job, eval_size=4, eval_poll_secs=poll_secs,
+        eval_timeout_secs=60, eval_stop_at_step=steps[-1],
+        export_weights=os.path.join(tmp, 'exported'))
+    with mock.patch.object(evaluation, 'evaluate_checkpoints', then_publish):
+      with self.assertLogs(level='INFO') as logs:
+        results = evaluation.evaluate_continuously(config, test)
+    self.assertFalse(tf.io.gfile.glob(os.path.join(tmp, 'exported*')),
+                     'the job exported weights')
+    return results, taken, logs.output, train_dir
+
+  def test_the_validation_job_skips_damaged_and_deleted_checkpoints(self):
+    def damage(step, path):
+      if step == 1:  # Its data do not read back.
+        (data,) = tf.io.gfile.glob(path + '.data-*')
+        with open(data, 'r+b') as f:
+          f.seek(os.path.getsize(data) // 2)
+          f.write(b'\xff\x00\xff\x00')
+      if step == 2:  # Gone before the job reads it.
+        for name in tf.io.gfile.glob(path + '.*'):
+          os.remove(name)
+    results, taken, logs, train_dir = self._job([1, 2, 3], damage)
+    self.assertEqual([step for step, _ in taken], [1, 2, 3])
+    self.assertEqual(list(results), [3])
+    warnings = [line for line in logs if line.startswith('WARNING')]
+    self.assertLen(warnings, 2)
+    self.assertRegex(warnings[0], r'skipped step 1: checkpoint %s is damaged'
+                     % re.escape(os.path.join(train_dir, 'model.ckpt-1')))
+    self.assertRegex(warnings[1], r'skipped %s: deleted before it could be '
+                     r'read \(--checkpoint: .* does not exist' % re.escape(
+                         os.path.join(train_dir, 'model.ckpt-2')))
+
+  def test_the_validation_job_waits_its_poll_interval(self):
+    results, taken, _, _ = self._job([1, 2], lambda step, path: None,
+                                     poll_secs=6)
+    self.assertEqual(sorted(results), [1, 2])
+    # The second checkpoint appeared as soon as the first was evaluated;
+    # the job took it no sooner than 6 s after it took the first.
+    self.assertGreaterEqual(taken[1][1] - taken[0][1], 6.0)
 
   def test_damaged_evaluation_data_is_one_line(self):
     tmp = self.create_tempdir().full_path
