@@ -170,7 +170,7 @@ def write_single(images, labels, shift, pad, path, log_every=5.0):
         done = min(begin + 1000, n) * per_image
         print('%s: %d/%d records, %.0f records/s' %
               (path, done, total, done / (now - start)), flush=True)
-  return records.write_records(path, examples(), total=total)
+  return records.write_records(path, examples())
 
 
 def write_multi(images, labels, shift, pad, num_pairs, path, max_shard, rng,

@@ -3,6 +3,7 @@
 import io
 import os
 import re
+import time
 from unittest import mock
 
 import numpy as np
@@ -334,6 +335,73 @@ class ShiftTest(tf.test.TestCase):
                       printed.getvalue().splitlines()],
                      ['%s: %d/%d pairs' % (path, done, total)
                       for done in list(range(7, total, 7)) + [total]])
+
+  def test_progress_rates_and_cadence(self):
+    images = np.zeros([2001, 4, 4], np.uint8)
+    labels = np.arange(2001) % 10
+    out = self.create_tempdir().full_path
+    for write, unit in (
+        (lambda path, every: mnist_shift.write_single(
+            images, labels, 1, 0, path, log_every=every), 'records'),
+        (lambda path, every: mnist_shift.write_multi(
+            images[:20], labels[:20], 1, 0, 2, path, 0,
+            np.random.RandomState(0), log_every=every, block=7), 'pairs')):
+      start = time.time()
+      with mock.patch('sys.stdout', new_callable=io.StringIO) as printed:
+        write(os.path.join(out, unit + '_every'), -1)
+      elapsed = time.time() - start
+      lines = printed.getvalue().splitlines()
+      self.assertNotEmpty(lines)
+      for line in lines:
+        done, rate = re.search(r': (\d+)/\d+ %s, (\d+) %s/s$' % (unit, unit),
+                               line).groups()
+        # Written so far over the time since the start: no less than over
+        # the whole call's time.
+        self.assertGreaterEqual(int(rate), int(done) / elapsed - 1, line)
+      # Not due before log_every seconds: no line at all.
+      with mock.patch('sys.stdout', new_callable=io.StringIO) as printed:
+        write(os.path.join(out, unit + '_quiet'), 1e9)
+      self.assertEqual(printed.getvalue(), '')
+
+  def test_generate_defaults(self):
+    d = testdata.write_mnist(self.create_tempdir().full_path, 6, 4)
+    # Single digits: shift 2, no padding, one file.
+    out = self.create_tempdir().full_path
+    (path,) = mnist_shift.generate(d, out, 'test')
+    self.assertEqual(os.path.basename(path), 'test_2shifted_mnist.tfrecords')
+    records = read_records(path, ('height', 'image_raw'))
+    self.assertLen(records, 4 * 25)
+    self.assertEqual(records[0]['height'], 28)
+    # MultiMNIST: --num_pairs must be given; seed 0.
+    with self.assertRaisesRegex(errors.DataError, '^--num_pairs must be >= 1 '
+                                'with --multi_targets, got 0$'):
+      mnist_shift.generate(d, out, 'test', multi_targets=True)
+    pairs = [read_records(mnist_shift.generate(
+        d, self.create_tempdir().full_path, 'test', multi_targets=True,
+        num_pairs=2, **seed)[0], ('merged_raw',)) for seed in ({}, {'seed': 0})]
+    self.assertEqual(pairs[0], pairs[1])
+
+  def test_tfds_arrays_are_the_source_when_asked(self):
+    images = np.zeros([3, 28, 28, 1], np.uint8)
+    images[:, 5, 5, 0] = 200
+    with mock.patch.object(splits.tfds_export, 'tfds_arrays',
+                           return_value=(images, np.array([7, 8, 9]))) as tfds:
+      (path,) = mnist_shift.generate('TFDS_DIR', self.create_tempdir()
+                                     .full_path, 'test', shift=0,
+                                     tfds_dataset='fashion_mnist')
+    tfds.assert_called_once_with('fashion_mnist', 'test', 'TFDS_DIR')
+    records = read_records(path, ('label', 'image_raw'))
+    self.assertEqual([r['label'] for r in records], [7, 8, 9])
+    self.assertEqual(records[0]['image_raw'], images[0, ..., 0].tobytes())
+
+  def test_max_shard_with_single_digits_says_it_is_ignored(self):
+    d = testdata.write_mnist(self.create_tempdir().full_path, 6, 4)
+    out = self.create_tempdir().full_path
+    with mock.patch('sys.stdout', new_callable=io.StringIO) as printed:
+      (path,) = mnist_shift.generate(d, out, 'test', shift=0, max_shard=3)
+    self.assertEqual(printed.getvalue(), '--max_shard applies to MultiMNIST '
+                     'only: single-digit records go to one file, %s, as the '
+                     'original wrote them\n' % path)
 
   def test_bad_split(self):
     with self.assertRaisesRegex(errors.DataError, '--split must be one of'):
