@@ -389,5 +389,71 @@ class DefaultsAndPathsTest(tf.test.TestCase, parameterized.TestCase):
       with self.assertRaisesRegex(ValueError, message):
         call()
 
+class ConvTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.parameters((28, 9, 1, 'VALID', 20), (20, 9, 2, 'VALID', 6),
+                            (7, 3, 2, 'VALID', 3), (24, 5, 2, 'SAME', 12),
+                            (7, 3, 2, 'SAME', 4), (7, 3, 1, 'SAME', 7))
+  def test_conv_output_size(self, size, kernel, stride, padding, expected):
+    self.assertEqual(layers.conv_output_size(size, kernel, stride, padding),
+                     expected)
+
+  def _layer(self, padding, relu=True):
+    layer = layers.Conv2D(3, 1, 2, 'conv1', padding, relu=relu)
+    shapes = {v.name: v.shape.as_list() for v in layer.trainable_variables}
+    self.assertEqual(shapes, {'conv1/weights:0': [3, 3, 1, 2],
+                              'conv1/biases:0': [2]})
+    self.assertAllClose(layer.biases, [0.1, 0.1])  # The original's 0.1.
+    kernel = np.zeros([3, 3, 1, 2], np.float32)
+    kernel[:, :, 0, 0] = np.arange(9).reshape(3, 3)  # A weighted sum.
+    kernel[1, 1, 0, 1] = -1.0  # Minus the centre pixel.
+    layer.weights.assign(kernel)
+    layer.biases.assign([0.5, 0.25])
+    return layer, kernel
+
+  def _numpy_conv(self, image, kernel, bias, pad):
+    """Cross-correlation of one-channel image [h, w], kernel [3, 3, 1, c]."""
+    padded = np.pad(image, pad)
+    h, w = padded.shape[0] - 2, padded.shape[1] - 2
+    out = np.zeros([h, w, kernel.shape[-1]], np.float32)
+    for i in range(h):
+      for j in range(w):
+        out[i, j] = np.tensordot(padded[i:i + 3, j:j + 3], kernel[:, :, 0],
+                                 axes=([0, 1], [0, 1])) + bias
+    return out
+
+  @parameterized.parameters(('VALID', 0), ('SAME', 1))
+  def test_convolution_bias_and_relu_against_numpy(self, padding, pad):
+    image = np.arange(20, dtype=np.float32).reshape(4, 5) / 10.0
+    for relu in (True, False):
+      layer, kernel = self._layer(padding, relu)
+      expected = self._numpy_conv(image, kernel, [0.5, 0.25], pad)
+      if relu:
+        expected = np.maximum(expected, 0.0)
+      self.assertLess(np.min(self._numpy_conv(image, kernel, [0.5, 0.25],
+                                              pad)), 0.0)
+      got = layer(tf.constant(image[None, :, :, None]))
+      self.assertAllClose(got[0], expected, atol=1e-5)
+
+  def test_bfloat16_computes_in_bfloat16_and_returns_float32(self):
+    layer, _ = self._layer('VALID')
+    image = tf.random.stateless_uniform([1, 6, 6, 1], seed=[1, 2])
+    reference = layer(image).numpy()
+    layer.compute_dtype = tf.bfloat16
+    mixed = layer(image)
+    self.assertEqual(mixed.dtype, tf.float32)
+    self.assertAllClose(reference, mixed, atol=0.1)
+    self.assertNotAllClose(reference, mixed, atol=1e-6)
+
+  def test_weights_start_truncated_normal_with_stddev_one_tenth(self):
+    tf.random.set_seed(3)
+    layer = layers.Conv2D(9, 32, 64, 'conv', 'VALID')
+    values = layer.weights.numpy().ravel()
+    self.assertLessEqual(np.max(np.abs(values)), 0.2)  # Two sd at most.
+    # A normal of sd 0.1 cut at two sd has sd 0.0880.
+    self.assertAllClose(np.std(values), 0.0880, atol=0.002)
+    self.assertAllClose(np.mean(values), 0.0, atol=0.002)
+
+
 if __name__ == '__main__':
   tf.test.main()
