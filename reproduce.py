@@ -71,22 +71,25 @@ def study_schedule(study, name, steps=None, seeds=None):
   return dataclasses.replace(schedule, **changes)
 
 
-def run_study(name, schedule_name, dirs, results_dir, gpus=(), steps=None,
-              seeds=None, dry_run=False, out=sys.stdout):
-  """Runs what the study still lacks; returns the report's paths. Raises
-  StudyError (one line) when a run fails, after saving the records and the
-  report of the runs that finished."""
-  study = catalog.get(name, dirs, schedule_name)
-  schedule = study_schedule(study, schedule_name, steps, seeds)
-  planned = runs.plan(study, schedule_name, schedule, dirs.root)
+def run_study(study, schedule_name, schedule, root, results_dir, gpus=(),
+              dry_run=False, out=sys.stdout):
+  """Runs what the study still lacks under the schedule; returns the
+  report's paths. Each run completed adds its record and rewrites the
+  report; a run that fails raises StudyError (one line)."""
+  planned = runs.plan(study, schedule_name, schedule, root)
+  records_dir = os.path.join(results_dir, 'records', study.name)
+
+  def publish(run):
+    """A completed run's record joins the study's; the report follows."""
+    runs.copy_records([run], records_dir)
+    report.write(study, results_dir)
+  if not dry_run:  # Runs finished earlier belong to the report too.
+    runs.copy_records(planned, records_dir)
+    report.write(study, results_dir)
   runs.prepare(study.prepare, out, dry_run)
-  try:
-    runs.execute(planned, list(gpus) or [None], out, dry_run)
-  finally:
-    if not dry_run:
-      runs.copy_records(planned, os.path.join(results_dir, 'records',
-                                              study.name))
-      report.write(study, results_dir)
+  runs.execute(planned, list(gpus) or [None], out, dry_run, publish)
+  if not dry_run:
+    report.write(study, results_dir)
   return [os.path.join(results_dir, study.name + ext)
           for ext in ('.md', '.csv')]
 
@@ -109,8 +112,10 @@ def main(argv):
     if not FLAGS.study:
       raise runs.StudyError('reproduce.py: --study is required (one of %s)' %
                             ', '.join(catalog.STUDIES))
-    paths = run_study(FLAGS.study, FLAGS.schedule, dirs, FLAGS.results_dir,
-                      FLAGS.gpus, FLAGS.steps, FLAGS.seeds, FLAGS.dry_run)
+    study = catalog.get(FLAGS.study, dirs, FLAGS.schedule)
+    schedule = study_schedule(study, FLAGS.schedule, FLAGS.steps, FLAGS.seeds)
+    paths = run_study(study, FLAGS.schedule, schedule, FLAGS.root,
+                      FLAGS.results_dir, FLAGS.gpus, FLAGS.dry_run)
   except (runs.StudyError, catalog.MissingData) as e:
     sys.exit(str(e) if str(e).startswith('reproduce.py') else
              'reproduce.py: %s' % e)

@@ -4,13 +4,14 @@ The end-to-end test runs experiment.py as the studies do, on tiny IDX files
 with a small capsule model (one primary capsule type), a few steps each.
 """
 
-import io
 import dataclasses
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -20,6 +21,8 @@ from input_data import testdata
 from studies import catalog
 from studies import report
 from studies import runs
+
+import reproduce
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -249,8 +252,18 @@ class StudyRunTest(tf.test.TestCase):
     subprocess.run([sys.executable, os.path.join(ROOT, train[1])] +
                    train[2:], check=True, capture_output=True, timeout=300)
     out = io.StringIO()
-    runs.execute(planned, [None], out)
-    runs.copy_records(planned, os.path.join(results, 'records', 'tiny'))
+    published = []
+    with mock.patch.object(report, 'write', side_effect=lambda study, d: (
+        published.append(sorted(os.listdir(os.path.join(
+            d, 'records', 'tiny', 'budget')))))):
+      reproduce.run_study(study, 'budget', schedule, root, results, out=out)
+    # Each run's record joined the study's as it completed, the report
+    # rewritten each time (and once at the end).
+    self.assertEqual(published, [
+        ['one-seed0.json', 'three-seed0.json'],
+        ['one-seed0.json', 'one-seed1.json', 'three-seed0.json'],
+        ['one-seed0.json', 'one-seed1.json', 'three-seed0.json',
+         'three-seed1.json']] + [published[-1]])
     printed = out.getvalue().splitlines()
     self.assertEqual(printed[0], '# done: tiny/budget/one/seed0')
     self.assertEqual(printed[1], runs.shown(partial.commands[0][1]))

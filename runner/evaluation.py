@@ -22,6 +22,7 @@ from runner import config as config_lib
 from runner import export
 from runner import files
 from runner import registry
+from runner import run_record
 from runner import summaries
 from runner.errors import damaged_data
 from runner.errors import ExperimentError
@@ -50,6 +51,7 @@ def evaluate_checkpoints(config, source, paths=None):
   paths = paths or config_lib.trial_checkpoints(config.checkpoint,
                                                 config.num_trials)
   eval_size = config.eval_size
+  code = run_record.code_version()  # The tree as the evaluation starts.
   if (config.export_weights or config.export_saved_model) and len(paths) != 1:
     raise ExperimentError('--export_weights and --export_saved_model need a '
                           'single --checkpoint')
@@ -105,7 +107,8 @@ def evaluate_checkpoints(config, source, paths=None):
       'almost_wrong': (eval_size - almost if source.info.num_targets == 2
                        else None),
       'seconds': round(seconds, 3),
-      'examples_per_sec': round(eval_size * len(paths) / seconds, 1)})
+      'examples_per_sec': round(eval_size * len(paths) / seconds, 1),
+      **code})
   if config.summary_dir and len(paths) == 1:
     writer = tf.summary.create_file_writer(
         os.path.join(config.summary_dir, 'test'))

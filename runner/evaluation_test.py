@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -123,6 +124,12 @@ class EvaluationTest(tf.test.TestCase):
             'wrong_percent': round(100 * wrong / 24, 4), 'model': 'capsule',
             'data': test.describe})
     self.assertGreater(result['examples_per_sec'], 0)
+    # The code it ran: this checkout's commit, and whether files differ.
+    head = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True,
+                          text=True, cwd=os.path.dirname(os.path.dirname(
+                              os.path.abspath(__file__)))).stdout.strip()
+    self.assertEqual(result['revision'], head)
+    self.assertIn(result['uncommitted_changes'], (True, False))
     self.assertRegex(result['time'], r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$')
 
   def test_streamed_records_shorter_than_eval_size_name_the_size(self):

@@ -53,19 +53,25 @@ def _cpu_features():
   return {'model': model, 'features': [f for f in wanted if f in flags]}
 
 
+def code_version():
+  """{'revision': the project's git commit, 'uncommitted_changes': whether
+  its tracked files differ from it} (None each outside a git checkout)."""
+  revision = _git('rev-parse', 'HEAD')
+  status = _git('status', '--porcelain', '--untracked-files=no')
+  return {'revision': revision,
+          'uncommitted_changes': None if status is None else bool(status)}
+
+
 def environment():
   """Versions, revision, devices: what a later reader needs to know."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  revision = _git('rev-parse', 'HEAD')
-  status = _git('status', '--porcelain', '--untracked-files=no')
   return {
       'host': socket.gethostname(),
       'python': platform.python_version(),
       'tensorflow': tf.__version__,
       'numpy': np.__version__,
-      'revision': revision,
-      'uncommitted_changes': None if status is None else bool(status),
+      **code_version(),
       'devices': [d.name for d in tf.config.list_logical_devices()],
       'cpu': _cpu_features(),
   }

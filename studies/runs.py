@@ -156,10 +156,11 @@ class Executor:
   """Runs commands for one GPU slot (or the default devices), logging to
   the run's log and timing them into its wall.json."""
 
-  def __init__(self, gpu, out, stop):
+  def __init__(self, gpu, out, stop, on_done=None):
     self.gpu = gpu
     self.out = out
     self.stop = stop  # threading.Event: another run failed.
+    self.on_done = on_done  # Called with each run completed.
     self.proc = None
 
   def _wall(self, run, kind, seconds):
@@ -219,6 +220,8 @@ class Executor:
       raise StudyError('reproduce.py: run %s: no result of %s in its '
                        'results.jsonl' % (run.name, ', '.join(missing)))
     write_record(run, found, self.gpu)
+    if self.on_done:
+      self.on_done(run)
 
 
 def _last_line(path):
@@ -282,11 +285,12 @@ def prepare(steps, out, dry_run):
     Executor(None, out, stop).command(data_run, 'prepare', argv)
 
 
-def execute(runs, gpus, out, dry_run=False):
+def execute(runs, gpus, out, dry_run=False, on_done=None):
   """Runs the runs without records, one per GPU at a time (gpus: list of
   ids, or [None]: one at a time on the default devices); the ensemble rows
-  after the rest. The first failure stops the others (they resume with the
-  same command later) and is raised."""
+  after the rest; on_done(run) after each run completes (one at a time).
+  The first failure stops the others (they resume with the same command
+  later) and is raised."""
   pending = [r for r in runs if read_record(r) is None]
   for r in runs:
     if r not in pending:
@@ -300,15 +304,20 @@ def execute(runs, gpus, out, dry_run=False):
   singles = [r for r in pending if r.seed is not None]
   ensembles = [r for r in pending if r.seed is None]
   for group in (singles, ensembles):
-    _execute_parallel(group, gpus, out)
+    _execute_parallel(group, gpus, out, on_done)
 
 
-def _execute_parallel(runs, gpus, out):
+def _execute_parallel(runs, gpus, out, on_done):
   queue = list(runs)
   lock = threading.Lock()
   stop = threading.Event()
   errors = []
-  executors = [Executor(gpu, out, stop) for gpu in gpus]
+
+  def done(run):
+    with lock:
+      if on_done:
+        on_done(run)
+  executors = [Executor(gpu, out, stop, done) for gpu in gpus]
 
   def work(executor):
     while not stop.is_set():
