@@ -364,5 +364,74 @@ class MultiOnTheFlyTest(tf.test.TestCase):
       source.eval_dataset(4, 21)
 
 
+
+class SourceContractTest(tf.test.TestCase):
+  """What every MNIST-family source promises its callers."""
+
+  def setUp(self):
+    super().setUp()
+    self.idx_dir = testdata.write_mnist(self.create_tempdir().full_path,
+                                        n_train=10, n_test=10)
+
+  def test_flips_mirror_about_half_of_the_images(self):
+    source = reader.mnist_source(self.idx_dir, 'train', data_source='idx',
+                                 shift=0, flip=True)
+    batches = iter(source.train_dataset(10, 3))
+    images = np.concatenate([next(batches)['images'] for _ in range(20)])
+    # Each digit's bright pixel is in column 12, or 15 when mirrored.
+    columns = np.argmax(images.reshape(-1, 28, 28).max(axis=1), axis=1)
+    self.assertCountEqual(set(columns), {12, 15})
+    self.assertBetween(np.mean(columns == 15), 0.35, 0.65)
+
+  def test_training_batches_have_a_static_size(self):
+    images, labels = idx.load_mnist(self.idx_dir, 'test')
+    for source in (reader.mnist_source(self.idx_dir, 'train',
+                                       data_source='idx'),
+                   reader.MultiMnistOnTheFlySource(images, labels, 'test')):
+      spec = source.train_dataset(4, 0).element_spec
+      for key, value in spec.items():
+        self.assertEqual(value.shape[0], 4, key)
+
+  def test_eval_size_up_to_the_whole_split(self):
+    images, labels = idx.load_mnist(self.idx_dir, 'test')
+    for source in (reader.mnist_source(self.idx_dir, 'test',
+                                       data_source='idx'),
+                   reader.MultiMnistOnTheFlySource(images, labels, 'test')):
+      batches = list(source.eval_dataset(4, 10))
+      self.assertEqual([len(b['labels']) for b in batches], [4, 4, 2])
+      with self.assertRaisesRegex(errors.DataError, '^--eval_size=11 but %s '
+                                  'holds only 10 examples: pass '
+                                  '--eval_size=10$' % re.escape(
+                                      source.describe)):
+        source.eval_dataset(4, 11)
+
+  def test_on_the_fly_partners_are_every_image_of_another_label(self):
+    # Labels 0 (images 0, 1) and 1 (images 2, 3); no 2..9 at all.
+    images, _ = idx.load_mnist(self.idx_dir, 'test')
+    source = reader.MultiMnistOnTheFlySource(images[:4], np.array(
+        [0, 0, 1, 1]), 'test', shift=0)
+    batches = iter(source.train_dataset(4, 5))
+    seen = collections.defaultdict(set)
+    for _ in range(25):
+      batch = next(batches)
+      # The partner's identity: its pixel (3 + pad, 3 + pad) = its index.
+      spare = batch['spare_image'].numpy().reshape(-1, 36, 36)[:, 7, 7]
+      for label, partner in zip(batch['recons_label'].numpy(),
+                                np.round(spare * 255).astype(int)):
+        seen[int(label)].add(int(partner))
+    self.assertEqual(dict(seen), {0: {2, 3}, 1: {0, 1}})
+
+  def test_on_the_fly_pipelines_split_each_epoch(self):
+    images, labels = idx.load_mnist(self.idx_dir, 'test')
+    source = reader.MultiMnistOnTheFlySource(images, labels, 'test', shift=0)
+    bases = []
+    for pipeline in (0, 1):
+      context = tf.distribute.InputContext(num_input_pipelines=2,
+                                           input_pipeline_id=pipeline)
+      batch = next(iter(source.train_dataset(5, 3, context)))
+      base = batch['recons_image'].numpy().reshape(-1, 36, 36)[:, 7, 7]
+      bases.append(sorted(np.round(base * 255).astype(int)))
+    self.assertEqual(bases, [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9]])
+
 if __name__ == '__main__':
   tf.test.main()
