@@ -40,19 +40,10 @@ def tile(images, columns, pad=1):
   return grid
 
 
-def write_png(path, image, scale=2):
-  """Writes a float image [h, w, c] in [0, 1], each pixel scale x scale."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  image = np.repeat(np.repeat(np.clip(image, 0, 1), scale, 0), scale, 1)
-  png = tf.io.encode_png(np.round(image * 255).astype(np.uint8))
-  tf.io.write_file(path, png)
-  return path
-
-
-def to_images(flat, height, depth):
-  """[n, depth*h*w] depth-major -> [n, h, w, depth]."""
-  return np.asarray(flat).reshape(-1, depth, height, height).transpose(
-      0, 2, 3, 1)
+def _nhwc(flat, height, depth):
+  """[n, depth*h*w] depth-major -> NumPy [n, h, w, depth]."""
+  from input_data import pixels  # pylint: disable=g-import-not-at-top
+  return np.asarray(pixels.nhwc(flat, height, depth))
 
 
 def perturbation_images(model, capsules, label):
@@ -106,7 +97,7 @@ def figure5(model, inferred, images, labels, spare_labels, pairs=12,
   scores = np.asarray(inferred.logits)[:n]
   top2 = np.argsort(-scores, axis=1, kind='stable')[:, :2]  # [n, 2]
   capsules = inferred.capsules[:n]
-  remakes = [to_images(model.reconstruction(
+  remakes = [_nhwc(model.reconstruction(
       tf.one_hot(top2[:, k], scores.shape[1]), capsules), h, depth)
              for k in range(2)]  # [n, h, w, depth] each
   cells = []
@@ -135,6 +126,7 @@ def make_figures(model, features, info, output_dir, examples=30):
     output_dir: created if needed.
     examples: digits in the reconstruction figure.
   """
+  from input_data import pixels  # pylint: disable=g-import-not-at-top
   if model.reconstruction is None:
     raise ValueError('the figures need the decoder: a model with remake=true')
   os.makedirs(output_dir, exist_ok=True)
@@ -142,31 +134,32 @@ def make_figures(model, features, info, output_dir, examples=30):
   inferred = model.inference(features)
   capsules = inferred.capsules.numpy()  # [b, classes, 16]
   labels = np.asarray(features['recons_label'])
-  images = to_images(features['images'], h, depth)
+  images = _nhwc(features['images'], h, depth)
   paths = []
   n = min(examples, images.shape[0])
-  remakes = to_images(inferred.remakes[0][:n], h, depth)
+  remakes = _nhwc(inferred.remakes[0][:n], h, depth)
   rows = []
   blank = np.ones_like(images[0])
   for start in range(0, n, 10):  # Ten digits, then their reconstructions.
     for group in (images[start:start + 10], remakes[start:start + 10]):
       rows += list(group) + [blank] * (10 - len(group))
-  paths.append(write_png(os.path.join(output_dir, 'reconstructions.png'),
-                         tile(rows, 10)))
+  paths.append(pixels.write_png(
+      os.path.join(output_dir, 'reconstructions.png'), tile(rows, 10)))
   if info.num_targets == 1:
     for label in range(info.num_classes):
       found = np.flatnonzero(labels == label)
       if found.size == 0:
         continue
-      decoded = to_images(perturbation_images(
+      decoded = _nhwc(perturbation_images(
           model, capsules[found[0]], label), h, depth)
-      paths.append(write_png(
+      paths.append(pixels.write_png(
           os.path.join(output_dir, 'dimensions_%d.png' % label),
           tile(decoded, len(PERTURBATIONS))))
   else:
-    paths.append(write_png(os.path.join(output_dir, 'multimnist.png'),
-                           figure5(model, inferred, images, labels,
-                                   np.asarray(features['spare_label']))))
+    paths.append(pixels.write_png(
+        os.path.join(output_dir, 'multimnist.png'),
+        figure5(model, inferred, images, labels,
+                np.asarray(features['spare_label']))))
   return paths
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 import figures
+from input_data import pixels
 from input_data import source
 from models import capsule_model
 from models import hparams as hparams_lib
@@ -83,7 +84,7 @@ class FiguresTest(tf.test.TestCase):
                                        **testing.TINY['capsule'])
     features = testing.feature_batch(2, image_size=36, num_targets=2)
     inferred = model.inference(features)
-    images = figures.to_images(features['images'], 36, 1)
+    images = np.asarray(pixels.nhwc(features['images'], 36, 1))
     grid = figures.figure5(model, inferred, images,
                            features['recons_label'], features['spare_label'])
     first, second = np.argsort(-inferred.logits[0].numpy())[:2]

@@ -70,10 +70,10 @@ def load_model(path):
 def reconstruction_png(path, seen, reconstruction, scale=4):
   """Writes [seen | reconstruction] (each [h, w] in [0, 1]) to path."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  import figures  # pylint: disable=g-import-not-at-top
+  from input_data import pixels  # pylint: disable=g-import-not-at-top
   gap = np.full([seen.shape[0], 1], 0.5, np.float32)
   pair = np.concatenate([seen, gap, reconstruction], axis=1)
-  figures.write_png(path, pair[..., None], scale)
+  pixels.write_png(path, pair[..., None], scale)
 
 
 def predict_files(model, files, polarity='auto', write_reconstructions=False,

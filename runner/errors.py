@@ -1,4 +1,5 @@
-"""The one error type of the runner: bad input for the user, one line.
+"""The runner's error for bad input: one line for the user (training,
+evaluation, export and TFLite conversion all raise it).
 
 Imports no TensorFlow: experiment.py checks its flags (runner/config.py)
 before TensorFlow starts.

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from input_data.mnist import mnist_input_record
+from runner.errors import ExperimentError
 
 
 class _Serving(tf.Module):
@@ -81,10 +82,11 @@ def export_saved_model(model, directory):
 
 
 def check_saved_model(directory, flag):
-  """Raises ValueError naming flag unless directory holds a SavedModel."""
+  """Raises ExperimentError naming flag unless directory holds a
+  SavedModel."""
   if not os.path.isfile(os.path.join(directory, 'saved_model.pb')):
-    raise ValueError('%s=%s is not a SavedModel directory (no saved_model.pb)'
-                     % (flag, directory))
+    raise ExperimentError('%s=%s is not a SavedModel directory (no '
+                          'saved_model.pb)' % (flag, directory))
 
 
 class Served:

@@ -10,6 +10,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
+from input_data import pixels
+
 _SCALAR_METADATA = summary_pb2.SummaryMetadata(
     plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name='scalars'))
 _IMAGE_METADATA = summary_pb2.SummaryMetadata(
@@ -95,8 +97,7 @@ def reconstruction_grid(features, remakes, height, depth):
   """The original's 'reconstruction' image: per example, input above target
   above reconstruction, one column per target. [n, 3*h, targets*w, depth]."""
   def to_image(flat):  # depth-major [n, d*h*w] -> [n, h, w, d]
-    return tf.transpose(tf.reshape(flat, [-1, depth, height, height]),
-                        [0, 2, 3, 1])
+    return pixels.nhwc(flat, height, depth)
   targets = ('recons_image', 'spare_image')
   columns = [tf.concat([to_image(features['images']),
                         to_image(features[key]), to_image(remake)], axis=1)

@@ -12,14 +12,16 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from runner.errors import ExperimentError
+
 QUANTIZATIONS = ('none', 'dynamic')
 
 
 def convert(saved_model_dir, quantize='none'):
   """The .tflite bytes of the SavedModel at saved_model_dir."""
   if quantize not in QUANTIZATIONS:
-    raise ValueError('quantize must be one of %s, got %r' % (QUANTIZATIONS,
-                                                             quantize))
+    raise ExperimentError('quantize must be one of %s, got %r' % (
+        QUANTIZATIONS, quantize))
   converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
   if quantize == 'dynamic':
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
