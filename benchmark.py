@@ -30,7 +30,7 @@ from absl import flags
 import numpy as np
 
 # (image size, depth, classes, targets) of each dataset's model input; the
-# hparams the authors used there are runner.registry.PAPER_OVERRIDES.
+# hparams the authors used there are models.hparams.PAPER_OVERRIDES.
 SHAPES = {
     'mnist': (28, 1, 10, 1),
     'fashion_mnist': (28, 1, 10, 1),
@@ -130,7 +130,7 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
   from models import model as model_lib  # pylint: disable=g-import-not-at-top
   from runner import registry  # pylint: disable=g-import-not-at-top
   size, depth, classes, targets = SHAPES[dataset]
-  paper = registry.PAPER_OVERRIDES.get(dataset, '')
+  paper = hparams_lib.PAPER_OVERRIDES.get(dataset, '')
   hparams = hparams_lib.default_hparams(model_name).parse(
       ','.join(x for x in (paper, overrides) if x))
   from input_data import source  # pylint: disable=g-import-not-at-top

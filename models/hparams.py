@@ -12,6 +12,11 @@ import dataclasses
 from typing import Any
 
 LOSS_TYPES = ('margin', 'softmax', 'sigmoid')
+# The authors' --hparams_override per dataset (their README's commands);
+# they gave none for the others. Not applied by itself, as the original.
+PAPER_OVERRIDES = {
+    'cifar10': 'num_prime_capsules=64,padding=SAME,leaky=true,remake=false',
+}
 PADDINGS = ('VALID', 'SAME')
 
 

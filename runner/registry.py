@@ -1,9 +1,9 @@
-"""The models and datasets experiment.py knows, and the paper's settings.
+"""The models and datasets experiment.py knows.
 
 `get_source(config, split)` returns the data source a run configuration
 names (see input_data.source.DataSource), `build_model` the model for a
-source's DatasetInfo. PAPER_OVERRIDES holds the hparams the authors gave per
-dataset, in one place for the README, the tests and benchmark.py.
+source's DatasetInfo. (The hparams the authors gave per dataset are
+models.hparams.PAPER_OVERRIDES.)
 """
 
 from input_data import errors
@@ -19,11 +19,6 @@ MODELS = {'capsule': capsule_model.CapsuleModel,
           'baseline': conv_model.ConvModel}
 DATASETS = ('mnist', 'fashion_mnist', 'norb', 'cifar10', 'affnist',
             'affine_mnist', 'expanded_mnist')
-# The authors' --hparams_override per dataset (their README's commands);
-# they gave none for the others. Not applied by itself, as the original.
-PAPER_OVERRIDES = {
-    'cifar10': 'num_prime_capsules=64,padding=SAME,leaky=true,remake=false',
-}
 
 
 def get_source(config, split):

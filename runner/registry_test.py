@@ -9,6 +9,7 @@ import tensorflow as tf
 from input_data import testdata
 from input_data.mnist import affine_mnist
 from input_data.norb import smallnorb_convert
+from models import hparams as hparams_lib
 from runner import config as config_lib
 from runner import evaluation
 from runner import registry
@@ -41,7 +42,7 @@ class RegistryTest(tf.test.TestCase, parameterized.TestCase):
     config = config_lib.RunConfig(
         dataset=dataset, data_dir=data, data_source=data_source,
         hparams=config_lib.RunConfig().hparams.parse(
-            registry.PAPER_OVERRIDES.get(dataset, '')),
+            hparams_lib.PAPER_OVERRIDES.get(dataset, '')),
         summary_dir=tmp, max_steps=1, save_step=1, batch_size=2,
         eval_size=2, checkpoint=os.path.join(tmp, 'train', 'model.ckpt-1'))
     train = registry.get_source(config, 'train')

@@ -356,7 +356,7 @@ class DamagedDataTest(tf.test.TestCase):
     message = self._train_then_damage(config_lib.RunConfig(
         dataset='cifar10', data_dir=tmp, summary_dir=tmp, save_step=1,
         batch_size=2, model_widths=TINY, hparams=hparams_lib.HParams().parse(
-            registry.PAPER_OVERRIDES['cifar10'])), damage)
+            hparams_lib.PAPER_OVERRIDES['cifar10'])), damage)
     self.assertIn('damaged training data in', message)
     self.assertIn('data_batch_3.bin', message)
     self.assertIn('CIFAR-10 label byte out of range 0..9', message)

@@ -17,6 +17,8 @@ import dataclasses
 import os
 from typing import Optional
 
+from models import hparams
+
 # Examples of one training epoch, for the report's epochs column.
 MNIST_TRAIN = 60000
 
@@ -266,8 +268,8 @@ def smallnorb(dirs, schedule):
        'budget': Schedule(1000, 500, 3, BUDGET_FLAGS, CPU_NOTE)}, 24300)
 
 
-CIFAR_HPARAMS = ('--hparams_override=num_prime_capsules=64,padding=SAME,'
-                 'leaky=true,remake=false',)
+CIFAR_HPARAMS = ('--hparams_override=%s' %
+                 hparams.PAPER_OVERRIDES['cifar10'],)
 
 
 def cifar10(dirs, schedule):

@@ -12,7 +12,7 @@ from runner import config as config_lib
 from runner import evaluation
 from runner import registry
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.abspath(__file__))
 CHECKPOINT = os.path.join(ROOT, 'checkpoints', 'mnist', 'model.ckpt-8000')
 SUBSET = 500
 # Measured with: python experiment.py --data_dir=data/mnist --data_source=idx
