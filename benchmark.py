@@ -16,6 +16,7 @@ alone, process_peak_rss_mb the whole process (runtime and libraries too).
 
   python benchmark.py --dataset=mnist --batch_size=128 --steps=20
   python benchmark.py --dataset=mnist --xla --mixed_precision=bfloat16
+  python benchmark.py --dataset=mnist --num_targets=2    # MultiMNIST
   python benchmark.py --dataset=mnist --compare_pytorch   # needs torch
 """
 
@@ -29,33 +30,31 @@ from absl import app
 from absl import flags
 import numpy as np
 
-# (image size, depth, classes, targets) of each dataset's model input; the
-# hparams the authors used there are models.hparams.PAPER_OVERRIDES.
+# (image size, depth, classes) of each dataset's model input, by
+# experiment.py's --dataset names (runner.registry.DATASETS); --num_targets=2
+# is MultiMNIST's 36x36 pairs. The hparams the authors used there are
+# models.hparams.PAPER_OVERRIDES.
 SHAPES = {
-    'mnist': (28, 1, 10, 1),
-    'fashion_mnist': (28, 1, 10, 1),
-    'multimnist': (36, 1, 10, 2),
-    'norb': (32, 2, 5, 1),
-    'cifar10': (24, 3, 10, 1),
-    'affnist': (40, 1, 10, 1),
+    'mnist': (28, 1, 10),
+    'fashion_mnist': (28, 1, 10),
+    'norb': (32, 2, 5),
+    'cifar10': (24, 3, 10),
+    'affnist': (40, 1, 10),
+    'affine_mnist': (40, 1, 10),
+    'expanded_mnist': (40, 1, 10),
 }
+MULTIMNIST_SIZE = 36
 
 
-def synthetic_features(batch_size, size, depth, classes, targets, seed=0):
-  """A random feature batch of the readers' layout (numpy)."""
-  rng = np.random.RandomState(seed)
-  pixels = size * size * depth
-  label_1 = rng.randint(0, classes, batch_size)
-  features = {'images': rng.rand(batch_size, pixels).astype(np.float32),
-              'recons_label': label_1.astype(np.int64),
-              'labels': np.eye(classes, dtype=np.float32)[label_1]}
-  features['recons_image'] = features['images']
-  if targets == 2:
-    label_2 = (label_1 + 1 + rng.randint(0, classes - 1, batch_size)) % classes
-    features['spare_label'] = label_2.astype(np.int64)
-    features['spare_image'] = rng.rand(batch_size, pixels).astype(np.float32)
-    features['labels'] += np.eye(classes, dtype=np.float32)[label_2]
-  return features
+def input_info(dataset, num_targets=1):
+  """The DatasetInfo of a dataset's model input (no data needed)."""
+  from input_data import source  # pylint: disable=g-import-not-at-top
+  size, depth, classes = SHAPES[dataset]
+  if num_targets == 2:
+    if dataset != 'mnist':
+      raise ValueError('--num_targets=2 (MultiMNIST) needs --dataset=mnist')
+    size = MULTIMNIST_SIZE
+  return source.DatasetInfo(size, depth, classes, num_targets)
 
 
 def forward_flops(model):
@@ -123,18 +122,17 @@ def _sync(out):
 
 def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
                    warmup, xla, mixed_precision, overrides, eval_only=False,
-                   steps_per_loop=1):
+                   steps_per_loop=1, num_targets=1):
   """Times the TensorFlow model; returns a dict of measurements."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from models import hparams as hparams_lib  # pylint: disable=g-import-not-at-top
   from models import model as model_lib  # pylint: disable=g-import-not-at-top
   from runner import registry  # pylint: disable=g-import-not-at-top
-  size, depth, classes, targets = SHAPES[dataset]
   paper = hparams_lib.PAPER_OVERRIDES.get(dataset, '')
   hparams = hparams_lib.default_hparams(model_name).parse(
       ','.join(x for x in (paper, overrides) if x))
   from input_data import source  # pylint: disable=g-import-not-at-top
-  info = source.DatasetInfo(size, depth, classes, targets)
+  info = input_info(dataset, num_targets)
   conv_dtype = None if mixed_precision == 'none' else mixed_precision
   model = registry.build_model(model_name, hparams, info, conv_dtype)
   optimizer = model_lib.Adam(model.trainable_variables)
@@ -149,10 +147,10 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
                                           loss_scale=loss_scale)
   eval_step = model_lib.make_eval_step(model, strategy, jit_compile=xla)
   train_batches = iter(strategy.experimental_distribute_dataset(
-      tf.data.Dataset.from_tensors(synthetic_features(
-          batch_size, size, depth, classes, targets)).repeat()))
-  eval_batch = {k: tf.constant(v) for k, v in synthetic_features(
-      eval_batch_size, size, depth, classes, targets, seed=1).items()}
+      tf.data.Dataset.from_tensors(source.synthetic_batch(
+          batch_size, info)).repeat()))
+  eval_batch = {k: tf.constant(v) for k, v in source.synthetic_batch(
+      eval_batch_size, info, seed=1).items()}
   memory_device = 'GPU:0' if gpus else 'CPU:0'
   if not eval_only:
     calls = max(1, steps // steps_per_loop)
@@ -203,124 +201,16 @@ def input_examples_per_sec(source, batch_size, batches, warmup=5):
   return batch_size * batches / (time.perf_counter() - start)
 
 
-def pytorch_capsnet(routing=3):
-  """A plain PyTorch CapsNet of the MNIST architecture (None without torch).
-
-  conv1, primary capsules (one routing pass over 32 types: a 1/32 scale),
-  digit capsules with routing, decoder: what a user would write, with the
-  same parameter count as ours (8,215,728).
-  """
-  try:
-    import torch  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    return None
-  from torch import nn  # pylint: disable=g-import-not-at-top
-
-  def squash(s, dim):
-    sq = (s * s).sum(dim, keepdim=True)
-    return s / torch.sqrt(sq + 1e-9) * sq / (1 + sq)
-
-  class CapsNet(nn.Module):
-    """conv1, primary capsules (1/32 routing pass), digit capsules, decoder."""
-
-    def __init__(self):
-      super().__init__()
-      self.conv1 = nn.Conv2d(1, 256, 9)
-      self.primary = nn.Conv2d(256, 256, 9, stride=2, bias=False)
-      self.primary_bias = nn.Parameter(torch.full((32, 8), 0.1))
-      self.weights = nn.Parameter(0.1 * torch.randn(1152, 8, 160))
-      self.bias = nn.Parameter(torch.full((10, 16), 0.1))
-      self.decoder = nn.Sequential(nn.Linear(160, 512), nn.ReLU(),
-                                   nn.Linear(512, 1024), nn.ReLU(),
-                                   nn.Linear(1024, 784), nn.Sigmoid())
-
-    def forward(self, x, labels):
-      u = self.primary(torch.relu(self.conv1(x)))
-      # As ours: only the convolutions in a mixed precision's dtype.
-      with torch.autocast(x.device.type, enabled=False):
-        u = u.float().view(-1, 32, 8, 6, 6) / 32.0
-        u = squash(u + self.primary_bias[None, :, :, None, None], 2)
-        u = u.permute(0, 1, 3, 4, 2).reshape(-1, 1152, 8)
-        votes = torch.einsum('bia,iao->bio', u, self.weights).view(
-            -1, 1152, 10, 16)
-        logits = torch.zeros(votes.shape[:3], device=votes.device)
-        for i in range(routing):
-          route = torch.softmax(logits, dim=2)
-          v = squash((route[..., None] * votes).sum(1) + self.bias, 2)
-          if i + 1 < routing:
-            logits = logits + (votes * v[:, None]).sum(-1)
-        lengths = torch.sqrt((v * v).sum(-1))
-        mask = nn.functional.one_hot(labels, 10).float()
-        remake = self.decoder((v * mask[..., None]).flatten(1))
-      return lengths, remake
-
-  return CapsNet()
-
-
-def run_pytorch(batch_size, steps, warmup, mixed_precision='none', routing=3):
-  """Trains the PyTorch CapsNet on the GPU if torch sees one, else the CPU.
-
-  mixed_precision bfloat16/float16: the convolutions under torch.autocast
-  (float16 with a GradScaler), routing float32 as ours. On a GPU,
-  TF32 and cuDNN autotuning are on, as TensorFlow has them.
-
-  Returns (training examples/s, device name), or None without torch.
-  """
-  model = pytorch_capsnet(routing)
-  if model is None:
-    return None
-  import torch  # pylint: disable=g-import-not-at-top
-  cuda = torch.cuda.is_available()
-  device = torch.device('cuda' if cuda else 'cpu')
-  if cuda:
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
-    torch.backends.cudnn.benchmark = True
-  else:
-    torch.set_num_threads(os.cpu_count())
-  model = model.to(device)
-  optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-  features = synthetic_features(batch_size, 28, 1, 10, 1)
-  images = torch.from_numpy(features['images']).view(-1, 1, 28, 28).to(device)
-  labels = torch.from_numpy(features['recons_label']).to(device)
-  onehot = torch.from_numpy(features['labels']).to(device)
-  dtype = {'bfloat16': torch.bfloat16, 'float16': torch.float16}.get(
-      mixed_precision)
-  scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-
-  def step():
-    optimizer.zero_grad()
-    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-      lengths, remake = model(images, labels)
-    l = lengths - 0.5
-    margin = (0.5 * onehot * (l < 0.4) * (l - 0.4) ** 2 +
-              0.25 * (1 - onehot) * (l > -0.4) * (l + 0.4) ** 2).mean()
-    recon = 0.0005 * ((remake - images.flatten(1)) ** 2).sum(1).mean()
-    scaler.scale(margin + recon).backward()
-    scaler.step(optimizer)
-    scaler.update()
-
-  def sync():
-    if cuda:
-      torch.cuda.synchronize()
-  for _ in range(warmup):
-    step()
-  sync()
-  start = time.perf_counter()
-  for _ in range(steps):
-    step()
-  sync()
-  name = torch.cuda.get_device_name(0) if cuda else 'CPU'
-  return batch_size * steps / (time.perf_counter() - start), name
-
-
 FLAGS = flags.FLAGS
 
 
 def define_flags():
   """The command line; defined only when run as a program."""
   flags.DEFINE_string('model', 'capsule', 'capsule or baseline.')
-  flags.DEFINE_enum('dataset', 'mnist', sorted(SHAPES), 'Input shape to time.')
+  flags.DEFINE_enum('dataset', 'mnist', sorted(SHAPES), 'Input shape to time '
+                    '(experiment.py\'s names).')
+  flags.DEFINE_integer('num_targets', 1, '1, or 2 for MultiMNIST (with '
+                       '--dataset=mnist).')
   flags.DEFINE_integer('batch_size', 128, 'Training batch.')
   flags.DEFINE_integer('eval_batch_size', 100, 'Evaluation batch.')
   flags.DEFINE_integer('steps', 20, 'Timed steps.')
@@ -364,7 +254,8 @@ def main(argv):
     try:
       source = registry.get_source(config_lib.RunConfig(
           dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
-          data_source=FLAGS.data_source), 'train')
+          data_source=FLAGS.data_source, num_targets=FLAGS.num_targets),
+                                   'train')
     except ValueError as e:
       sys.exit('benchmark.py: %s' % e)
   try:
@@ -372,10 +263,11 @@ def main(argv):
                             FLAGS.eval_batch_size, FLAGS.steps, FLAGS.warmup,
                             FLAGS.xla, FLAGS.mixed_precision,
                             FLAGS.hparams_override or '', FLAGS.eval_only,
-                            FLAGS.steps_per_loop)
+                            FLAGS.steps_per_loop, FLAGS.num_targets)
   except ValueError as e:
     sys.exit('benchmark.py: %s' % e)
   result.update(model=FLAGS.model, dataset=FLAGS.dataset,
+                num_targets=FLAGS.num_targets,
                 batch_size=FLAGS.batch_size, xla=FLAGS.xla,
                 steps_per_loop=FLAGS.steps_per_loop,
                 mixed_precision=FLAGS.mixed_precision,
@@ -388,9 +280,11 @@ def main(argv):
     result['input_examples_per_sec'] = input_examples_per_sec(
         source, FLAGS.batch_size, FLAGS.input_batches)
   if FLAGS.compare_pytorch:
-    if FLAGS.dataset != 'mnist' or FLAGS.model != 'capsule':
+    if (FLAGS.dataset != 'mnist' or FLAGS.model != 'capsule' or
+        FLAGS.num_targets != 1):
       sys.exit('benchmark.py: --compare_pytorch times the MNIST capsule model')
-    torch_result = run_pytorch(FLAGS.batch_size, FLAGS.steps, FLAGS.warmup,
+    import torch_capsnet  # pylint: disable=g-import-not-at-top
+    torch_result = torch_capsnet.run_pytorch(FLAGS.batch_size, FLAGS.steps, FLAGS.warmup,
                                FLAGS.mixed_precision)
     if torch_result is None:
       sys.exit('benchmark.py: --compare_pytorch needs torch installed')

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 import benchmark
+import torch_capsnet
 from input_data import source
 from input_data import testdata
 from models import hparams as hparams_lib
@@ -38,9 +39,19 @@ class BenchmarkTest(tf.test.TestCase):
                      14745600 + 419430400 + 8409088)
 
   def test_synthetic_two_targets(self):
-    features = benchmark.synthetic_features(5, 36, 1, 10, 2)
+    features = source.synthetic_batch(5, benchmark.input_info('mnist', 2))
+    self.assertAllEqual(features['recons_label'], [0, 1, 2, 3, 4])
+    self.assertAllEqual(features['spare_label'], [1, 3, 5, 7, 9])
     self.assertAllEqual(features['labels'].sum(1), [2.0] * 5)
     self.assertEqual(features['spare_image'].shape, (5, 36 * 36))
+
+  def test_datasets_are_experiments(self):
+    self.assertCountEqual(benchmark.SHAPES, registry.DATASETS)
+    self.assertEqual(benchmark.input_info('norb'),
+                     source.DatasetInfo(32, 2, 5, 1))
+    with self.assertRaisesRegex(ValueError, '^--num_targets=2 .MultiMNIST. '
+                                'needs --dataset=mnist$'):
+      benchmark.input_info('cifar10', 2)
 
   def test_pytorch_capsnet_computes_our_model_with_its_weights(self):
     # The PyTorch CapsNet is written without any of our code: loaded with
@@ -51,7 +62,7 @@ class BenchmarkTest(tf.test.TestCase):
     tf.random.set_seed(3)
     ours = registry.build_model('capsule', hparams_lib.default_hparams(),
                                 source.DatasetInfo(28, 1, 10, 1))
-    theirs = benchmark.pytorch_capsnet()
+    theirs = torch_capsnet.pytorch_capsnet()
     self.assertEqual(sum(p.numel() for p in theirs.parameters()), 8215728)
     w = {name: v.numpy() for name, v in ours.tf1_variables().items()}
     hwio_to_oihw = lambda k: k.transpose(3, 2, 0, 1)
@@ -82,7 +93,7 @@ class BenchmarkTest(tf.test.TestCase):
 
   def test_pytorch_training_runs_at_both_precisions(self):
     for precision in ('none', 'bfloat16'):
-      rate, device = benchmark.run_pytorch(2, 1, 1, precision)
+      rate, device = torch_capsnet.run_pytorch(2, 1, 1, precision)
       self.assertGreater(rate, 0)
       self.assertEqual(device, 'CPU')
 

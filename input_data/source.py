@@ -17,6 +17,7 @@ partial) -> prefetch, in file order.
 import collections
 from typing import Optional, Protocol
 
+import numpy as np
 import tensorflow as tf
 
 from input_data import augment
@@ -49,6 +50,29 @@ class DataSource(Protocol):
 
   def eval_dataset(self, batch_size, eval_size):
     """The first eval_size examples in order, the last batch partial."""
+
+
+def synthetic_batch(batch_size, info, seed=0):
+  """A batch of the readers' feature dict (NumPy) of random images, for
+  timing and tests: labels 0, 1, 2, ... (and a second, other label for two
+  targets), images uniform in [0, 1) drawn from seed."""
+  rng = np.random.RandomState(seed)
+  pixels = info.height * info.height * info.depth
+  classes = info.num_classes
+  labels_1 = np.arange(batch_size) % classes
+  features = {
+      'images': rng.rand(batch_size, pixels).astype(np.float32),
+      'recons_label': labels_1.astype(np.int64),
+      'labels': np.eye(classes, dtype=np.float32)[labels_1],
+  }
+  features['recons_image'] = features['images']
+  if info.num_targets == 2:
+    labels_2 = (labels_1 + 1 + np.arange(batch_size) % (classes - 1)) % classes
+    features['spare_label'] = labels_2.astype(np.int64)
+    features['spare_image'] = rng.rand(batch_size, pixels).astype(np.float32)
+    features['labels'] = features['labels'] + np.eye(
+        classes, dtype=np.float32)[labels_2]
+  return features
 
 
 def first_examples(source, count):

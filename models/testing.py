@@ -5,9 +5,9 @@ import subprocess
 import sys
 from xml.etree import ElementTree
 
-import numpy as np
 import tensorflow as tf
 
+from input_data import source
 from models import model as model_lib
 
 
@@ -36,22 +36,8 @@ def split_cpu(num_devices=2):
 def feature_batch(batch_size, image_size=28, depth=1, num_classes=10,
                   num_targets=1, seed=0):
   """A batch of the features dict the models read, random but fixed."""
-  rng = np.random.RandomState(seed)
-  pixels = image_size * image_size * depth
-  labels_1 = np.arange(batch_size) % num_classes
-  labels_2 = (labels_1 + 1 + np.arange(batch_size) % (num_classes - 1)) % num_classes
-  features = {
-      'images': rng.rand(batch_size, pixels).astype(np.float32),
-      'recons_label': labels_1.astype(np.int64),
-      'labels': np.eye(num_classes, dtype=np.float32)[labels_1],
-  }
-  features['recons_image'] = features['images']
-  if num_targets == 2:
-    features['spare_label'] = labels_2.astype(np.int64)
-    features['spare_image'] = rng.rand(batch_size, pixels).astype(np.float32)
-    features['labels'] = features['labels'] + np.eye(
-        num_classes, dtype=np.float32)[labels_2]
-  return features
+  return source.synthetic_batch(batch_size, source.DatasetInfo(
+      image_size, depth, num_classes, num_targets), seed)
 
 
 def tf1_baseline_logits(images, image_size, depth, num_classes,
