@@ -28,79 +28,85 @@ from absl import app
 from absl import flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('data_dir', None, 'Data directory; for MultiMNIST a shard '
-                    'pattern PREFIX@N.')
-flags.DEFINE_integer('eval_size', 10000, 'Examples evaluated (all of them, '
-                     'in batches of 100, the last one partial).')
-flags.DEFINE_string('hparams_override', None, 'key=value,key=value over the '
-                    'model defaults, applied left to right.')
-flags.DEFINE_integer('max_steps', 1000, 'Training steps (global batch 128). '
-                     'The validation job stops after the checkpoint at or '
-                     'past it only when this flag is given; otherwise, as '
-                     'the original, after --eval_timeout_secs without a new '
-                     'checkpoint.')
-flags.DEFINE_string('model', 'capsule', 'capsule or baseline.')
-flags.DEFINE_string('dataset', 'mnist', 'mnist, fashion_mnist, norb, cifar10, '
-                    'or one of the 40x40 sets that train on MNIST IDX files '
-                    'placed at random in 40x40: affnist (test: the affNIST '
-                    '.mat files), affine_mnist (test: the stand-in files of '
-                    'input_data/mnist/affine_mnist.py), expanded_mnist '
-                    '(test: MNIST test digits centred in 40x40).')
-flags.DEFINE_integer('num_gpus', 1, 'Data-parallel replicas.')
-flags.DEFINE_integer('num_targets', 1, '1, or 2 for MultiMNIST.')
-flags.DEFINE_integer('num_trials', 1, 'Checkpoints in an ensemble evaluation.')
-flags.DEFINE_integer('save_step', 1500, 'Checkpoint every N steps.')
-flags.DEFINE_string('summary_dir', None, 'Experiment directory: train/ and '
-                    'test/ summaries, checkpoints in train/.')
-flags.DEFINE_string('checkpoint', None, 'Checkpoint to evaluate, or a '
-                    'pattern with {} for --num_trials > 1.')
-flags.DEFINE_boolean('train', True, 'Train, or evaluate.')
-flags.DEFINE_boolean('validate', False, 'Train on valid_train, evaluate on '
-                     'valid_test (files written by mnist_shift.py); an '
-                     'ensemble (--num_trials > 1) scores the test split, as '
-                     'the original.')
-# Added by this project.
-flags.DEFINE_enum('data_source', 'records', ['records', 'idx'], 'records: '
-                  'the generator\'s TFRecords; idx: the MNIST IDX files in '
-                  'data_dir, training shifts drawn on the fly.')
-flags.DEFINE_integer('seed', 0, 'Seed of initialisation and data order.')
-flags.DEFINE_integer('eval_timeout_secs', 6 * 3600, 'Validation job: stop '
-                     'after this long without a new checkpoint.')
-flags.DEFINE_integer('eval_poll_secs', 60, 'Validation job: at least this '
-                     'many seconds between the starts of two evaluations '
-                     '(it looks for a new checkpoint every second).')
-flags.DEFINE_integer('cpu_threads', 0, 'Threads per op pool on the CPU (0: '
-                     'TensorFlow decides; the validation job defaults to 1 so '
-                     'it does not starve a trainer on the same CPU).')
-flags.DEFINE_integer('keep_checkpoints', 1000, 'Training keeps the newest N '
-                     'checkpoints (the original kept 1000: the validation '
-                     'job and ensembles of one run need its history).')
-flags.DEFINE_float('log_every_secs', 10.0, 'Seconds between training logs.')
-flags.DEFINE_string('export_weights', None, 'With --checkpoint: also write '
-                    'the model weights alone (no optimiser state) to this '
-                    'prefix, e.g. checkpoints/mnist/model.ckpt-8000.')
-flags.DEFINE_string('export_saved_model', None, 'With --checkpoint: also '
-                    'write the model as a SavedModel to this directory '
-                    '(serving signature: uint8 images [N, H, W, C] -> scores, '
-                    'classes, capsules, reconstructions; see runner/'
-                    'export.py).')
-flags.DEFINE_boolean('xla', False, 'XLA-compile the forward and backward '
-                     'pass (same results within float noise).')
-flags.DEFINE_enum('mixed_precision', 'none', ['none', 'bfloat16', 'float16'],
-                  'Run the convolutions in this dtype; routing, losses and '
-                  'weights stay float32. float16 trains with dynamic loss '
-                  'scaling (its gradients underflow otherwise).')
-flags.DEFINE_integer('steps_per_loop', 1, 'Training steps per compiled call: '
-                     'fewer host round trips, for GPUs whose step takes '
-                     'milliseconds (e.g. 50); same results, and logs and '
-                     'checkpoints land on the same steps.')
-flags.DEFINE_boolean('deterministic', False, 'TensorFlow\'s op determinism: '
-                     'deterministic kernels (GPU ones too) and tf.data order; '
-                     'two runs of one command on one machine write the same '
-                     'checkpoints (see docs/determinism.md).')
-flags.DEFINE_boolean('skip_nonfinite', False, 'Skip batches whose loss or '
-                     'gradients are not finite, instead of stopping (they '
-                     'never change the weights either way).')
+
+
+def define_flags():
+  """The original's flags (their names and defaults) and ours."""
+  flags.DEFINE_string('data_dir', None, 'Data directory; for MultiMNIST a '
+                      'shard pattern PREFIX@N.')
+  flags.DEFINE_integer('eval_size', 10000, 'Examples evaluated (all of them, '
+                       'in batches of 100, the last one partial).')
+  flags.DEFINE_string('hparams_override', None, 'key=value,key=value over the '
+                      'model defaults, applied left to right.')
+  flags.DEFINE_integer('max_steps', 1000, 'Training steps (global batch 128). '
+                       'The validation job stops after the checkpoint at or '
+                       'past it only when this flag is given; otherwise, as '
+                       'the original, after --eval_timeout_secs without a new '
+                       'checkpoint.')
+  flags.DEFINE_string('model', 'capsule', 'capsule or baseline.')
+  flags.DEFINE_string('dataset', 'mnist', 'mnist, fashion_mnist, norb, '
+                      'cifar10, or one of the 40x40 sets that train on MNIST '
+                      'IDX files placed at random in 40x40: affnist (test: '
+                      'the affNIST '
+                      '.mat files), affine_mnist (test: the stand-in files of '
+                      'input_data/mnist/affine_mnist.py), expanded_mnist '
+                      '(test: MNIST test digits centred in 40x40).')
+  flags.DEFINE_integer('num_gpus', 1, 'Data-parallel replicas.')
+  flags.DEFINE_integer('num_targets', 1, '1, or 2 for MultiMNIST.')
+  flags.DEFINE_integer('num_trials', 1, 'Checkpoints in an ensemble '
+                       'evaluation.')
+  flags.DEFINE_integer('save_step', 1500, 'Checkpoint every N steps.')
+  flags.DEFINE_string('summary_dir', None, 'Experiment directory: train/ and '
+                      'test/ summaries, checkpoints in train/.')
+  flags.DEFINE_string('checkpoint', None, 'Checkpoint to evaluate, or a '
+                      'pattern with {} for --num_trials > 1.')
+  flags.DEFINE_boolean('train', True, 'Train, or evaluate.')
+  flags.DEFINE_boolean('validate', False, 'Train on valid_train, evaluate on '
+                       'valid_test (files written by mnist_shift.py); an '
+                       'ensemble (--num_trials > 1) scores the test split, as '
+                       'the original.')
+  # Added by this project.
+  flags.DEFINE_enum('data_source', 'records', ['records', 'idx'], 'records: '
+                    'the generator\'s TFRecords; idx: the MNIST IDX files in '
+                    'data_dir, training shifts drawn on the fly.')
+  flags.DEFINE_integer('seed', 0, 'Seed of initialisation and data order.')
+  flags.DEFINE_integer('eval_timeout_secs', 6 * 3600, 'Validation job: stop '
+                       'after this long without a new checkpoint.')
+  flags.DEFINE_integer('eval_poll_secs', 60, 'Validation job: at least this '
+                       'many seconds between the starts of two evaluations '
+                       '(it looks for a new checkpoint every second).')
+  flags.DEFINE_integer('cpu_threads', 0, 'Threads per op pool on the CPU (0: '
+                       'TensorFlow decides; the validation job defaults to 1 '
+                       'so it does not starve a trainer on the same CPU).')
+  flags.DEFINE_integer('keep_checkpoints', 1000, 'Training keeps the newest N '
+                       'checkpoints (the original kept 1000: the validation '
+                       'job and ensembles of one run need its history).')
+  flags.DEFINE_float('log_every_secs', 10.0, 'Seconds between training logs.')
+  flags.DEFINE_string('export_weights', None, 'With --checkpoint: also write '
+                      'the model weights alone (no optimiser state) to this '
+                      'prefix, e.g. checkpoints/mnist/model.ckpt-8000.')
+  flags.DEFINE_string('export_saved_model', None, 'With --checkpoint: also '
+                      'write the model as a SavedModel to this directory '
+                      '(serving signature: uint8 images [N, H, W, C] -> '
+                      'scores, classes, capsules, reconstructions; see runner/'
+                      'export.py).')
+  flags.DEFINE_boolean('xla', False, 'XLA-compile the forward and backward '
+                       'pass (same results within float noise).')
+  flags.DEFINE_enum('mixed_precision', 'none', ['none', 'bfloat16', 'float16'],
+                    'Run the convolutions in this dtype; routing, losses and '
+                    'weights stay float32. float16 trains with dynamic loss '
+                    'scaling (its gradients underflow otherwise).')
+  flags.DEFINE_integer('steps_per_loop', 1, 'Training steps per compiled call: '
+                       'fewer host round trips, for GPUs whose step takes '
+                       'milliseconds (e.g. 50); same results, and logs and '
+                       'checkpoints land on the same steps.')
+  flags.DEFINE_boolean('deterministic', False, 'TensorFlow\'s op determinism: '
+                       'deterministic kernels (GPU ones too) and tf.data '
+                       'order; two runs of one command on one machine write '
+                       'the same checkpoints (see docs/determinism.md).')
+  flags.DEFINE_boolean('skip_nonfinite', False, 'Skip batches whose loss or '
+                       'gradients are not finite, instead of stopping (they '
+                       'never change the weights either way).')
 
 
 def _fail(message):
@@ -134,7 +140,9 @@ def run_config():
       eval_poll_secs=FLAGS.eval_poll_secs,
       # The original's validation job ran until its idle timeout.
       eval_stop_at_step=(FLAGS.max_steps if FLAGS['max_steps'].present
-                         else None))
+                         else None),
+      train=FLAGS.train, deterministic=FLAGS.deterministic,
+      cpu_threads=FLAGS.cpu_threads)
 
 
 def _run_record():
@@ -146,17 +154,18 @@ def _run_record():
       if flag.value is not None])
 
 
-def _configure_devices(evaluating_continuously):
+def _configure_devices(config):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   for gpu in tf.config.list_physical_devices('GPU'):
     # A validation job shares the machine: take GPU memory as needed.
     tf.config.experimental.set_memory_growth(gpu, True)
-  if FLAGS.deterministic:
+  if config.deterministic:
     tf.config.experimental.enable_op_determinism()
     # Random ops then need a global seed: evaluation builds its model (then
     # restores it) before anything else sets one.
-    tf.random.set_seed(FLAGS.seed)
-  threads = FLAGS.cpu_threads or (1 if evaluating_continuously else 0)
+    tf.random.set_seed(config.seed)
+  validation_job = not config.train and not config.checkpoint
+  threads = config.cpu_threads or (1 if validation_job else 0)
   if threads:
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
@@ -173,18 +182,18 @@ def main(argv):
     paths = config_lib.trial_checkpoints(config.checkpoint, config.num_trials)
     if not config.data_dir:
       raise ValueError('--data_dir is required')
-    if (FLAGS.train or not config.checkpoint) and not config.summary_dir:
+    if (config.train or not config.checkpoint) and not config.summary_dir:
       raise ValueError('--summary_dir is required to train or to run the '
                        'validation job')
     from runner import quiet
     quiet.import_tensorflow()  # Before anything else imports TensorFlow.
     from runner import evaluation
-    _configure_devices(not FLAGS.train and not config.checkpoint)
+    _configure_devices(config)
     from runner import distribution
     from runner import registry
     from runner import training
     # pylint: enable=g-import-not-at-top
-    if FLAGS.train:
+    if config.train:
       # First: a multi-worker strategy must exist before any other TF op.
       strategy = distribution.make_strategy(config.num_gpus)
       training.train(config, registry.get_source(config, 'train'), strategy,
@@ -202,4 +211,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -70,6 +70,12 @@ class RunConfig:
   eval_timeout_secs: int = 6 * 3600
   eval_poll_secs: int = 60
   eval_stop_at_step: Optional[int] = None
+  # The mode and the process: train, or evaluate (--checkpoint) / run the
+  # validation job (neither); TensorFlow's op determinism; threads per op
+  # pool on the CPU (0: TensorFlow's choice; the validation job: 1).
+  train: bool = True
+  deterministic: bool = False
+  cpu_threads: int = 0
 
   def __post_init__(self):
     checks = (
@@ -91,6 +97,8 @@ class RunConfig:
          self.eval_size),
         (self.num_trials >= 1, '--num_trials must be >= 1, got %d' %
          self.num_trials),
+        (self.cpu_threads >= 0, '--cpu_threads must be >= 0, got %d' %
+         self.cpu_threads),
         (not self.export_saved_model or self.dataset in SERVED_DATASETS,
          '--export_saved_model serves the models of %s, whose readers only '
          'scale the pixels; --dataset=%s crops and standardizes its images '

@@ -36,6 +36,7 @@ class RunConfigTest(tf.test.TestCase):
         (dict(num_targets=0), '--num_targets must be 1 or 2, got 0'),
         (dict(eval_size=0), '--eval_size must be > 0, got 0'),
         (dict(num_trials=0), '--num_trials must be >= 1, got 0'),
+        (dict(cpu_threads=-1), '--cpu_threads must be >= 0, got -1'),
         (dict(export_saved_model='/tmp/s', dataset='cifar10'),
          '--export_saved_model serves the models of mnist, fashion_mnist, '
          'affnist, affine_mnist, expanded_mnist, whose readers only scale '
@@ -48,6 +49,7 @@ class RunConfigTest(tf.test.TestCase):
     # The edges are allowed.
     for edge in (dict(max_steps=0), dict(save_step=1), dict(batch_size=1),
                  dict(keep_checkpoints=1), dict(steps_per_loop=1),
+                 dict(cpu_threads=0),
                  dict(num_gpus=1), dict(num_targets=1), dict(num_targets=2),
                  dict(eval_size=1), dict(num_trials=1),
                  dict(export_saved_model='/tmp/s', dataset='affine_mnist'),
