@@ -34,7 +34,7 @@ class PredictTest(tf.test.TestCase):
   def write_digits(self, folder):
     """Real test digits 0-11 as PNGs, and 12-14 as pen-on-paper images
     (JPEG, PNG, and a PNG with a transparent ground); {path: label}."""
-    images, labels = testing.test_digits(15)
+    images, labels = testing.mnist_digits(15)
     written = {}
     for i in range(12):
       written[os.path.join(folder, 'd%02d.png' % i)] = (
@@ -69,7 +69,7 @@ class PredictTest(tf.test.TestCase):
       self.assertBetween(score, 0.5, 1.0)
     self.assertEqual(predicted, labels)
     # The real digits pass unchanged: the SavedModel's own classes.
-    images, _ = testing.test_digits(12)
+    images, _ = testing.mnist_digits(12)
     self.assertEqual([predicted[p] for p in sorted(labels)[:12]],
                      export.Served(self.saved_dir)(images)['classes'][:, 0]
                      .tolist())

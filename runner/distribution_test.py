@@ -8,8 +8,6 @@ from models import testing
 from runner import distribution
 from runner.errors import ExperimentError
 
-testing.split_cpu()
-
 
 class DistributionTest(tf.test.TestCase):
 
@@ -43,4 +41,5 @@ class DistributionTest(tf.test.TestCase):
 
 
 if __name__ == '__main__':
+  testing.split_cpu()  # Under pytest, conftest.py does it.
   tf.test.main()

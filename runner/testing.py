@@ -25,7 +25,7 @@ def export_shipped(directory):
 
 
 @functools.lru_cache(maxsize=None)
-def test_digits(n):
+def mnist_digits(n):
   """The first n real MNIST test digits: (uint8 [n, 28, 28, 1], labels)."""
   images, labels = idx.load_mnist(MNIST, 'test')
   return images[:n, :, :, None], labels[:n]

@@ -26,7 +26,7 @@ class TFLiteTest(tf.test.TestCase):
     cls.tmp = tf.compat.v1.test.get_temp_dir()
     cls.saved_dir = testing.export_shipped(os.path.join(cls.tmp, 'shipped'))
     cls.saved = export.Served(cls.saved_dir)
-    cls.images, cls.labels = testing.test_digits(N)
+    cls.images, cls.labels = testing.mnist_digits(N)
     cls.reference = export.predict_in_batches(cls.saved, cls.images)
 
   def test_float32_serves_the_saved_models_outputs(self):
@@ -69,7 +69,7 @@ class TFLiteTest(tf.test.TestCase):
 
   def test_command_converts_and_reports_agreement(self):
     data = self.create_tempdir().full_path
-    images, labels = testing.test_digits(12)
+    images, labels = testing.mnist_digits(12)
     idx.write_idx(os.path.join(data, 't10k-images-idx3-ubyte'), images[..., 0])
     idx.write_idx(os.path.join(data, 't10k-labels-idx1-ubyte'), labels)
     output = os.path.join(self.create_tempdir().full_path, 'm.tflite')

@@ -24,7 +24,6 @@ from runner import events
 from runner import training
 from runner.errors import ExperimentError
 
-testing.split_cpu()
 # Tiny models where no MirroredStrategy runs (its collectives are keyed per
 # process, and replicas of models of other sizes in one process collide).
 TINY = testing.TINY['capsule']
@@ -408,4 +407,5 @@ class DamagedDataTest(tf.test.TestCase):
 
 
 if __name__ == '__main__':
+  testing.split_cpu()  # Under pytest, conftest.py does it.
   tf.test.main()

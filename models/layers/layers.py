@@ -136,7 +136,11 @@ def _update_routing(votes, biases, logit_shape, num_dims, input_dim, output_dim,
   Returns:
     Activations after the last iteration, [batch, output_dim, atoms(, h, w)].
   """
-  del input_dim, logit_shape  # Implied by votes; kept for the signature.
+  # The original's signature, kept whole: its layers_test.py calls this
+  # routine with all eight arguments (tested here with its values). Its TF1
+  # graph needed input_dim and logit_shape to build the loop; here both
+  # follow from votes' shape, so they are read nowhere.
+  del input_dim, logit_shape
   if num_dims == 4:
     # One transpose here instead of one inside every einsum below.
     return _route_output_major(tf.transpose(votes, [0, 2, 1, 3]), biases,
