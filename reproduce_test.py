@@ -114,8 +114,9 @@ class ReportTest(tf.test.TestCase):
   def _write(self, records):
     results = self.create_tempdir().full_path
     for r in records:
+      leaf = r['run'].split('/')[-1]
       path = os.path.join(results, 'records', 'table1', 'budget',
-                          '%s-%s.json' % (r['setting'], r['run'].split('/')[-1]))
+                          '%s-%s.json' % (r['setting'], leaf))
       os.makedirs(os.path.dirname(path), exist_ok=True)
       with open(path, 'w') as f:
         json.dump(r, f)

@@ -98,8 +98,15 @@ BUDGET_FLAGS = ('--mixed_precision=bfloat16', '--deterministic')
 PAPER_MNIST = Schedule(300000, 1500, 3, note='the original README\'s MNIST '
                        'command: 300,000 steps of 128')
 CPU_NOTE = ('CPU budget: bfloat16 convolutions (float32 elsewhere), op '
-            'determinism, '
-            'far fewer steps than the paper')
+            'determinism, far fewer steps than the paper')
+# 1,000 steps of 128 (about 2 epochs of MNIST), 3 seeds.
+BUDGET = Schedule(1000, 500, 3, BUDGET_FLAGS, CPU_NOTE)
+
+
+def _need(directory, message):
+  if not directory:
+    raise MissingData(message)
+  return directory
 
 
 def _mnist_records(dirs):
@@ -138,7 +145,7 @@ def table1(dirs, schedule):
       'table1', 'MNIST test error (%), the paper\'s Table 1', settings, data,
       (Eval('test', data),),
       {'paper': PAPER_MNIST,
-       'budget': Schedule(1000, 500, 3, BUDGET_FLAGS, CPU_NOTE)},
+       'budget': BUDGET},
       MNIST_TRAIN, prepare,
       note='The paper gives mean ± standard deviation over 3 trials; the '
       'baseline is the original code\'s CNN (7.5M parameters, not the '
@@ -182,8 +189,9 @@ def multimnist(dirs, schedule):
       {'paper': Schedule(300000, 1500, 1, note='60M pairs (1,000 per '
                          'training digit); steps as the README\'s MNIST '
                          'command (the paper gives none)'),
-       'budget': Schedule(1000, 500, 3, BUDGET_FLAGS, CPU_NOTE + '; pairs made on '
-                          'the fly, 10,000 test pairs (one per test digit)')},
+       'budget': dataclasses.replace(BUDGET, note=CPU_NOTE + '; pairs made '
+                                     'on the fly, 10,000 test pairs (one per '
+                                     'test digit)')},
       MNIST_TRAIN, prepare,
       note='"both": a pair counts as right when its two digits are the '
       'two highest scores (the paper\'s metric); "neither": the original '
@@ -217,7 +225,7 @@ def affine(dirs, schedule):
       'expanded MNIST', settings,
       ('--dataset=expanded_mnist', '--data_dir=' + dirs.mnist), evals,
       {'paper': PAPER_MNIST,
-       'budget': Schedule(1000, 500, 3, BUDGET_FLAGS, CPU_NOTE)},
+       'budget': BUDGET},
       MNIST_TRAIN, prepare,
       note='affine-MNIST is a stand-in for affNIST (docs/data.md), not '
       'affNIST: the paper\'s numbers are affNIST\'s.')
@@ -232,40 +240,38 @@ def ensemble(dirs, schedule):
       (CAPSULE,), data, (Eval('test', data),),
       {'paper': Schedule(300000, 1500, 7, note='7 models, as the '
                          'original\'s CIFAR-10 ensemble'),
-       'budget': Schedule(1000, 500, 3, BUDGET_FLAGS, CPU_NOTE)},
+       'budget': BUDGET},
       MNIST_TRAIN, ensemble=True)
 
 
 def fashion(dirs, schedule):
   """Fashion-MNIST (IDX files): the capsule model and the baseline."""
-  if not dirs.fashion:
-    raise MissingData('--study=fashion needs --fashion_dir (the Fashion-MNIST '
-                      'IDX files)')
+  directory = _need(dirs.fashion, '--study=fashion needs --fashion_dir (the '
+                    'Fashion-MNIST IDX files)')
   data = ('--dataset=fashion_mnist', '--data_source=idx',
-          '--data_dir=' + dirs.fashion)
+          '--data_dir=' + directory)
   del schedule
   return Study(
       'fashion', 'Fashion-MNIST test error (%)',
       (Setting('baseline', 'baseline CNN, cross-entropy', BASELINE_SOFTMAX),
        CAPSULE), data, (Eval('test', data),),
       {'paper': PAPER_MNIST,
-       'budget': Schedule(1000, 500, 3, BUDGET_FLAGS, CPU_NOTE)},
+       'budget': BUDGET},
       MNIST_TRAIN, note='The paper has no Fashion-MNIST result.')
 
 
 def smallnorb(dirs, schedule):
   """smallNORB (records from input_data/norb/smallnorb_convert.py)."""
-  if not dirs.norb:
-    raise MissingData('--study=smallnorb needs --norb_dir (trainduo.tfrecords '
-                      'and testduo.tfrecords)')
-  data = ('--dataset=norb', '--data_dir=' + dirs.norb)
+  directory = _need(dirs.norb, '--study=smallnorb needs --norb_dir '
+                    '(trainduo.tfrecords and testduo.tfrecords)')
+  data = ('--dataset=norb', '--data_dir=' + directory)
   del schedule
   return Study(
       'smallnorb', 'smallNORB test error (%)',
       (Setting('capsule', CAPSULE.label, (), {'test': '2.7'}),), data,
       (Eval('test', data + ('--eval_size=24300',)),),
       {'paper': PAPER_MNIST,
-       'budget': Schedule(1000, 500, 3, BUDGET_FLAGS, CPU_NOTE)}, 24300)
+       'budget': BUDGET}, 24300)
 
 
 CIFAR_HPARAMS = ('--hparams_override=%s' %
@@ -274,10 +280,9 @@ CIFAR_HPARAMS = ('--hparams_override=%s' %
 
 def cifar10(dirs, schedule):
   """CIFAR-10: 7 capsule models and their ensemble (the README's)."""
-  if not dirs.cifar:
-    raise MissingData('--study=cifar10 needs --cifar_dir (the directory of '
-                      'cifar-10-batches-bin/)')
-  data = ('--dataset=cifar10', '--data_dir=' + dirs.cifar)
+  directory = _need(dirs.cifar, '--study=cifar10 needs --cifar_dir (the '
+                    'directory of cifar-10-batches-bin/)')
+  data = ('--dataset=cifar10', '--data_dir=' + directory)
   del schedule
   return Study(
       'cifar10', 'CIFAR-10 test error (%)',
@@ -286,7 +291,7 @@ def cifar10(dirs, schedule):
       (Eval('test', data),),
       {'paper': Schedule(600000, 1500, 7, note='the original README\'s '
                          'CIFAR-10 command: 600,000 steps, 7 models'),
-       'budget': Schedule(1000, 500, 3, BUDGET_FLAGS, CPU_NOTE)},
+       'budget': BUDGET},
       50000, ensemble=True, paper_ensemble={'test': '10.6'})
 
 
