@@ -82,8 +82,11 @@ class CommandsTest(tf.test.TestCase):
         'CUDA_VISIBLE_DEVICES=1'])
     self.assertIn('--save_step=20 --seed=2', lines[4])
     self.assertTrue(lines[6].endswith(
-        '--num_trials=3 --train=false --checkpoint=/r/ensemble/budget/'
-        'capsule/seed{}/train/model.ckpt-20'), lines[6])
+        '--num_trials=3 --train=false --checkpoint=/r/table1/budget/'
+        'routing3_recon/seed{}/train/model.ckpt-20'), lines[6])
+    # The seeds are table1's own runs: its capsule setting's directories.
+    self.assertIn('--summary_dir=/r/table1/budget/routing3_recon/seed2 ',
+                  lines[4])
 
   def test_missing_data_is_one_line(self):
     proc = subprocess.run(

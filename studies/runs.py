@@ -66,9 +66,11 @@ def plan(study, schedule_name, schedule, root):
   seed 1 of every setting, ... (so a study stopped early has rows to
   compare), then the ensemble rows when the study has them."""
   runs, ensembles = [], []
+  # A study may share another's runs (the ensemble study, table1's seeds).
+  runs_dir = study.runs_of or study.name
   for seed in range(schedule.seeds):
     for setting in study.settings:
-      directory = os.path.join(root, study.name, schedule_name, setting.name,
+      directory = os.path.join(root, runs_dir, schedule_name, setting.name,
                                'seed%d' % seed)
       checkpoint = os.path.join(directory, 'train',
                                 'model.ckpt-%d' % schedule.steps)
@@ -84,9 +86,9 @@ def plan(study, schedule_name, schedule, root):
                                           checkpoint),
           _eval_keys(study, 1), checkpoint))
   for setting in study.settings if study.ensemble else ():
-    pattern = os.path.join(root, study.name, schedule_name, setting.name,
+    pattern = os.path.join(root, runs_dir, schedule_name, setting.name,
                            'seed{}', 'train', 'model.ckpt-%d' % schedule.steps)
-    directory = os.path.join(root, study.name, schedule_name, setting.name,
+    directory = os.path.join(root, runs_dir, schedule_name, setting.name,
                              ENSEMBLE)
     ensembles.append(Run(
         '/'.join((study.name, schedule_name, setting.name, ENSEMBLE)),
