@@ -1,4 +1,7 @@
-"""The one error type of the data readers and writers."""
+"""The one error type of the data readers and writers, and how the data
+scripts report what they wrote or why they could not."""
+
+import sys
 
 
 class DataError(ValueError):
@@ -14,3 +17,14 @@ def too_few_examples(eval_size, describe, available):
   return DataError('--eval_size=%d but %s holds only %d examples: pass '
                    '--eval_size=%d' % (eval_size, describe, available,
                                        available))
+
+
+def report_writes(script, write):
+  """Runs write(), an iterable of the paths it writes, printing `wrote PATH`
+  for each as it comes; a DataError or OSError exits with one line,
+  `SCRIPT: message`, after the paths already written."""
+  try:
+    for path in write():
+      print('wrote %s' % path, flush=True)
+  except (DataError, OSError) as e:
+    sys.exit('%s: %s' % (script, e))

@@ -104,11 +104,8 @@ def main(argv):
   del argv
   if not FLAGS.dataset or not FLAGS.output_dir:
     sys.exit('tfds_export.py: --dataset and --output_dir are required')
-  try:
-    for path in export(FLAGS.dataset, FLAGS.output_dir, FLAGS.tfds_data_dir):
-      print('wrote %s' % path)
-  except (errors.DataError, OSError) as e:
-    sys.exit('tfds_export.py: %s' % e)
+  errors.report_writes('tfds_export.py', lambda: export(
+      FLAGS.dataset, FLAGS.output_dir, FLAGS.tfds_data_dir))
 
 
 if __name__ == '__main__':

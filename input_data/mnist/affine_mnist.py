@@ -229,13 +229,8 @@ def main(argv):
   del argv
   if not FLAGS.data_dir:
     sys.exit('affine_mnist.py: --data_dir is required (the MNIST IDX files)')
-  try:
-    paths = generate(FLAGS.data_dir, FLAGS.output_dir or FLAGS.data_dir,
-                     FLAGS.seed)
-  except (errors.DataError, OSError) as e:
-    sys.exit('affine_mnist.py: %s' % e)
-  for path in paths:
-    print('wrote %s' % path)
+  errors.report_writes('affine_mnist.py', lambda: generate(
+      FLAGS.data_dir, FLAGS.output_dir or FLAGS.data_dir, FLAGS.seed))
 
 
 if __name__ == '__main__':

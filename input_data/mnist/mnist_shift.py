@@ -266,17 +266,11 @@ def main(argv):
     sys.exit('mnist_shift.py: --data_dir is required (the MNIST IDX files)')
   if not (FLAGS.output_dir or FLAGS.data_dir):
     sys.exit('mnist_shift.py: --output_dir is required with --source=tfds')
-  try:
-    paths = generate(
-        FLAGS.data_dir, FLAGS.output_dir or FLAGS.data_dir, FLAGS.split,
-        shift=FLAGS.shift, pad=FLAGS.pad, multi_targets=FLAGS.multi_targets,
-        num_pairs=FLAGS.num_pairs, max_shard=FLAGS.max_shard,
-        seed=FLAGS.seed,
-        tfds_dataset=FLAGS.tfds_dataset if FLAGS.source == 'tfds' else None)
-  except (errors.DataError, OSError) as e:
-    sys.exit('mnist_shift.py: %s' % e)
-  for path in paths:
-    print('wrote %s' % path)
+  errors.report_writes('mnist_shift.py', lambda: generate(
+      FLAGS.data_dir, FLAGS.output_dir or FLAGS.data_dir, FLAGS.split,
+      shift=FLAGS.shift, pad=FLAGS.pad, multi_targets=FLAGS.multi_targets,
+      num_pairs=FLAGS.num_pairs, max_shard=FLAGS.max_shard, seed=FLAGS.seed,
+      tfds_dataset=FLAGS.tfds_dataset if FLAGS.source == 'tfds' else None))
 
 
 if __name__ == '__main__':

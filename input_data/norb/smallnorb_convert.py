@@ -167,17 +167,16 @@ def main(argv):
   if not FLAGS.output_dir or (FLAGS.source == 'files' and not FLAGS.data_dir):
     sys.exit('smallnorb_convert.py: --output_dir (and --data_dir for '
              '--source=files) are required')
-  try:
+
+  def write():
     for split in FLAGS.splits:
       if split not in OUTPUT:
         raise errors.DataError('--splits: %r is not train or test' % split)
       if FLAGS.source == 'tfds':
-        path = convert_tfds(split, FLAGS.output_dir, split, FLAGS.data_dir)
+        yield convert_tfds(split, FLAGS.output_dir, split, FLAGS.data_dir)
       else:
-        path = convert(FLAGS.data_dir, FLAGS.output_dir, split)
-      print('wrote %s' % path)
-  except (errors.DataError, OSError) as e:
-    sys.exit('smallnorb_convert.py: %s' % e)
+        yield convert(FLAGS.data_dir, FLAGS.output_dir, split)
+  errors.report_writes('smallnorb_convert.py', write)
 
 
 if __name__ == '__main__':
