@@ -124,28 +124,32 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
                    warmup, xla, mixed_precision, overrides, eval_only=False,
                    steps_per_loop=1, num_targets=1):
   """Times the TensorFlow model; returns a dict of measurements."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from models import hparams as hparams_lib  # pylint: disable=g-import-not-at-top
-  from models import model as model_lib  # pylint: disable=g-import-not-at-top
-  from runner import registry  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from input_data import source
+  from models import hparams as hparams_lib
+  from models import loss_scale as loss_scale_lib
+  from models import optimizer as optimizer_lib
+  from models import steps as steps_lib
+  from runner import registry
+  # pylint: enable=g-import-not-at-top
   paper = hparams_lib.PAPER_OVERRIDES.get(dataset, '')
   hparams = hparams_lib.default_hparams(model_name).parse(
       ','.join(x for x in (paper, overrides) if x))
-  from input_data import source  # pylint: disable=g-import-not-at-top
   info = input_info(dataset, num_targets)
   conv_dtype = None if mixed_precision == 'none' else mixed_precision
   model = registry.build_model(model_name, hparams, info, conv_dtype)
-  optimizer = model_lib.Adam(model.trainable_variables)
+  optimizer = optimizer_lib.Adam(model.trainable_variables)
   strategy = tf.distribute.get_strategy()
   gpus = tf.config.list_logical_devices('GPU')
   # float16 trains with dynamic loss scaling, as training.train does.
-  loss_scale = model_lib.loss_scale_for(conv_dtype)
+  loss_scale = loss_scale_lib.loss_scale_for(conv_dtype)
   # The training path itself: a compiled loop of steps_per_loop steps per
   # call over a distributed iterator (here of one repeated batch).
-  train_steps = model_lib.make_train_loop(model, optimizer, strategy,
+  train_steps = steps_lib.make_train_loop(model, optimizer, strategy,
                                           batch_size, jit_compile=xla,
                                           loss_scale=loss_scale)
-  eval_step = model_lib.make_eval_step(model, strategy, jit_compile=xla)
+  eval_step = steps_lib.make_eval_step(model, strategy, jit_compile=xla)
   train_batches = iter(strategy.experimental_distribute_dataset(
       tf.data.Dataset.from_tensors(source.synthetic_batch(
           batch_size, info)).repeat()))

@@ -19,7 +19,7 @@ def pytest_configure(config):
   config.addinivalue_line(
       'markers', 'slow: a whole-program test of half a minute or more (the '
       'kill -9 soak, two deterministic runs, the '
-      'two-worker run, CIFAR-10 memory); skip them locally with '
+      'two-worker run, CIFAR-10 memory, a tiny study); skip them locally with '
       '`pytest -m "not slow"`. CI runs everything.')
 
 

@@ -42,7 +42,12 @@ CORE = {
     'models/layers/layers.py': ['layers_test.py'],
     'models/capsule_model.py': ['models/capsule_model_test.py'],
     'models/conv_model.py': ['models/conv_model_test.py'],
-    'models/model.py': ['models/model_test.py'],
+    'models/model.py': ['models/capsule_model_test.py',
+                        'models/conv_model_test.py'],
+    'models/optimizer.py': ['models/optimizer_test.py'],
+    'models/loss_scale.py': ['models/loss_scale_test.py',
+                             'models/steps_test.py'],
+    'models/steps.py': ['models/steps_test.py'],
     'input_data/mnist/mnist_shift.py': ['input_data/mnist/mnist_shift_test.py'],
     'input_data/mnist/mnist_input_record.py': [
         'input_data/mnist/mnist_input_record_test.py'],

@@ -1,7 +1,8 @@
 """The interface every reader returns, and the training stream they share.
 
 The training pipeline order, and why:
-  parse once -> memory  the decoded uint8 split, read before the first step
+  parse once -> memory  the decoded uint8 split (in-memory sources: as read;
+                        smallNORB, CIFAR-10: one element, cached)
   -> positional stream  (index, element seed): each epoch a uniform
                         permutation drawn from (seed, epoch), each element's
                         stateless seed from (seed, position); a resumed run
@@ -199,8 +200,8 @@ class ExampleSource:
   """Train/eval pipelines over `make_examples()`, a split small enough to
   hold in memory (see the module doc).
 
-  Training reads the whole split once into memory (decoded uint8, as the
-  cache held it), then draws the positional stream over it
+  Training reads the whole split once, as one cached element (decoded
+  uint8), then draws the positional stream over it
   (positional_stream): each epoch a uniform permutation, the distribution of
   a shuffle buffer as large as the split, and a resumed run continues the
   very stream of an uninterrupted one.
@@ -222,27 +223,25 @@ class ExampleSource:
     self.train_fn = train_fn
     self.eval_fn = eval_fn
     self.describe = describe
-    self._memory = None
 
   def _features(self, image, label):
     return one_target_features(augment.depth_major(image), label,
                                self.info.num_classes)
 
-  def _in_memory(self):
-    """(images uint8 [n, h, w, c], labels [n]): the split, read once."""
-    if self._memory is None:
-      self._memory = self.make_examples().batch(
-          self.num_examples).get_single_element()
-    return self._memory
-
   def train_dataset(self, batch_size, seed, input_context=None, start=0):
-    images, labels = self._in_memory()
+    # The whole split as one element, read once (within the pipeline, so a
+    # damaged file is reported by the loop that reads it) and kept by the
+    # cache; each position of the stream gathers its example from it.
+    split = self.make_examples().batch(self.num_examples).cache().repeat()
 
-    def example(index, element_seed):
+    def example(images_and_labels, position):
+      images, labels = images_and_labels  # [n, h, w, c], [n]
+      index, element_seed = position
       image = self.train_fn(tf.gather(images, index), element_seed)
       return self._features(image, tf.gather(labels, index))
 
-    ds = positional_stream(self.num_examples, seed, input_context, start)
+    ds = tf.data.Dataset.zip(split, positional_stream(
+        self.num_examples, seed, input_context, start))
     ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=True).prefetch(
         tf.data.AUTOTUNE)

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from models import capsule_model
 from models import hparams as hparams_lib
-from models import model
+from models import optimizer as optimizer_lib
 from models import testing
 
 
@@ -144,7 +144,7 @@ class CapsuleModelTest(tf.test.TestCase, parameterized.TestCase):
   def test_training_lowers_the_loss(self, loss_type):
     tf.random.set_seed(0)
     m = _model('loss_type=%s' % loss_type)
-    optimizer = model.Adam(m.trainable_variables)
+    optimizer = optimizer_lib.Adam(m.trainable_variables)
     strategy = tf.distribute.get_strategy()
     step = testing.make_train_step(m, optimizer, strategy, global_batch_size=8)
     features = testing.feature_batch(8)

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from models import conv_model
 from models import hparams as hparams_lib
-from models import model
+from models import optimizer as optimizer_lib
 from models import testing
 from runner import checkpoints
 
@@ -94,7 +94,7 @@ class ConvModelTest(tf.test.TestCase):
     hparams = hparams_lib.default_hparams('baseline')
     self.assertEqual(hparams.loss_type, 'margin')
     m = conv_model.ConvModel(hparams, 28, 1, 10)
-    optimizer = model.Adam(m.trainable_variables)
+    optimizer = optimizer_lib.Adam(m.trainable_variables)
     step = testing.make_train_step(m, optimizer, tf.distribute.get_strategy(),
                                  global_batch_size=8)
     features = testing.feature_batch(8)

@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 import tensorflow as tf
 
 from input_data import source
-from models import model as model_lib
+from models import steps as steps_lib
 
 
 # Layer widths of tiny models with the paper's structure, for fast tests
@@ -99,7 +99,7 @@ def make_train_step(model, optimizer, strategy, global_batch_size,
                     jit_compile=False, loss_scale=None):
   """One compiled training step over a batch (or a distributed batch): the
   step `model.make_train_loop` runs, callable on a features dict."""
-  return tf.function(model_lib.train_step_fn(
+  return tf.function(steps_lib.train_step_fn(
       model, optimizer, strategy, global_batch_size, jit_compile, loss_scale))
 
 

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from models import capsule_model
 from models import hparams as hparams_lib
-from models import model as model_lib
+from models import optimizer as optimizer_lib
 from models import testing
 from runner import checkpoints
 from runner.errors import ExperimentError
@@ -42,7 +42,7 @@ class CheckpointsTest(tf.test.TestCase):
       self.assertAllEqual(testing.variable_at(restored, attr), values[name],
                           msg=name)
     model = _model()
-    adam = model_lib.Adam(model.trainable_variables)
+    adam = optimizer_lib.Adam(model.trainable_variables)
     checkpoints.resume(path, dict(model=model, optimizer=adam))
     self.assertEqual(int(adam.step), 7)
     self.assertAllClose([adam.beta1_power, adam.beta2_power],

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from input_data import errors
-from models import model as model_lib
+from models import steps as steps_lib
 from models.layers import layers
 from runner import checkpoints
 from runner import config as config_lib
@@ -66,7 +66,7 @@ def evaluate_checkpoints(config, source, paths=None):
   model = registry.build_model(config.model, config.hparams, source.info,
                                config.conv_dtype, config.model_widths)
   # One compiled step for every trial: restoring only reassigns variables.
-  eval_step = model_lib.make_eval_step(model, tf.distribute.get_strategy(),
+  eval_step = steps_lib.make_eval_step(model, tf.distribute.get_strategy(),
                                        config.xla)
   summed, labels, totals = None, None, None
   start = time.time()

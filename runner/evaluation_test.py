@@ -24,7 +24,7 @@ from input_data.norb import smallnorb_convert
 from models import capsule_model
 from models import conv_model
 from models import hparams as hparams_lib
-from models import model as model_lib
+from models import steps as steps_lib
 from models import testing
 from runner import checkpoints
 from runner import config as config_lib
@@ -171,8 +171,8 @@ class EvaluationTest(tf.test.TestCase):
           made.append((step, features))
         return step(features)
       return call
-    make_eval_step, runs = model_lib.make_eval_step, []
-    with mock.patch.object(model_lib, 'make_eval_step', recorded):
+    make_eval_step, runs = steps_lib.make_eval_step, []
+    with mock.patch.object(steps_lib, 'make_eval_step', recorded):
       for options in ({}, dict(xla=True, mixed_precision='bfloat16')):
         runs.append(evaluation.evaluate_checkpoints(
             config.replace(**options), test, [path]))
@@ -262,7 +262,7 @@ class EvaluationTest(tf.test.TestCase):
     # Expected: the model's own evaluation step over the four digits as one
     # batch, divided by four.
     features = next(iter(test.eval_dataset(4, 4)))
-    sums, logits = model_lib.make_eval_step(
+    sums, logits = steps_lib.make_eval_step(
         model, tf.distribute.get_strategy())(features)
     self.assertEqual(wrong, int(np.sum(np.argmax(logits, 1) != np.argmax(
         features['labels'], 1))))

@@ -15,7 +15,9 @@ from absl import logging
 import tensorflow as tf
 
 from input_data import source as source_lib
-from models import model as model_lib
+from models import loss_scale as loss_scale_lib
+from models import optimizer as optimizer_lib
+from models import steps as steps_lib
 from runner import checkpoints
 from runner import config as config_lib
 from runner import distribution
@@ -93,9 +95,9 @@ def _train(config, source, strategy, train_dir, chief, record):
     tf.random.set_seed(config.seed)
     model = registry.build_model(config.model, config.hparams, source.info,
                                  config.conv_dtype, config.model_widths)
-    optimizer = model_lib.Adam(model.trainable_variables)
+    optimizer = optimizer_lib.Adam(model.trainable_variables)
     # float16 gradients underflow without it; bfloat16's do not.
-    loss_scale = model_lib.loss_scale_for(config.conv_dtype)
+    loss_scale = loss_scale_lib.loss_scale_for(config.conv_dtype)
   print('total_params: %d' % model.num_params(), flush=True)
   state = dict(model=model, optimizer=optimizer)
   if loss_scale is not None:
@@ -126,7 +128,7 @@ def _train(config, source, strategy, train_dir, chief, record):
       lambda ctx: source.train_dataset(
           ctx.get_per_replica_batch_size(config.batch_size), config.seed, ctx,
           start=step * (config.batch_size // ctx.num_input_pipelines)))
-  train_steps = model_lib.make_train_loop(
+  train_steps = steps_lib.make_train_loop(
       model, optimizer, strategy, config.batch_size, config.xla, loss_scale)
   writer = (tf.summary.create_file_writer(train_dir) if writes_summaries
             else tf.summary.create_noop_writer())

@@ -383,11 +383,50 @@ class SourceContractTest(tf.test.TestCase):
     self.assertCountEqual(set(columns), {12, 15})
     self.assertBetween(np.mean(columns == 15), 0.35, 0.65)
 
+  def _shards(self, pair_shape=(36, 36)):
+    """Two MultiMNIST shards of pairs of pair_shape: their pattern."""
+    out = self.create_tempdir().full_path
+    prefix = os.path.join(out, 'multi')
+    rng = np.random.RandomState(0)
+    pairs = [records.multi_example(*[rng.randint(0, 255, pair_shape)
+                                     .astype(np.uint8) for _ in range(3)],
+                                   i % 10, (i + 1) % 10) for i in range(6)]
+    records.write_sharded(prefix, ((i % 2, p) for i, p in enumerate(pairs)),
+                          2)
+    return prefix + '@2'
+
+  def test_multimnist_shards_must_hold_square_single_channel_pairs(self):
+    pattern = self._shards((36, 30))
+    with self.assertRaisesRegex(errors.DataError, '^%s: 36x30x1 images, '
+                                'expected square, depth 1$' % re.escape(
+                                    records.shard_name(pattern[:-2], 0, 2))):
+      reader.MultiMnistSource(pattern)
+
+  def test_the_split_must_be_train_or_test(self):
+    with self.assertRaisesRegex(ValueError, "^split must be train or test, "
+                                "got 'dev'$"):
+      reader.mnist_source(self.idx_dir, 'dev', data_source='idx')
+
+  def test_descriptions_name_the_data(self):
+    self.assertEqual(reader.mnist_source(self.idx_dir, 'test',
+                                         data_source='idx',
+                                         num_targets=2).describe,
+                     self.idx_dir)
+
+  def test_no_shift_unless_asked(self):
+    images, labels = idx.load_mnist(self.idx_dir, 'test')
+    source = reader.InMemorySource(images.reshape(10, -1), labels, 28, 'd')
+    batch = next(iter(source.train_dataset(10, 0)))
+    self.assertCountEqual(
+        [tuple(x) for x in np.round(batch['images'].numpy() * 255)],
+        [tuple(x) for x in images.reshape(10, -1).astype(float)])
+
   def test_training_batches_have_a_static_size(self):
     images, labels = idx.load_mnist(self.idx_dir, 'test')
     for source in (reader.mnist_source(self.idx_dir, 'train',
                                        data_source='idx'),
-                   reader.MultiMnistOnTheFlySource(images, labels, 'test')):
+                   reader.MultiMnistOnTheFlySource(images, labels, 'test'),
+                   reader.MultiMnistSource(self._shards())):
       spec = source.train_dataset(4, 0).element_spec
       for key, value in spec.items():
         self.assertEqual(value.shape[0], 4, key)

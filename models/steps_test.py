@@ -1,54 +1,15 @@
-"""Tests of the schedule, the TF1 Adam and the distributed steps."""
+"""Tests of the compiled training and evaluation steps: replicas, loops,
+XLA, mixed precision and loss scaling inside a step."""
 
 import numpy as np
 import tensorflow as tf
 
 from models import capsule_model
 from models import hparams as hparams_lib
-from models import model
+from models import loss_scale as loss_scale_lib
+from models import optimizer as optimizer_lib
+from models import steps as steps_lib
 from models import testing
-
-
-class LearningRateTest(tf.test.TestCase):
-
-  def test_continuous_decay_with_floor(self):
-    h = hparams_lib.default_hparams()
-    self.assertAllClose(model.learning_rate(h, 0), 1e-3)
-    self.assertAllClose(model.learning_rate(h, 2000), 0.96e-3)
-    self.assertAllClose(model.learning_rate(h, 1000), 1e-3 * 0.96 ** 0.5)
-    self.assertAllClose(model.learning_rate(h, 10 ** 7), 1e-6)
-
-
-class AdamTest(tf.test.TestCase):
-
-  def test_first_two_steps_by_hand(self):
-    var = tf.Variable([1.0, -2.0])
-    adam = model.Adam([var])
-    adam.apply_gradients([tf.constant([0.5, 0.0])], 0.1)
-    # m = 0.05, v = 0.00025, lr_t = 0.1 sqrt(0.001) / 0.1: a step of 0.1.
-    self.assertAllClose(var, [0.9, -2.0])
-    adam.apply_gradients([tf.constant([0.5, 0.0])], 0.1)
-    m = 0.9 * 0.05 + 0.05
-    v = 0.999 * 0.00025 + 0.00025
-    lr_t = 0.1 * np.sqrt(1 - 0.999 ** 2) / (1 - 0.9 ** 2)
-    self.assertAllClose(var, [0.9 - lr_t * m / (np.sqrt(v) + 1e-8), -2.0])
-    self.assertAllClose(adam.beta1_power, 0.9 ** 3)
-    self.assertEqual(int(adam.step), 2)
-
-  def test_tf1_slot_names(self):
-    m = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1, 10)
-    adam = model.Adam(m.trainable_variables)
-    names = adam.tf1_variables(m.tf1_variables())
-    # The original's TF1 Adam names, literally: the beta powers and two
-    # slots per variable of the authors' scopes.
-    self.assertCountEqual(names, ['beta1_power', 'beta2_power'] + [
-        '%s/%s/%s' % (scope, kind, slot)
-        for scope in ('conv1', 'conv_capsule1', 'capsule2', 'recons/recons_1',
-                      'recons/recons_2', 'recons/recons_3')
-        for kind in ('weights', 'biases') for slot in ('Adam', 'Adam_1')])
-    self.assertIs(names['beta1_power'], adam.beta1_power)
-    self.assertIs(names['beta2_power'], adam.beta2_power)
-    self.assertEqual(names['conv1/weights/Adam'].shape, (9, 9, 1, 256))
 
 
 class DistributedStepTest(tf.test.TestCase):
@@ -57,7 +18,7 @@ class DistributedStepTest(tf.test.TestCase):
     with strategy.scope():
       tf.random.set_seed(5)
       m = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1, 10)
-      adam = model.Adam(m.trainable_variables)
+      adam = optimizer_lib.Adam(m.trainable_variables)
     step = testing.make_train_step(m, adam, strategy, global_batch_size=8)
     batches = strategy.experimental_distribute_dataset(
         tf.data.Dataset.from_tensors(features).repeat())
@@ -86,13 +47,13 @@ class DistributedStepTest(tf.test.TestCase):
           tf.random.set_seed(5)
           m = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1,
                                          10)
-          adam = model.Adam(m.trainable_variables)
+          adam = optimizer_lib.Adam(m.trainable_variables)
         dataset = tf.data.Dataset.from_tensor_slices(
             {k: np.stack([f[k] for f in features]) for k in features[0]})
         iterator = iter(strategy.experimental_distribute_dataset(dataset))
         args = (m, adam, strategy, 8)
         if loop:
-          sums = model.make_train_loop(*args)(iterator, tf.constant(3))
+          sums = steps_lib.make_train_loop(*args)(iterator, tf.constant(3))
         else:
           step = testing.make_train_step(*args)
           each = [step(next(iterator)) for _ in range(3)]
@@ -109,7 +70,7 @@ class DistributedStepTest(tf.test.TestCase):
 
   def test_eval_step_sums_and_logits(self):
     m = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1, 10)
-    eval_step = model.make_eval_step(m, tf.distribute.get_strategy())
+    eval_step = steps_lib.make_eval_step(m, tf.distribute.get_strategy())
     features = testing.feature_batch(5)
     sums, logits = eval_step(features)
     self.assertEqual(logits.shape, (5, 10))
@@ -136,7 +97,7 @@ class FastPathTest(tf.test.TestCase):
     results = []
     for jit in (False, True):
       m = self._tiny_model()
-      adam = model.Adam(m.trainable_variables)
+      adam = optimizer_lib.Adam(m.trainable_variables)
       step = testing.make_train_step(m, adam, tf.distribute.get_strategy(), 8,
                                    jit_compile=jit)
       losses = [float(step(features)['total_loss']) for _ in range(2)]
@@ -150,7 +111,7 @@ class FastPathTest(tf.test.TestCase):
     m = self._model()
     features = testing.feature_batch(6)
     strategy = tf.distribute.get_strategy()
-    steps = [model.make_eval_step(m, strategy, jit_compile=jit)
+    steps = [steps_lib.make_eval_step(m, strategy, jit_compile=jit)
              for jit in (False, True)]
     (_, plain), (_, xla) = [step(features) for step in steps]
     self.assertAllClose(plain, xla, atol=1e-5)
@@ -190,7 +151,7 @@ class FastPathTest(tf.test.TestCase):
     m = self._model()
     if conv_dtype:
       m.set_conv_dtype(conv_dtype)
-    adam = model.Adam(m.trainable_variables)
+    adam = optimizer_lib.Adam(m.trainable_variables)
     before = m.primary_capsules.weights.numpy()
     step = testing.make_train_step(m, adam, tf.distribute.get_strategy(), 128,
                                  loss_scale=loss_scale)
@@ -206,7 +167,7 @@ class FastPathTest(tf.test.TestCase):
     full, _ = self._changed_after_one_step(None, None)
     unscaled, _ = self._changed_after_one_step(tf.float16, None)
     scaled, sums = self._changed_after_one_step(
-        tf.float16, model.DynamicLossScale())
+        tf.float16, loss_scale_lib.DynamicLossScale())
     self.assertGreater(full, 0.95)
     self.assertLess(unscaled, 0.8)
     self.assertGreater(scaled, full - 0.01)
@@ -219,8 +180,8 @@ class FastPathTest(tf.test.TestCase):
       with strategy.scope():
         m = self._model()
         m.set_conv_dtype(tf.float16)
-        adam = model.Adam(m.trainable_variables)
-        loss_scale = model.DynamicLossScale(initial_scale=2.0 ** 100)
+        adam = optimizer_lib.Adam(m.trainable_variables)
+        loss_scale = loss_scale_lib.DynamicLossScale(initial_scale=2.0 ** 100)
       step = testing.make_train_step(m, adam, strategy, 8, loss_scale=loss_scale)
       batches = iter(strategy.experimental_distribute_dataset(
           tf.data.Dataset.from_tensors(testing.feature_batch(8)).repeat()))
@@ -246,10 +207,10 @@ class FastPathTest(tf.test.TestCase):
   def test_the_scale_updates_between_the_steps_of_a_loop(self):
     m = self._tiny_model()
     m.set_conv_dtype(tf.float16)
-    adam = model.Adam(m.trainable_variables)
-    loss_scale = model.DynamicLossScale(initial_scale=2.0 ** 101)
+    adam = optimizer_lib.Adam(m.trainable_variables)
+    loss_scale = loss_scale_lib.DynamicLossScale(initial_scale=2.0 ** 101)
     strategy = tf.distribute.get_strategy()
-    loop = model.make_train_loop(m, adam, strategy, 8, loss_scale=loss_scale)
+    loop = steps_lib.make_train_loop(m, adam, strategy, 8, loss_scale=loss_scale)
     iterator = iter(tf.data.Dataset.from_tensors(
         testing.feature_batch(8)).repeat())
     sums = loop(iterator, tf.constant(2))
@@ -257,26 +218,6 @@ class FastPathTest(tf.test.TestCase):
     self.assertEqual(float(sums['loss_scale_skips']), 2.0)
     self.assertEqual(float(sums['loss_scale']), 2.0 ** 101 + 2.0 ** 100)
     self.assertEqual(float(loss_scale.scale), 2.0 ** 99)
-
-
-class DynamicLossScaleTest(tf.test.TestCase):
-
-  def test_grows_after_growth_steps_halves_on_overflow_floor_one(self):
-    scale = model.DynamicLossScale(initial_scale=2.0, growth_steps=2)
-    yes, no = tf.constant(True), tf.constant(False)
-    history = []
-    for applied, overflow in ((yes, no), (yes, no), (no, yes), (no, yes),
-                              (no, yes), (yes, no), (no, no), (yes, no)):
-      scale.update(applied, overflow)
-      history.append((float(scale.scale), int(scale.good_steps)))
-    self.assertEqual(history, [(2.0, 1), (4.0, 0), (2.0, 0), (1.0, 0),
-                               (1.0, 0), (1.0, 1), (1.0, 0), (1.0, 1)])
-
-  def test_only_float16_gets_one(self):
-    self.assertIsInstance(model.loss_scale_for('float16'),
-                          model.DynamicLossScale)
-    for dtype in (None, 'bfloat16', tf.float32):
-      self.assertIsNone(model.loss_scale_for(dtype))
 
 
 if __name__ == '__main__':

@@ -1,0 +1,54 @@
+"""Tests of the TF1 Adam and the learning-rate schedule."""
+
+import numpy as np
+import tensorflow as tf
+
+from models import capsule_model
+from models import hparams as hparams_lib
+from models import optimizer as optimizer_lib
+
+
+class LearningRateTest(tf.test.TestCase):
+
+  def test_continuous_decay_with_floor(self):
+    h = hparams_lib.default_hparams()
+    self.assertAllClose(optimizer_lib.learning_rate(h, 0), 1e-3)
+    self.assertAllClose(optimizer_lib.learning_rate(h, 2000), 0.96e-3)
+    self.assertAllClose(optimizer_lib.learning_rate(h, 1000), 1e-3 * 0.96 ** 0.5)
+    self.assertAllClose(optimizer_lib.learning_rate(h, 10 ** 7), 1e-6)
+
+
+class AdamTest(tf.test.TestCase):
+
+  def test_first_two_steps_by_hand(self):
+    var = tf.Variable([1.0, -2.0])
+    adam = optimizer_lib.Adam([var])
+    adam.apply_gradients([tf.constant([0.5, 0.0])], 0.1)
+    # m = 0.05, v = 0.00025, lr_t = 0.1 sqrt(0.001) / 0.1: a step of 0.1.
+    self.assertAllClose(var, [0.9, -2.0])
+    adam.apply_gradients([tf.constant([0.5, 0.0])], 0.1)
+    m = 0.9 * 0.05 + 0.05
+    v = 0.999 * 0.00025 + 0.00025
+    lr_t = 0.1 * np.sqrt(1 - 0.999 ** 2) / (1 - 0.9 ** 2)
+    self.assertAllClose(var, [0.9 - lr_t * m / (np.sqrt(v) + 1e-8), -2.0])
+    self.assertAllClose(adam.beta1_power, 0.9 ** 3)
+    self.assertEqual(int(adam.step), 2)
+
+  def test_tf1_slot_names(self):
+    m = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1, 10)
+    adam = optimizer_lib.Adam(m.trainable_variables)
+    names = adam.tf1_variables(m.tf1_variables())
+    # The original's TF1 Adam names, literally: the beta powers and two
+    # slots per variable of the authors' scopes.
+    self.assertCountEqual(names, ['beta1_power', 'beta2_power'] + [
+        '%s/%s/%s' % (scope, kind, slot)
+        for scope in ('conv1', 'conv_capsule1', 'capsule2', 'recons/recons_1',
+                      'recons/recons_2', 'recons/recons_3')
+        for kind in ('weights', 'biases') for slot in ('Adam', 'Adam_1')])
+    self.assertIs(names['beta1_power'], adam.beta1_power)
+    self.assertIs(names['beta2_power'], adam.beta2_power)
+    self.assertEqual(names['conv1/weights/Adam'].shape, (9, 9, 1, 256))
+
+
+if __name__ == '__main__':
+  tf.test.main()
