@@ -122,17 +122,19 @@ def _train(config, source, strategy, train_dir, chief, record):
     return TrainResult(step, model)
 
   # Each input pipeline gave global batch / pipelines examples a step: a
-  # resumed run asks for the stream from there (exact for the in-memory
-  # sources, a new order for streamed records: DataSource.train_dataset).
-  dataset = strategy.distribute_datasets_from_function(
-      lambda ctx: source.train_dataset(
-          ctx.get_per_replica_batch_size(config.batch_size), config.seed, ctx,
-          start=step * (config.batch_size // ctx.num_input_pipelines)))
+  # resumed run asks for the stream from there (DataSource.train_dataset).
+  try:  # Finding a resumed stream's place may read damaged data already.
+    dataset = strategy.distribute_datasets_from_function(
+        lambda ctx: source.train_dataset(
+            ctx.get_per_replica_batch_size(config.batch_size), config.seed,
+            ctx, start=step * (config.batch_size // ctx.num_input_pipelines)))
+    iterator = iter(dataset)
+  except damaged_data() as e:
+    raise ExperimentError(_damage(e, source, step, manager)) from e
   train_steps = steps_lib.make_train_loop(
       model, optimizer, strategy, config.batch_size, config.xla, loss_scale)
   writer = (tf.summary.create_file_writer(train_dir) if writes_summaries
             else tf.summary.create_noop_writer())
-  iterator = iter(dataset)
   # hparams.verbose: the original's variable and activation histograms, the
   # activations those of the training split's first examples.
   verbose_probe = (source_lib.first_examples(source, VERBOSE_EXAMPLES)
