@@ -261,9 +261,11 @@ class StudyRunTest(tf.test.TestCase):
         published.append(sorted(os.listdir(os.path.join(
             d, 'records', 'tiny', 'budget')))))):
       reproduce.run_study(study, 'budget', schedule, root, results, out=out)
-    # Each run's record joined the study's as it completed, the report
-    # rewritten each time (and once at the end).
+    # The report of the records of runs finished earlier first; then each
+    # run's record joined the study's as it completed, the report rewritten
+    # each time (and once at the end).
     self.assertEqual(published, [
+        ['one-seed0.json'],
         ['one-seed0.json', 'three-seed0.json'],
         ['one-seed0.json', 'one-seed1.json', 'three-seed0.json'],
         ['one-seed0.json', 'one-seed1.json', 'three-seed0.json',
