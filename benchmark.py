@@ -48,11 +48,13 @@ MULTIMNIST_SIZE = 36
 
 def input_info(dataset, num_targets=1):
   """The DatasetInfo of a dataset's model input (no data needed)."""
-  from input_data import source  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from input_data import source
+  from runner import registry
+  # pylint: enable=g-import-not-at-top
+  registry.check_num_targets(dataset, num_targets)
   size, depth, classes = SHAPES[dataset]
   if num_targets == 2:
-    if dataset != 'mnist':
-      raise ValueError('--num_targets=2 (MultiMNIST) needs --dataset=mnist')
     size = MULTIMNIST_SIZE
   return source.DatasetInfo(size, depth, classes, num_targets)
 

@@ -179,18 +179,24 @@ def expand_pattern(pattern):
   return paths
 
 
+def records_in(path, limit=None):
+  """Number of records in one file, at most `limit` (reading no further).
+  A damaged file raises the reader's op error."""
+  ds = tf.data.TFRecordDataset(path)
+  if limit is not None:
+    ds = ds.take(limit)
+  return int(ds.reduce(np.int64(0), lambda n, _: n + 1))
+
+
 def count_records(paths, limit=None):
   """Number of records in the files, at most `limit` (reading no further);
   DataError naming a corrupt file."""
   total = 0
   for path in paths:
-    ds = tf.data.TFRecordDataset(path)
-    if limit is not None:
-      if total >= limit:
-        break
-      ds = ds.take(limit - total)
+    if limit is not None and total >= limit:
+      break
     try:
-      total += int(ds.reduce(np.int64(0), lambda n, _: n + 1))
+      total += records_in(path, None if limit is None else limit - total)
     except tf.errors.OpError as e:
       raise DataError('%s: corrupt or truncated TFRecord file (%s)' %
                       (path, e.message.splitlines()[0])) from e

@@ -21,14 +21,19 @@ DATASETS = ('mnist', 'fashion_mnist', 'norb', 'cifar10', 'affnist',
             'affine_mnist', 'expanded_mnist')
 
 
+def check_num_targets(dataset, num_targets):
+  """Two targets are MultiMNIST: MNIST only."""
+  if num_targets == 2 and dataset != 'mnist':
+    raise ExperimentError('--num_targets=2 (MultiMNIST) needs --dataset=mnist')
+
+
 def get_source(config, split):
   """The data source of config's dataset for split 'train' or 'test'."""
   dataset, data_source = config.dataset, config.data_source
   if dataset not in DATASETS:
     raise ExperimentError('--dataset=%s is not supported; choose one of %s' %
                           (dataset, ', '.join(DATASETS)))
-  if config.num_targets == 2 and dataset != 'mnist':
-    raise ExperimentError('--num_targets=2 (MultiMNIST) needs --dataset=mnist')
+  check_num_targets(dataset, config.num_targets)
   if dataset == 'fashion_mnist' and data_source != 'idx':
     raise ExperimentError('--dataset=fashion_mnist reads IDX files: use '
                           '--data_source=idx')

@@ -88,6 +88,14 @@ class DataDirs:
   affnist: Optional[str] = None
 
 
+def flag_value(argv, name, default=None):
+  """The value of --name=VALUE in argv (flags or a command), else default."""
+  for arg in argv:
+    if arg.startswith('--%s=' % name):
+      return arg.split('=', 1)[1]
+  return default
+
+
 class MissingData(ValueError):
   """A study needs data that were not given (names the flag)."""
 

@@ -63,7 +63,9 @@ def rows(study, records):
         continue
       label = setting.label
       if ensemble:
-        label = '%s: ensemble of %s seeds' % (label, _trials(group[0]))
+        trials = catalog.flag_value(group[0]['commands'][-1].split(),
+                                    'num_trials', '?')
+        label = '%s: ensemble of %s seeds' % (label, trials)
       row = {'setting': label, 'n': len(group), 'steps': group[0]['steps'],
              'hardware': _hardware(group[0])}
       row['epochs'] = (row['steps'] * group[0]['batch_size'] /
@@ -80,14 +82,6 @@ def rows(study, records):
         row['paper ' + ev.name] = paper.get(ev.name, '-')
       out.append(row)
   return out
-
-
-def _trials(record):
-  for command in record['commands']:
-    for part in command.split():
-      if part.startswith('--num_trials='):
-        return part.split('=', 1)[1]
-  return '?'
 
 
 def _wrap(text):

@@ -21,7 +21,9 @@ import threading
 import time
 from typing import Optional
 
+from runner import config as config_lib
 from runner import files
+from studies import catalog
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECORD = 'record.json'
@@ -54,13 +56,6 @@ class Run:
   checkpoint: str
 
 
-def _flag(flags, name, default):
-  for flag in flags:
-    if flag.startswith('--%s=' % name):
-      return flag.split('=', 1)[1]
-  return default
-
-
 def plan(study, schedule_name, schedule, root):
   """The runs of a study under a schedule: seed 0 of every setting, then
   seed 1 of every setting, ... (so a study stopped early has rows to
@@ -68,10 +63,11 @@ def plan(study, schedule_name, schedule, root):
   runs, ensembles = [], []
   # A study may share another's runs (the ensemble study, table1's seeds).
   runs_dir = study.runs_of or study.name
+  def setting_dir(setting):
+    return os.path.join(root, runs_dir, schedule_name, setting.name)
   for seed in range(schedule.seeds):
     for setting in study.settings:
-      directory = os.path.join(root, runs_dir, schedule_name, setting.name,
-                               'seed%d' % seed)
+      directory = os.path.join(setting_dir(setting), 'seed%d' % seed)
       checkpoint = os.path.join(directory, 'train',
                                 'model.ckpt-%d' % schedule.steps)
       train = ('python', 'experiment.py', *study.train_flags,
@@ -86,10 +82,9 @@ def plan(study, schedule_name, schedule, root):
                                           checkpoint),
           _eval_keys(study, 1), checkpoint))
   for setting in study.settings if study.ensemble else ():
-    pattern = os.path.join(root, runs_dir, schedule_name, setting.name,
-                           'seed{}', 'train', 'model.ckpt-%d' % schedule.steps)
-    directory = os.path.join(root, runs_dir, schedule_name, setting.name,
-                             ENSEMBLE)
+    pattern = os.path.join(setting_dir(setting), 'seed{}', 'train',
+                           'model.ckpt-%d' % schedule.steps)
+    directory = os.path.join(setting_dir(setting), ENSEMBLE)
     ensembles.append(Run(
         '/'.join((study.name, schedule_name, setting.name, ENSEMBLE)),
         directory, setting.name, None, schedule.steps,
@@ -115,7 +110,8 @@ def _evals(study, setting, schedule, checkpoint, more=()):
 
 
 def _eval_keys(study, trials):
-  return {ev.name: (ev.metric, _flag(ev.flags, 'dataset', 'mnist'), trials)
+  return {ev.name: (ev.metric,
+                    catalog.flag_value(ev.flags, 'dataset', 'mnist'), trials)
           for ev in study.evals}
 
 
@@ -166,13 +162,10 @@ class Executor:
     self.proc = None
 
   def _wall(self, run, kind, seconds):
-    path = os.path.join(run.directory, WALL)
-    wall = {}
-    if os.path.exists(path):
-      with open(path) as f:
-        wall = json.load(f)
+    wall = wall_seconds(run)
     wall[kind] = round(wall.get(kind, 0.0) + seconds, 1)
-    files.write_whole(path, json.dumps(wall, sort_keys=True) + '\n')
+    files.write_whole(os.path.join(run.directory, WALL),
+                      json.dumps(wall, sort_keys=True) + '\n')
 
   def command(self, run, kind, argv):
     """Runs one command; StudyError naming the run and its log on failure."""
@@ -249,21 +242,26 @@ def _environment(run):
                                     'devices', 'cpu')}
 
 
+def wall_seconds(run):
+  """{kind: seconds} the run's commands took so far."""
+  path = os.path.join(run.directory, WALL)
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
+
+
 def write_record(run, found, gpu):
-  wall = {}
-  wall_path = os.path.join(run.directory, WALL)
-  if os.path.exists(wall_path):
-    with open(wall_path) as f:
-      wall = json.load(f)
   record = {
       'run': run.name, 'setting': run.setting, 'seed': run.seed,
-      'steps': run.steps, 'batch_size': 128,
+      # experiment.py's global batch (it has no flag for it).
+      'steps': run.steps, 'batch_size': config_lib.RunConfig.batch_size,
       'commands': [shown(argv) for _, argv, _ in run.commands],
       'results': {name: {k: line.get(k) for k in (
           'examples', 'wrong', 'wrong_percent', 'almost_wrong', 'step',
           'dataset', 'examples_per_sec')} for name, line in found.items()},
       'metrics': {name: run.evals[name][0] for name in found},
-      'wall_seconds': wall,
+      'wall_seconds': wall_seconds(run),
       'environment': dict(_environment(run), cpu_count=os.cpu_count(),
                           cuda_visible_devices=gpu),
   }
