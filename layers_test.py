@@ -1,4 +1,5 @@
-"""Tests of models/layers/layers.py with literal expected values.
+"""Tests of models/layers/ (layers, routing, losses, metrics, variables)
+with literal expected values.
 
 Runs under pytest and as `python layers_test.py`.
 """
@@ -10,6 +11,10 @@ import numpy as np
 import tensorflow as tf
 
 from models.layers import layers
+from models.layers import losses
+from models.layers import metrics
+from models.layers import routing
+from models.layers import variables
 
 
 def _numpy_routing(votes, biases, num_routing, leaky):
@@ -36,33 +41,34 @@ class OriginalApiTest(tf.test.TestCase):
 
   def test_the_originals_functions_keep_their_arguments(self):
     expected = {
-        '_squash': ['input_tensor'],
-        '_leaky_routing': ['logits', 'output_dim'],
-        '_update_routing': ['votes', 'biases', 'logit_shape', 'num_dims',
-                            'input_dim', 'output_dim', 'num_routing', 'leaky'],
-        '_margin_loss': ['labels', 'raw_logits', 'margin', 'downweight'],
-        'evaluate': ['logits', 'labels', 'num_targets', 'scope', 'loss_type'],
+        routing._squash: ['input_tensor'],
+        routing._leaky_routing: ['logits', 'output_dim'],
+        routing._update_routing: ['votes', 'biases', 'logit_shape', 'num_dims',
+                                  'input_dim', 'output_dim', 'num_routing',
+                                  'leaky'],
+        losses._margin_loss: ['labels', 'raw_logits', 'margin', 'downweight'],
+        metrics.evaluate: ['logits', 'labels', 'num_targets', 'scope',
+                           'loss_type'],
     }
-    for name, arguments in expected.items():
-      self.assertEqual(
-          list(inspect.signature(getattr(layers, name)).parameters),
-          arguments, name)
+    for function, arguments in expected.items():
+      self.assertEqual(list(inspect.signature(function).parameters),
+                       arguments, function.__name__)
 
 
 class SquashTest(tf.test.TestCase):
 
   def test_unit_vector_has_norm_half(self):
-    out = layers._squash(tf.constant([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]]))
+    out = routing._squash(tf.constant([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]]))
     self.assertAllClose(out, [[[0.5, 0.0, 0.0], [0.0, 0.0, 0.5]]])
 
   def test_three_four_vector(self):
     # |s| = 5: s/5 * 25/26.
-    out = layers._squash(tf.constant([[[3.0, 4.0]]]))
+    out = routing._squash(tf.constant([[[3.0, 4.0]]]))
     self.assertAllClose(out, [[[3.0 / 5 * 25 / 26, 4.0 / 5 * 25 / 26]]])
 
   def test_squashes_axis_two_of_rank_five(self):
     x = tf.reshape(tf.range(1.0, 25.0), [1, 2, 3, 2, 2])
-    out = layers._squash(x)
+    out = routing._squash(x)
     norms = tf.norm(x, axis=2)
     expected = x / norms[:, :, None] * (norms ** 2 / (1 + norms ** 2))[:, :, None]
     self.assertAllClose(out, expected)
@@ -71,7 +77,7 @@ class SquashTest(tf.test.TestCase):
     x = tf.zeros([2, 3, 4])
     with tf.GradientTape() as tape:
       tape.watch(x)
-      out = layers._squash(x)
+      out = routing._squash(x)
       total = tf.reduce_sum(out)
     grad = tape.gradient(total, x)
     self.assertAllEqual(out, np.zeros([2, 3, 4]))
@@ -81,18 +87,18 @@ class SquashTest(tf.test.TestCase):
     x = tf.random.stateless_normal([4, 10, 16], seed=[1, 2]) * 0.1
     norm = tf.norm(x, axis=2, keepdims=True)
     exact = x / norm * norm ** 2 / (1 + norm ** 2)
-    self.assertAllClose(layers._squash(x), exact, rtol=1e-6, atol=0)
+    self.assertAllClose(routing._squash(x), exact, rtol=1e-6, atol=0)
 
 
 class LeakyRoutingTest(tf.test.TestCase):
 
   def test_zero_logits_share_with_the_leak(self):
-    route = layers._leaky_routing(tf.zeros([1, 2, 3]), 3)
+    route = routing._leaky_routing(tf.zeros([1, 2, 3]), 3)
     self.assertAllClose(route, np.full([1, 2, 3], 0.25))
 
   def test_sums_below_one(self):
     logits = tf.constant([[[1.0, -2.0, 0.5], [3.0, 3.0, 3.0]]])
-    route = layers._leaky_routing(logits, 3)
+    route = routing._leaky_routing(logits, 3)
     sums = tf.reduce_sum(route, axis=2).numpy()
     self.assertTrue(np.all(sums < 1.0))
     # Logits (3, 3, 3) against the leak's 0: 3 e^3 / (1 + 3 e^3).
@@ -104,14 +110,14 @@ class UpdateRoutingTest(tf.test.TestCase, parameterized.TestCase):
   def test_one_pass_hand_computed(self):
     # One input capsule, two outputs: c = 1/2, s_0 = (1.5, 2), s_1 = 0.
     votes = tf.constant([[[[3.0, 4.0], [0.0, 0.0]]]])  # [1, 1, 2, 2]
-    out = layers._update_routing(votes, tf.zeros([2, 2]), [1, 1, 2], 4, 1, 2,
+    out = routing._update_routing(votes, tf.zeros([2, 2]), [1, 1, 2], 4, 1, 2,
                                  num_routing=1, leaky=False)
     scale = 6.25 / 7.25 / 2.5  # |s|^2 / (1 + |s|^2) / |s| with |s| = 2.5
     self.assertAllClose(out, [[[1.5 * scale, 2.0 * scale], [0.0, 0.0]]])
 
   def test_biases_added_before_squash(self):
     votes = tf.zeros([1, 3, 2, 2])
-    out = layers._update_routing(votes, tf.constant([[3.0, 4.0], [0.0, 0.0]]),
+    out = routing._update_routing(votes, tf.constant([[3.0, 4.0], [0.0, 0.0]]),
                                  [1, 3, 2], 4, 3, 2, num_routing=2, leaky=False)
     self.assertAllClose(out, [[[3 / 5 * 25 / 26, 4 / 5 * 25 / 26], [0, 0]]])
 
@@ -121,7 +127,7 @@ class UpdateRoutingTest(tf.test.TestCase, parameterized.TestCase):
     rng = np.random.RandomState(num_routing)
     votes = rng.randn(2, 7, 4, 5).astype(np.float32) * 0.3
     biases = rng.randn(4, 5).astype(np.float32) * 0.1
-    out = layers._update_routing(tf.constant(votes), tf.constant(biases),
+    out = routing._update_routing(tf.constant(votes), tf.constant(biases),
                                  [2, 7, 4], 4, 7, 4, num_routing, leaky)
     self.assertAllClose(out, _numpy_routing(votes, biases, num_routing, leaky),
                         rtol=1e-5, atol=1e-6)
@@ -131,7 +137,7 @@ class UpdateRoutingTest(tf.test.TestCase, parameterized.TestCase):
     rng = np.random.RandomState(7)
     votes = rng.randn(2, 3, 4, 5, 2, 3).astype(np.float32) * 0.3
     biases = rng.randn(4, 5, 1, 1).astype(np.float32) * 0.1
-    out = layers._update_routing(tf.constant(votes), tf.constant(biases),
+    out = routing._update_routing(tf.constant(votes), tf.constant(biases),
                                  [2, 3, 4, 2, 3], 6, 3, 4, num_routing, leaky)
     self.assertEqual(out.shape, (2, 4, 5, 2, 3))
     self.assertAllClose(out, _numpy_routing(votes, biases, num_routing, leaky),
@@ -142,7 +148,7 @@ class UpdateRoutingTest(tf.test.TestCase, parameterized.TestCase):
     biases = tf.zeros([3, 4])
 
     def route(n):
-      return layers._update_routing(votes, biases, [2, 6, 3], 4, 6, 3, n,
+      return routing._update_routing(votes, biases, [2, 6, 3], 4, 6, 3, n,
                                     False).numpy()
     self.assertAllEqual(route(3), route(3))
     self.assertGreater(np.abs(route(3) - route(1)).max(), 1e-3)
@@ -150,7 +156,7 @@ class UpdateRoutingTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_rejects_bad_num_dims(self):
     with self.assertRaisesRegex(ValueError, 'num_dims'):
-      layers._update_routing(tf.zeros([1, 1, 1]), 0.0, [1, 1], 3, 1, 1, 1,
+      routing._update_routing(tf.zeros([1, 1, 1]), 0.0, [1, 1], 3, 1, 1, 1,
                              False)
 
 
@@ -163,11 +169,11 @@ class MarginLossTest(tf.test.TestCase):
     # Row 1: both beyond the margins: 0.
     # Row 2: negative l=-0.3 > -0.4: 0.25*0.1^2 = 0.0025;
     #        positive l=-0.2 < 0.4: 0.5*0.6^2 = 0.18.
-    self.assertAllClose(layers._margin_loss(labels, raw),
+    self.assertAllClose(losses._margin_loss(labels, raw),
                         [[0.08, 0.04], [0.0, 0.0], [0.0025, 0.18]])
 
   def test_margin_and_downweight_arguments(self):
-    cost = layers._margin_loss(tf.constant([[0.0]]), tf.constant([[0.5]]),
+    cost = losses._margin_loss(tf.constant([[0.0]]), tf.constant([[0.5]]),
                                margin=0.2, downweight=1.0)
     self.assertAllClose(cost, [[0.5 * 0.2 ** 2]])
 
@@ -177,7 +183,7 @@ class EvaluateTest(tf.test.TestCase, parameterized.TestCase):
   def test_single_target_counts(self):
     logits = tf.constant([[0.9, 0.1, 0.0], [0.1, 0.8, 0.3], [0.2, 0.1, 0.7]])
     labels = tf.constant([[1.0, 0, 0], [0, 0, 1.0], [0, 0, 1.0]])
-    _, correct, almost = layers.evaluate(logits, labels, 1, 'tower_0/', 'margin')
+    _, correct, almost = metrics.evaluate(logits, labels, 1, 'tower_0/', 'margin')
     self.assertEqual(float(correct), 2.0)
     self.assertEqual(float(almost), 2.0)
 
@@ -186,14 +192,14 @@ class EvaluateTest(tf.test.TestCase, parameterized.TestCase):
     logits = tf.constant([[0.2, 0.9, 0.1, 0.0],    # {1, 0}: correct
                           [0.9, 0.1, 0.8, 0.0],    # {0, 2}: one found
                           [0.0, 0.1, 0.8, 0.9]])   # {3, 2}: none
-    _, correct, almost = layers.evaluate(logits=logits, labels=labels, num_targets=2,
+    _, correct, almost = metrics.evaluate(logits=logits, labels=labels, num_targets=2,
                                           scope='tower_0/',
                                           loss_type='sigmoid')
     self.assertEqual(float(correct), 1.0)
     self.assertEqual(float(almost), 2.0)
 
   def test_margin_loss_is_mean_over_batch_and_classes(self):
-    loss, _, _ = layers.evaluate(tf.constant([[0.5, 0.5]]),
+    loss, _, _ = metrics.evaluate(tf.constant([[0.5, 0.5]]),
                                  tf.constant([[1.0, 0.0]]), 1, None,
                                  'margin')
     self.assertAllClose(loss, (0.08 + 0.04) / 2)
@@ -201,7 +207,7 @@ class EvaluateTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.parameters('softmax', 'sigmoid')
   def test_cross_entropy_losses(self, loss_type):
     logits = np.array([[2.0, 0.0]], np.float32)
-    loss, _, _ = layers.evaluate(tf.constant(logits), tf.constant([[1.0, 0.0]]),
+    loss, _, _ = metrics.evaluate(tf.constant(logits), tf.constant([[1.0, 0.0]]),
                                  1, loss_type=loss_type)
     if loss_type == 'softmax':
       expected = np.log(1 + np.exp(-2.0))
@@ -211,7 +217,7 @@ class EvaluateTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_unknown_loss_type(self):
     with self.assertRaisesRegex(ValueError, 'loss_type'):
-      layers.evaluate(tf.zeros([1, 2]), tf.zeros([1, 2]), 1, None, 'hinge')
+      metrics.evaluate(tf.zeros([1, 2]), tf.zeros([1, 2]), 1, None, 'hinge')
 
 
 class LayerVariablesTest(tf.test.TestCase, parameterized.TestCase):
@@ -281,10 +287,10 @@ class LayerVariablesTest(tf.test.TestCase, parameterized.TestCase):
     self.assertTrue(np.all((out > 0) & (out < 1)))  # Sigmoid output.
 
   def test_init_statistics(self):
-    w = layers.weight_variable([200, 200], stddev=0.1).numpy()
+    w = variables.weight_variable([200, 200], stddev=0.1).numpy()
     self.assertLessEqual(np.abs(w).max(), 0.2)  # Truncated at 2 stddev.
     self.assertAllClose(w.std(), 0.088, atol=0.003)  # 0.1 * 0.8796
-    self.assertAllClose(layers.bias_variable([3]), [0.1, 0.1, 0.1])
+    self.assertAllClose(variables.bias_variable([3]), [0.1, 0.1, 0.1])
 
 
 
@@ -314,10 +320,10 @@ class DefaultsAndPathsTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(conv(x), _numpy_routing(
         votes, conv.biases.numpy(), 3, False), rtol=1e-5, atol=1e-6)
     # evaluate's default loss is the margin loss: (0.08 + 0.04) / 2 here.
-    loss, _, _ = layers.evaluate(tf.constant([[0.5, 0.5]]),
+    loss, _, _ = metrics.evaluate(tf.constant([[0.5, 0.5]]),
                                  tf.constant([[1.0, 0.0]]), 1)
     self.assertAllClose(loss, 0.06)
-    w = layers.weight_variable([200, 200]).numpy()  # stddev 0.1 truncated.
+    w = variables.weight_variable([200, 200]).numpy()  # stddev 0.1 truncated.
     self.assertAllClose(w.std(), 0.088, atol=0.003)
     self.assertEqual(w.dtype, np.float32)
     self.assertAllClose(layers.Dense(300, 200, 'd').weights.numpy().std(),
@@ -378,12 +384,12 @@ class DefaultsAndPathsTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_errors_name_the_argument(self):
     for call, message in (
-        (lambda: layers._update_routing(tf.zeros([1, 1, 1]), 0.0, [1, 1], 3,
+        (lambda: routing._update_routing(tf.zeros([1, 1, 1]), 0.0, [1, 1], 3,
                                         1, 1, 1, False),
          '^num_dims must be 4 or 6, got 3$'),
         (lambda: layers.Capsule(1, 1, 'c', num_routing=0)(tf.zeros([1, 1, 8])),
          '^num_routing must be >= 1, got 0$'),
-        (lambda: layers.evaluate(tf.zeros([1, 2]), tf.zeros([1, 2]), 1, None,
+        (lambda: metrics.evaluate(tf.zeros([1, 2]), tf.zeros([1, 2]), 1, None,
                                  'hinge'),
          "^loss_type must be margin, softmax or sigmoid, got 'hinge'$")):
       with self.assertRaisesRegex(ValueError, message):

@@ -40,6 +40,10 @@ WORK = os.path.join(ROOT, 'runs', 'mutation')
 # The modules where a silent bug changes results, each with its own tests.
 CORE = {
     'models/layers/layers.py': ['layers_test.py'],
+    'models/layers/routing.py': ['layers_test.py'],
+    'models/layers/losses.py': ['layers_test.py'],
+    'models/layers/metrics.py': ['layers_test.py'],
+    'models/layers/variables.py': ['layers_test.py'],
     'models/capsule_model.py': ['models/capsule_model_test.py'],
     'models/conv_model.py': ['models/conv_model_test.py'],
     'models/model.py': ['models/capsule_model_test.py',

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from models import model
 from models.layers import layers
+from models.layers import variables
 
 
 def _safe_norm(x, axis):
@@ -67,7 +68,7 @@ class CapsuleModel(model.Model):
             num_pixels=image_size * image_size * image_depth)
 
   def tf1_variables(self):
-    return layers.merge_tf1_variables(
+    return variables.merge_tf1_variables(
         [self.conv1, self.primary_capsules, self.digit_capsules,
          self.reconstruction])
 

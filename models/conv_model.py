@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from models import model
 from models.layers import layers
+from models.layers import variables
 
 CONV_STDDEV = 5e-2  # The original's conv kernels; its dense layers use 0.1.
 
@@ -43,7 +44,7 @@ class ConvModel(model.Model):
       self.softmax_layer = layers.Dense(fc_size, num_classes, 'softmax_layer')
 
   def tf1_variables(self):
-    return layers.merge_tf1_variables(
+    return variables.merge_tf1_variables(
         [self.conv1, self.conv2, self.fc1, self.softmax_layer])
 
   def _convs(self, features):

@@ -12,7 +12,8 @@ import collections
 import tensorflow as tf
 
 from input_data import pixels
-from models.layers import layers
+from models.layers import losses
+from models.layers import variables
 
 # logits: [batch, classes]; remakes: list of [batch, pixels] (one per target)
 # or None; capsules: [batch, classes, atoms] or None for the baseline.
@@ -21,7 +22,7 @@ Inferred = collections.namedtuple('Inferred', ('logits', 'remakes', 'capsules'))
 RECONSTRUCTION_BALANCE = 0.0005  # The original's balance_factor.
 
 
-class Model(layers.Tf1Module):
+class Model(variables.Tf1Module):
   """Base of the capsule and baseline models.
 
   Subclasses build their variables in `__init__` and implement `inference`
@@ -61,7 +62,7 @@ class Model(layers.Tf1Module):
     (mean over batch and classes) and `reconstruction_error` (0.0005 * mean
     over batch of summed squared pixel error, summed over the targets).
     """
-    classification = layers.classification_loss_elements(
+    classification = losses.classification_loss_elements(
         inferred.logits, features['labels'], self.hparams.loss_type)
     if classification.shape.rank == 2:  # margin, sigmoid: mean over classes.
       classification = tf.reduce_mean(classification, axis=1)
@@ -77,7 +78,7 @@ class Model(layers.Tf1Module):
     """Runs the model's convolutions in dtype (bfloat16 or float16: mixed
     precision); routing, losses and the optimiser stay float32."""
     for module in self.submodules:
-      if isinstance(module, layers.Tf1Module):
+      if isinstance(module, variables.Tf1Module):
         module.compute_dtype = tf.as_dtype(dtype)
 
   def num_params(self):

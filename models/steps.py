@@ -11,12 +11,12 @@ which the training loop and the evaluation add up and divide.
 import tensorflow as tf
 
 from models import optimizer as optimizer_lib
-from models.layers import layers
+from models.layers import metrics
 
 
 def _metric_sums(model, features, logits, classification, reconstruction):
   """Per-replica sums over the batch of everything the loop reports."""
-  correct, almost = layers.correct_counts(
+  correct, almost = metrics.correct_counts(
       logits, features['labels'], model.num_targets)
   return {
       'batch_classification_cost': tf.reduce_sum(classification),

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from input_data import errors
 from models import steps as steps_lib
-from models.layers import layers
+from models.layers import metrics
 from runner import checkpoints
 from runner import config as config_lib
 from runner import export
@@ -86,7 +86,7 @@ def evaluate_checkpoints(config, source, paths=None):
   if labels.shape[0] != eval_size:
     raise ExperimentError(str(errors.too_few_examples(
         eval_size, source.describe, labels.shape[0])))
-  correct, almost = layers.correct_counts(tf.constant(summed),
+  correct, almost = metrics.correct_counts(tf.constant(summed),
                                           tf.constant(labels),
                                           source.info.num_targets)
   correct = int(tf.reduce_sum(tf.cast(correct, tf.int32)))
