@@ -60,16 +60,15 @@ class Adam(tf.Module):
   def apply_gradients(self, grads, lr, apply=True):
     """Applies per-replica gradients (summed over replicas) at rate lr.
 
-    Call in replica context (inside `strategy.run`) or outside any strategy.
-    With apply false (a bool tensor, equal on all replicas) nothing but the
-    step changes: how a step with non-finite gradients is skipped without
-    letting a NaN reach the weights or the moments.
+    Call in replica context: inside `strategy.run`, or outside any strategy
+    (the default strategy's one replica). With apply false (a bool tensor,
+    equal on all replicas) nothing but the step changes: how a step with
+    non-finite gradients is skipped without letting a NaN reach the weights
+    or the moments.
     """
     apply = tf.convert_to_tensor(apply)
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None:  # Cross-replica context: nothing to reduce.
-      return self._apply(tf.distribute.get_strategy(), grads, lr, apply)
-    return ctx.merge_call(self._apply, args=(grads, lr, apply))
+    return tf.distribute.get_replica_context().merge_call(
+        self._apply, args=(grads, lr, apply))
 
   def _apply(self, strategy, grads, lr, apply):
     reduced = strategy.extended.batch_reduce_to(

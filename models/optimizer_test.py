@@ -34,6 +34,24 @@ class AdamTest(tf.test.TestCase):
     self.assertAllClose(adam.beta1_power, 0.9 ** 3)
     self.assertEqual(int(adam.step), 2)
 
+  def test_epsilon_is_added_to_the_root_of_v(self):
+    # A gradient so small that sqrt(v) (3.2e-12) is below epsilon (1e-8):
+    # the step is lr_t * m / (sqrt(v) + eps), about lr_t * 1e-3, positive.
+    var = tf.Variable([0.0])
+    optimizer_lib.Adam([var]).apply_gradients([tf.constant([1e-10])], 0.1)
+    m, v = 0.1 * 1e-10, 0.001 * 1e-20
+    lr_t = 0.1 * np.sqrt(1 - 0.999) / (1 - 0.9)
+    self.assertAllClose(var, [-lr_t * m / (np.sqrt(v) + 1e-8)], rtol=1e-5)
+    self.assertLess(float(var[0]), -1e-5)
+
+  def test_the_slots_are_not_trained_and_the_step_is_int64(self):
+    adam = optimizer_lib.Adam([tf.Variable([1.0, 2.0])])
+    # Nothing that collects trainable variables may pick up the moments or
+    # the powers; TF1's global_step, in the authors' checkpoints, is int64.
+    self.assertEqual(adam.trainable_variables, ())
+    self.assertLen(adam.variables, 5)
+    self.assertEqual(adam.step.dtype, tf.int64)
+
   def test_tf1_slot_names(self):
     m = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1, 10)
     adam = optimizer_lib.Adam(m.trainable_variables)
