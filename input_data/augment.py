@@ -1,8 +1,10 @@
 """Image distortions of the original readers, with stateless random seeds.
 
-Each op takes an image [h, w, c] and a stateless seed [2] so a pipeline is
-reproducible for a given --seed whatever its parallelism. Pixel values are
-on the 0..255 scale where the original applied brightness (max_delta 63).
+Each op takes an image and a stateless seed [2] so a pipeline is
+reproducible for a given --seed whatever its parallelism. The MNIST family
+is shifted (and Fashion-MNIST flipped) on the fly, [h, w] uint8; smallNORB
+and CIFAR-10 are distorted as [h, w, c], on the 0..255 scale where the
+original applied brightness (max_delta 63).
 """
 
 import tensorflow as tf
@@ -50,3 +52,22 @@ def centre(image, crop_size):
 def depth_major(image):
   """[h, w, c] -> [c*h*w] in the original's depth-major order."""
   return tf.reshape(tf.transpose(image, [2, 0, 1]), [-1])
+
+
+def random_shift(image, max_shift, seed):
+  """image [h, w] moved by a uniform (dy, dx) in [-max_shift, max_shift]^2.
+
+  The same distribution as drawing uniformly from the (2s+1)^2 copies that
+  mnist_shift.py writes. `seed` is a stateless seed [2].
+  """
+  h, w = image.shape
+  offset = tf.random.stateless_uniform([2], seed, -max_shift, max_shift + 1,
+                                       dtype=tf.int32)
+  padded = tf.pad(image, [[max_shift, max_shift], [max_shift, max_shift]])
+  return tf.slice(padded, max_shift - offset, [h, w])
+
+
+def random_flip(image, seed):
+  """image [h, w] mirrored left-right with probability 1/2."""
+  flip = tf.random.stateless_uniform([], seed) < 0.5
+  return tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image)

@@ -43,5 +43,30 @@ class AugmentTest(tf.test.TestCase):
     self.assertAllEqual(augment.depth_major(image), [1, 2, 10, 20])
 
 
+class OnTheFlyTest(tf.test.TestCase):
+  """The MNIST family's shift and flip."""
+
+  def test_random_shift_eagerly_and_in_tf_data(self):
+    image = tf.constant(np.pad([[9]], 2).astype(np.uint8))  # 5x5, centre 9
+    eager = []
+    for i in range(50):
+      shifted = augment.random_shift(image, 2, tf.constant([i, 0]))
+      self.assertEqual(int(tf.reduce_sum(tf.cast(shifted, tf.int32))), 9)
+      eager.append(int(tf.argmax(tf.reshape(shifted, [-1]))))
+    in_data = [int(tf.argmax(tf.reshape(x, [-1]))) for x in
+               tf.data.Dataset.range(50).map(
+                   lambda i: augment.random_shift(image, 2, tf.stack([i, 0])))]
+    self.assertEqual(eager, in_data)
+
+  def test_flip_eagerly_and_in_tf_data(self):
+    image = tf.constant([[1, 2, 3]], tf.uint8)
+    outs = {tuple(augment.random_flip(image, tf.constant([i, 1]))[0].numpy())
+            for i in range(20)}
+    self.assertEqual(outs, {(1, 2, 3), (3, 2, 1)})
+    ds = tf.data.Dataset.range(20).map(
+        lambda i: augment.random_flip(image, tf.stack([i, 1])))
+    self.assertEqual({tuple(x[0].numpy()) for x in ds}, outs)
+
+
 if __name__ == '__main__':
   tf.test.main()

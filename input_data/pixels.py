@@ -22,3 +22,10 @@ def write_png(path, image, scale=2):
   tf.io.write_file(path, tf.io.encode_png(
       np.round(image * 255).astype(np.uint8)))
   return path
+
+
+def to_unit(images_u8):
+  """uint8 pixels -> float32 in [0, 1] exactly as the original: times
+  float32(1/255), which differs from dividing by 255 in the last bit for
+  half of the 256 values."""
+  return tf.cast(images_u8, tf.float32) * (1.0 / 255)

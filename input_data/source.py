@@ -1,4 +1,5 @@
-"""The interface every reader returns, and the training stream they share.
+"""The interface every reader returns, the training stream they share, and
+the generic sources: InMemorySource (the MNIST family) and ExampleSource.
 
 The training pipeline order, and why:
   parse once -> memory  the decoded uint8 split (in-memory sources: as read;
@@ -23,6 +24,7 @@ import tensorflow as tf
 
 from input_data import augment
 from input_data import errors
+from input_data import pixels
 
 DatasetInfo = collections.namedtuple(
     'DatasetInfo', ('height', 'depth', 'num_classes', 'num_targets'))
@@ -255,3 +257,70 @@ class ExampleSource:
                                                     label),
                 num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def uint8_features(images_u8, labels, num_classes):
+  """Batched uint8 images [b, pixels] and labels [b] -> the feature dict."""
+  return one_target_features(pixels.to_unit(images_u8), labels, num_classes)
+
+
+class InMemorySource:
+  """Single-digit depth-1 images held in memory as uint8: MNIST (records or
+  IDX files), Fashion-MNIST, expanded MNIST, affNIST and affine-MNIST.
+
+  Training draws a fresh uniform permutation of the whole split every epoch
+  (a shuffled index stream: a few MB even for the 1.5M shifted records),
+  optionally shifting/flipping each image on the fly.
+  """
+
+  def __init__(self, images, labels, height, describe, num_classes=10,
+               shift=0, flip=False):
+    self.images = images  # uint8 [n, h*w] (depth 1)
+    self.labels = labels  # int [n]
+    self.info = DatasetInfo(height, 1, num_classes, 1)
+    self.describe = describe
+    self.shift = shift
+    self.flip = flip
+
+  @property
+  def num_examples(self):
+    return self.images.shape[0]
+
+  def train_dataset(self, batch_size, seed, input_context=None, start=0):
+    """Endless shuffled batches of batch_size (per replica if input_context),
+    from position `start` of the stream (positional_stream)."""
+    n, height = self.num_examples, self.info.height
+    images = tf.constant(self.images)
+    labels = tf.constant(self.labels)
+    shift, flip = self.shift, self.flip
+
+    def example(index, element_seed):
+      image = tf.reshape(tf.gather(images, index), [height, height])
+      seeds = tf.random.experimental.stateless_split(element_seed, 2)
+      if shift:
+        image = augment.random_shift(image, shift, seeds[0])
+      if flip:
+        image = augment.random_flip(image, seeds[1])
+      return tf.reshape(image, [height * height]), tf.gather(labels, index)
+
+    # Shuffle indices, not images: a permutation costs 8 bytes an example,
+    # a new uniform one each epoch. Order and per-element stateless seeds
+    # are functions of (seed, position): reproducible whatever the map's
+    # parallelism, and a resumed run continues the same stream.
+    ds = positional_stream(n, seed, input_context, start)
+    ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=True)
+    ds = ds.map(lambda x, y: uint8_features(x, y, self.info.num_classes),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+  def eval_dataset(self, batch_size, eval_size):
+    """The first eval_size examples, in order, the last batch partial."""
+    if eval_size > self.num_examples:
+      raise errors.too_few_examples(eval_size, self.describe,
+                                    self.num_examples)
+    ds = tf.data.Dataset.from_tensor_slices(
+        (self.images[:eval_size], self.labels[:eval_size]))
+    ds = ds.batch(batch_size)
+    ds = ds.map(lambda x, y: uint8_features(x, y, self.info.num_classes))
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -21,7 +21,7 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
-from input_data.mnist import mnist_input_record
+from input_data import pixels
 from runner.errors import ExperimentError
 
 
@@ -39,7 +39,7 @@ class _Serving(tf.Module):
     model = self.model
     size, depth = model.image_size, model.image_depth
     # [N, H, W, C] uint8 -> depth-major [N, C*H*W] in [0, 1], as the readers.
-    flat = tf.reshape(tf.transpose(mnist_input_record.to_unit(images),
+    flat = tf.reshape(tf.transpose(pixels.to_unit(images),
                                    [0, 3, 1, 2]), [-1, depth * size * size])
     features = {'images': flat,
                 'recons_label': tf.zeros([tf.shape(flat)[0]], tf.int64)}

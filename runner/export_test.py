@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from input_data import idx
-from input_data.mnist import mnist_input_record
+from input_data import pixels
 from models import capsule_model
 from models import conv_model
 from models import hparams as hparams_lib
@@ -58,7 +58,7 @@ class ExportTest(tf.test.TestCase):
                                        **testing.TINY['capsule'])
     images, _ = idx.load_mnist(os.path.join(ROOT, 'data', 'mnist'), 'test')
     images = images[:8, :, :, None]  # Real test digits, [8, 28, 28, 1].
-    features = {'images': mnist_input_record.to_unit(images.reshape(8, -1)),
+    features = {'images': pixels.to_unit(images.reshape(8, -1)),
                 'recons_label': np.zeros(8, np.int64)}
     inferred = model.inference(features)
     directory = export.export_saved_model(
@@ -84,7 +84,7 @@ class ExportTest(tf.test.TestCase):
                                  **testing.TINY['baseline'])
     images = np.random.RandomState(0).randint(0, 256, [4, 28, 28, 1],
                                               np.uint8)
-    logits = model.inference({'images': mnist_input_record.to_unit(
+    logits = model.inference({'images': pixels.to_unit(
         images.reshape(4, -1))}).logits
     directory = export.export_saved_model(
         model, os.path.join(self.create_tempdir().full_path, 'saved'))
@@ -113,7 +113,7 @@ class ExportTest(tf.test.TestCase):
     images = np.random.RandomState(1).randint(0, 256, [5, 28, 28, 1],
                                               np.uint8)
     expected = original.inference({
-        'images': mnist_input_record.to_unit(images.reshape(5, -1)),
+        'images': pixels.to_unit(images.reshape(5, -1)),
         'recons_label': np.zeros(5, np.int64)}).logits
     self.assertAllClose(export.Served(directory)(images)['scores'], expected,
                         atol=1e-5)

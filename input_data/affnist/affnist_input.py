@@ -19,9 +19,9 @@ import re
 import numpy as np
 
 from input_data import errors
+from input_data import source
 from input_data.affnist import matfile
 from input_data.mnist import affine_mnist
-from input_data.mnist import mnist_input_record
 from input_data.mnist import splits
 
 SIZE = 40
@@ -67,13 +67,13 @@ def _training_source(data_dir):
   padded by 6, shifted by up to 6 each way on the fly (expanded MNIST)."""
   images, labels = splits.load_split(data_dir, 'train')
   images = splits.pad_images(images, PAD)
-  return mnist_input_record.InMemorySource(
+  return source.InMemorySource(
       images.reshape(images.shape[0], -1), labels.astype(np.int64), SIZE,
       describe=data_dir, shift=PAD)
 
 
 def _test_source(images, labels, describe):
-  return mnist_input_record.InMemorySource(
+  return source.InMemorySource(
       images.reshape(images.shape[0], -1), labels, SIZE, describe=describe)
 
 

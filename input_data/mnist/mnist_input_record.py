@@ -9,6 +9,9 @@ Every pipeline yields dicts of the original's keys, batched:
   spare_image, spare_label   the second digit (two targets only)
 Static facts (height, depth, num_classes, num_targets) are in `DatasetInfo`.
 
+Single-digit splits are held by the generic `source.InMemorySource` (also
+affNIST's reader); the shift and flip made on the fly are in `augment.py`.
+
 Record features read (see mnist_shift.py, which writes them):
   single digit: height, width, depth, label (int64), image_raw (uint8 bytes)
   MultiMNIST:   height, width, depth, label_1, label_2 (int64),
@@ -20,7 +23,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from input_data import augment
 from input_data import errors
+from input_data import pixels
 from input_data import records
 from input_data import source
 from input_data.mnist import splits
@@ -72,103 +77,11 @@ def load_single_records(path):
   return np.concatenate(images), np.concatenate(labels), (height, width, depth)
 
 
-def to_unit(images_u8):
-  """uint8 pixels -> float32 in [0, 1] exactly as the original: times
-  float32(1/255), which differs from dividing by 255 in the last bit for
-  half of the 256 values."""
-  return tf.cast(images_u8, tf.float32) * (1.0 / 255)
-
-
-def _one_target_features(images_u8, labels, num_classes):
-  """Batched uint8 images [b, pixels] and labels [b] -> the feature dict."""
-  return source.one_target_features(to_unit(images_u8), labels, num_classes)
-
-
-def random_shift(image, max_shift, seed):
-  """image [h, w] moved by a uniform (dy, dx) in [-max_shift, max_shift]^2.
-
-  The same distribution as drawing uniformly from the (2s+1)^2 copies that
-  mnist_shift.py writes. `seed` is a stateless seed [2].
-  """
-  h, w = image.shape
-  offset = tf.random.stateless_uniform([2], seed, -max_shift, max_shift + 1,
-                                       dtype=tf.int32)
-  padded = tf.pad(image, [[max_shift, max_shift], [max_shift, max_shift]])
-  return tf.slice(padded, max_shift - offset, [h, w])
-
-
-def random_flip(image, seed):
-  """image [h, w] mirrored left-right with probability 1/2."""
-  flip = tf.random.stateless_uniform([], seed) < 0.5
-  return tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image)
-
-
-class InMemorySource:
-  """Single-digit examples held in memory (records or IDX files).
-
-  Training draws a fresh uniform permutation of the whole split every epoch
-  (a shuffled index stream: a few MB even for the 1.5M shifted records),
-  optionally shifting/flipping each image on the fly.
-  """
-
-  def __init__(self, images, labels, height, describe, num_classes=10,
-               shift=0, flip=False):
-    self.images = images  # uint8 [n, h*w] (depth 1)
-    self.labels = labels  # int [n]
-    self.info = DatasetInfo(height, 1, num_classes, 1)
-    self.describe = describe
-    self.shift = shift
-    self.flip = flip
-
-  @property
-  def num_examples(self):
-    return self.images.shape[0]
-
-  def train_dataset(self, batch_size, seed, input_context=None, start=0):
-    """Endless shuffled batches of batch_size (per replica if input_context),
-    from position `start` of the stream (source.positional_stream)."""
-    n, height = self.num_examples, self.info.height
-    images = tf.constant(self.images)
-    labels = tf.constant(self.labels)
-    shift, flip = self.shift, self.flip
-
-    def example(index, element_seed):
-      image = tf.reshape(tf.gather(images, index), [height, height])
-      seeds = tf.random.experimental.stateless_split(element_seed, 2)
-      if shift:
-        image = random_shift(image, shift, seeds[0])
-      if flip:
-        image = random_flip(image, seeds[1])
-      return tf.reshape(image, [height * height]), tf.gather(labels, index)
-
-    # Shuffle indices, not images: a permutation costs 8 bytes an example,
-    # a new uniform one each epoch. Order and per-element stateless seeds
-    # are functions of (seed, position): reproducible whatever the map's
-    # parallelism, and a resumed run continues the same stream.
-    ds = source.positional_stream(n, seed, input_context, start)
-    ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(batch_size, drop_remainder=True)
-    ds = ds.map(lambda x, y: _one_target_features(x, y, self.info.num_classes),
-                num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-  def eval_dataset(self, batch_size, eval_size):
-    """The first eval_size examples, in order, the last batch partial."""
-    if eval_size > self.num_examples:
-      raise errors.too_few_examples(eval_size, self.describe,
-                                    self.num_examples)
-    ds = tf.data.Dataset.from_tensor_slices(
-        (self.images[:eval_size], self.labels[:eval_size]))
-    ds = ds.batch(batch_size)
-    ds = ds.map(lambda x, y: _one_target_features(x, y, self.info.num_classes))
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
 def _two_target_features(serialized, num_pixels, num_classes, where=()):
   parsed = tf.io.parse_single_example(serialized, _MULTI_FEATURES)
 
   def image(key):
-    return to_unit(records.decode_image(parsed[key], num_pixels, key, where))
+    return pixels.to_unit(records.decode_image(parsed[key], num_pixels, key, where))
   return {
       'images': image('merged_raw'),
       'labels': (tf.one_hot(parsed['label_1'], num_classes) +
@@ -298,16 +211,16 @@ class MultiMnistOnTheFlySource:
 
     def shifted(i, s):
       image = tf.reshape(tf.gather(images, i), [h, h])
-      return tf.reshape(random_shift(image, self.shift, s), [h * h])
+      return tf.reshape(augment.random_shift(image, self.shift, s), [h * h])
     a, b = shifted(index, seeds[1]), shifted(partner, seeds[2])
     merged = tf.minimum(tf.cast(a, tf.int32) + tf.cast(b, tf.int32), 255)
     label_2 = tf.gather(labels, partner)
     return {
-        'images': to_unit(merged),
+        'images': pixels.to_unit(merged),
         'labels': tf.one_hot(label_1, 10) + tf.one_hot(label_2, 10),
-        'recons_image': to_unit(a),
+        'recons_image': pixels.to_unit(a),
         'recons_label': label_1,
-        'spare_image': to_unit(b),
+        'spare_image': pixels.to_unit(b),
         'spare_label': label_2,
     }
 
@@ -361,10 +274,11 @@ def mnist_source(data_dir, split, num_targets=1, validate=False,
   if data_source == 'idx':
     images, labels = splits.load_split(data_dir, record_split)
     height = images.shape[1]
-    return InMemorySource(images.reshape(images.shape[0], -1),
-                          labels.astype(np.int64), height, describe=data_dir,
-                          shift=shift if split == 'train' else 0,
-                          flip=flip and split == 'train')
+    return source.InMemorySource(images.reshape(images.shape[0], -1),
+                                 labels.astype(np.int64), height,
+                                 describe=data_dir,
+                                 shift=shift if split == 'train' else 0,
+                                 flip=flip and split == 'train')
   if data_source != 'records':
     raise ValueError('data_source must be records or idx, got %r' %
                      (data_source,))
@@ -378,4 +292,4 @@ def mnist_source(data_dir, split, num_targets=1, validate=False,
   if height != width or depth != 1:
     raise errors.DataError('%s: %dx%dx%d images, expected square, depth 1' %
                            (path, height, width, depth))
-  return InMemorySource(images, labels, height, describe=path)
+  return source.InMemorySource(images, labels, height, describe=path)
