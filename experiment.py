@@ -48,7 +48,7 @@ def define_flags():
                       'cifar10, or one of the 40x40 sets that train on MNIST '
                       'IDX files placed at random in 40x40: affnist (test: '
                       'the affNIST .mat files), affine_mnist (test: the '
-                      'stand-in files of input_data/mnist/affine_mnist.py), '
+                      'stand-in files of input_data/affnist/affine_mnist.py), '
                       'expanded_mnist '
                       '(test: MNIST test digits centred in 40x40).')
   flags.DEFINE_integer('num_gpus', 1, 'Data-parallel replicas.')

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from input_data import testdata
-from input_data.mnist import affine_mnist
+from input_data.affnist import affine_mnist
 from input_data.norb import smallnorb_convert
 from models import hparams as hparams_lib
 from runner import config as config_lib

@@ -213,7 +213,7 @@ def affine(dirs, schedule):
   on expanded MNIST, on the affine-MNIST stand-in and, when given, on
   affNIST."""
   out = os.path.join(dirs.root, 'data', 'affine_mnist')
-  prepare = ((('python', 'input_data/mnist/affine_mnist.py',
+  prepare = ((('python', 'input_data/affnist/affine_mnist.py',
                '--data_dir=' + dirs.mnist, '--output_dir=' + out, '--seed=0'),
               os.path.join(out, 'affine-mnist-t10k-labels-idx1-ubyte.gz')),)
   evals = (Eval('expanded', ('--dataset=expanded_mnist',

@@ -4,7 +4,7 @@ the expanded MNIST both train on (MNIST digits at random in 40x40).
 Training: MNIST digits placed at a uniformly random position of a black
 40x40 image (padded by 6, shifted by up to 6 pixels each way), made on the
 fly from the MNIST IDX files in data_dir. Evaluation: affine_mnist, the
-files of input_data/mnist/affine_mnist.py; expanded_mnist, the MNIST test
+files of input_data/affnist/affine_mnist.py; expanded_mnist, the MNIST test
 digits centred in 40x40; affnist, the published affNIST files, MATLAB .mat
 holding a struct `affNISTdata` with fields `image`
 (uint8 [1600, N], one 40x40 image per column, row-major) and `label_int`
@@ -20,8 +20,8 @@ import numpy as np
 
 from input_data import errors
 from input_data import source
+from input_data.affnist import affine_mnist
 from input_data.affnist import matfile
-from input_data.mnist import affine_mnist
 from input_data.mnist import splits
 
 SIZE = 40
@@ -92,7 +92,7 @@ def affnist_source(data_dir, split):
 
 def affine_mnist_source(data_dir, split):
   """train: as affnist_source; test: the affine-MNIST stand-in files that
-  input_data/mnist/affine_mnist.py wrote in data_dir (not affNIST)."""
+  input_data/affnist/affine_mnist.py wrote in data_dir (not affNIST)."""
   _check_split(split)
   if split == 'train':
     return _training_source(data_dir)

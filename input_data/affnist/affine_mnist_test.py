@@ -1,4 +1,4 @@
-"""Tests of input_data/mnist/affine_mnist.py: the affine-MNIST stand-in."""
+"""Tests of input_data/affnist/affine_mnist.py: the affine-MNIST stand-in."""
 
 import os
 import subprocess
@@ -9,8 +9,8 @@ import tensorflow as tf
 
 from input_data import errors
 from input_data import idx
+from input_data.affnist import affine_mnist
 from input_data.affnist import affnist_input
-from input_data.mnist import affine_mnist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -134,7 +134,7 @@ class GenerateTest(tf.test.TestCase):
   def test_command(self):
     out = self.create_tempdir().full_path
     proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, 'input_data', 'mnist',
+        [sys.executable, os.path.join(ROOT, 'input_data', 'affnist',
                                       'affine_mnist.py'),
          '--data_dir=' + out], capture_output=True, text=True, timeout=120)
     self.assertEqual(proc.returncode, 1)

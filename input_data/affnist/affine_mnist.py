@@ -34,7 +34,7 @@ Files written (in --output_dir; IDX as MNIST's, gzip):
       rotation_deg, shear, scale_x, scale_y, translate_x, translate_y, and
       the forward map q = M p + m as m11, m12, m21, m22, m1, m2
 
-  python input_data/mnist/affine_mnist.py --data_dir=data/mnist \
+  python input_data/affnist/affine_mnist.py --data_dir=data/mnist \
     --output_dir=data/affine_mnist --seed=0
 
 `experiment.py --dataset=affine_mnist --data_dir=D` reads D's MNIST training
