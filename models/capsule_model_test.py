@@ -127,6 +127,23 @@ class CapsuleModelTest(tf.test.TestCase, parameterized.TestCase):
         for r, k in zip(inferred.remakes, ('recons_image', 'spare_image')))
     self.assertAllClose(reconstruction, expected, rtol=1e-5)
 
+  def test_per_example_margin_losses_by_hand(self):
+    m = _model()
+    features = testing.feature_batch(3)
+    inferred = m.inference(features)
+    classification, _ = m.per_example_losses(features, inferred)
+    # The original's margin loss of each example, averaged over its classes.
+    logits, labels = inferred.logits.numpy() - 0.5, features['labels']
+    cost = (labels * (logits < 0.4) * (logits - 0.4) ** 2 +
+            0.5 * (1 - labels) * (logits > -0.4) * (logits + 0.4) ** 2)
+    self.assertAllClose(classification, 0.5 * cost.mean(axis=1), rtol=1e-5)
+    self.assertEqual(classification.shape, (3,))
+
+  def test_one_or_two_targets_only(self):
+    with self.assertRaisesRegex(ValueError,
+                                r'^num_targets must be 1 or 2, got 3$'):
+      _model(num_targets=3)
+
   def test_zero_image_gives_finite_gradients(self):
     m = _model()
     features = testing.feature_batch(2)

@@ -24,6 +24,8 @@ class ConvModelTest(tf.test.TestCase):
     self.assertEqual(shapes['conv1/weights'], [5, 5, 1, 512])
     self.assertEqual(shapes['fc1/weights'], [4096, 1024])
     self.assertEqual(shapes['softmax_layer/weights'], [1024, 10])
+    # No decoder: the export, the training summaries and the figures ask.
+    self.assertIsNone(m.reconstruction)
 
   def test_flattened_size_for_other_images_and_padding(self):
     # fc1's input, worked out by hand: two 5x5 convolutions (stride 1) each

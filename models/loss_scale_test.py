@@ -18,6 +18,14 @@ class DynamicLossScaleTest(tf.test.TestCase):
     self.assertEqual(history, [(2.0, 1), (4.0, 0), (2.0, 0), (1.0, 0),
                                (1.0, 0), (1.0, 1), (1.0, 0), (1.0, 1)])
 
+  def test_its_state_is_not_trained_and_keeps_its_dtypes(self):
+    scale = loss_scale_lib.DynamicLossScale()
+    # Nothing that collects trainable variables may train the scale; the
+    # dtypes are those of the checkpoints written so far (a resume reads them).
+    self.assertEqual(scale.trainable_variables, ())
+    self.assertEqual((scale.scale.dtype, scale.good_steps.dtype),
+                     (tf.float32, tf.int64))
+
   def test_only_float16_gets_one(self):
     self.assertIsInstance(loss_scale_lib.loss_scale_for('float16'),
                           loss_scale_lib.DynamicLossScale)

@@ -33,7 +33,7 @@ class Model(variables.Tf1Module):
   """
 
   def __init__(self, hparams, image_size, image_depth, num_classes,
-               num_targets=1, name=None):
+               num_targets, name=None):
     super().__init__('', name=name)
     if num_targets not in (1, 2):
       raise ValueError('num_targets must be 1 or 2, got %r' % (num_targets,))
