@@ -32,6 +32,7 @@ from runner import registry
 from runner import run_lock
 from runner import evaluation
 from runner import events
+from runner import testing as runner_testing
 from runner import training
 from runner.errors import ExperimentError
 
@@ -185,11 +186,11 @@ class DeterminismTest(tf.test.TestCase):
     self.assertLen(losses[0], 3)
     self.assertEqual(losses[0], losses[1])
 
+  @runner_testing.tiny_models()
   def test_the_seed_sets_initialisation_and_data_order(self):
     d = testdata.write_mnist(self.create_tempdir().full_path)
     config = config_lib.RunConfig(
-        data_dir=d, data_source='idx', save_step=10, batch_size=4,
-        model_widths=testing.TINY['capsule'])
+        data_dir=d, data_source='idx', save_step=10, batch_size=4)
     source = registry.get_source(config, 'train')
     seeds_asked = []
 
@@ -231,14 +232,14 @@ class DeterminismTest(tf.test.TestCase):
                      strategy)
     return _variables(os.path.join(run, 'train', 'model.ckpt-%d' % stops[-1]))
 
+  @runner_testing.tiny_models()
   def test_a_resumed_run_continues_the_same_stream(self):
     # 20 digits, batch 4: an epoch is 5 steps. Stopped at step 3 (mid
     # epoch) and resumed, or stopped at 2 and 5, the run ends with the
     # weights and Adam moments of the run that never stopped, to the bit.
     d = testdata.write_mnist(self.create_tempdir().full_path, 20, 4)
     config = config_lib.RunConfig(
-        data_dir=d, data_source='idx', save_step=1, batch_size=4, seed=5,
-        model_widths=testing.TINY['capsule'], log_every_secs=1e9)
+        data_dir=d, data_source='idx', save_step=1, batch_size=4, seed=5, log_every_secs=1e9)
     source = registry.get_source(config, 'train')
     whole = self._variables_after(config, source, [7])
     for stops in ([3, 7], [2, 5, 7]):
@@ -247,6 +248,7 @@ class DeterminismTest(tf.test.TestCase):
       for name in whole:
         self.assertAllEqual(resumed[name], whole[name], msg=name)
 
+  @runner_testing.tiny_models()
   def test_a_resumed_run_on_shards_continues_the_same_records(self):
     # MultiMNIST shards: 14 pairs in 4 shards, read in windows of 3; batch
     # 4. Stopped at step 3 (mid shard) and 5 (in the second epoch).
@@ -256,8 +258,7 @@ class DeterminismTest(tf.test.TestCase):
     source = mnist_input_record.MultiMnistSource(
         '%s@%d' % (paths[0].rsplit('-', 3)[0], len(paths)), window=3)
     config = config_lib.RunConfig(
-        num_targets=2, save_step=1, batch_size=4, seed=5,
-        model_widths=testing.TINY['capsule'], log_every_secs=1e9)
+        num_targets=2, save_step=1, batch_size=4, seed=5, log_every_secs=1e9)
     whole = self._variables_after(config, source, [7])
     resumed = self._variables_after(config, source, [3, 5, 7])
     self.assertCountEqual(resumed, whole)
@@ -291,10 +292,13 @@ class DeterminismTest(tf.test.TestCase):
 
 class OneTrainerTest(tf.test.TestCase):
 
+  def setUp(self):
+    super().setUp()
+    self.enter_context(runner_testing.tiny_models())
+
   def _config(self, run):
     return config_lib.RunConfig(summary_dir=run, max_steps=1, save_step=1,
-                                batch_size=4,
-                                model_widths=testing.TINY['capsule'])
+                                batch_size=4)
 
   def test_a_second_trainer_is_one_line_naming_the_first(self):
     run = self.create_tempdir().full_path
@@ -387,11 +391,14 @@ def _flip_a_byte(checkpoint):
 
 class DamagedCheckpointTest(tf.test.TestCase):
 
+  def setUp(self):
+    super().setUp()
+    self.enter_context(runner_testing.tiny_models())
+
   def _trained(self, steps):
     run = self.create_tempdir().full_path
     config = config_lib.RunConfig(summary_dir=run, max_steps=steps,
-                                  save_step=1, batch_size=4,
-                                  model_widths=testing.TINY['capsule'])
+                                  save_step=1, batch_size=4)
     source = ListSource([testing.feature_batch(4, seed=i) for i in range(2)])
     training.train(config, source)
     return config, source, os.path.join(run, 'train')

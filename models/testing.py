@@ -12,7 +12,8 @@ from models import steps as steps_lib
 
 
 # Layer widths of tiny models with the paper's structure, for fast tests
-# (registry.build_model's `widths`, RunConfig.model_widths).
+# (the models' keyword arguments; runner.testing.tiny_models() makes the
+# registry build them).
 TINY = {
     'capsule': dict(conv1_channels=16, primary_atoms=4, digit_atoms=4,
                     decoder_sizes=(16, 16)),

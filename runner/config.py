@@ -22,7 +22,7 @@ CONFIG_FILE = 'config.json'
 # Written by earlier versions: the resolved hparams and the model name only.
 LEGACY_HPARAMS_FILE = 'hparams.json'
 # What defines the model and its objective: a resumed run may not change it.
-MODEL_KEYS = ('model', 'model_widths', 'dataset', 'num_targets') + tuple(
+MODEL_KEYS = ('model', 'dataset', 'num_targets') + tuple(
     'hparams.' + f.name for f in dataclasses.fields(hparams_lib.HParams))
 MIXED_PRECISIONS = ('none', 'bfloat16', 'float16')
 # Datasets whose readers only scale the pixels (runner/export.py does the
@@ -38,8 +38,6 @@ class RunConfig:
   model: str = 'capsule'
   hparams: hparams_lib.HParams = dataclasses.field(
       default_factory=hparams_lib.HParams)
-  # Layer widths other than the paper's (no flag: tests' tiny models).
-  model_widths: Optional[dict[str, Any]] = None
   dataset: str = 'mnist'
   data_dir: Optional[str] = None
   data_source: str = 'records'

@@ -59,8 +59,7 @@ class RunConfigTest(tf.test.TestCase):
   def test_what_a_resumed_run_may_not_change(self):
     # What defines the model and its objective, literally: every hparam
     # too. Everything else may change, and is recorded.
-    refused = {'model': 'baseline', 'model_widths': {'fc_size': 4},
-               'dataset': 'norb', 'num_targets': 2}
+    refused = {'model': 'baseline', 'dataset': 'norb', 'num_targets': 2}
     refused.update({'hparams.' + f.name: '?' for f in
                     dataclasses.fields(hparams_lib.HParams)})
     self.assertCountEqual(config_lib.MODEL_KEYS, refused)
@@ -78,6 +77,20 @@ class RunConfigTest(tf.test.TestCase):
       self.assertEqual(config_lib.check_resume(
           config.replace(**{key: value}), train_dir),
                        {key: (getattr(config, key), value)})
+
+  def test_a_config_of_an_earlier_version_still_resumes(self):
+    # Earlier versions saved a `model_widths` key (null outside tests),
+    # since dropped: keys the configuration no longer has are not compared.
+    train_dir = self.create_tempdir().full_path
+    config = config_lib.RunConfig()
+    config_lib.save(config, train_dir, step=0)
+    path = os.path.join(train_dir, config_lib.CONFIG_FILE)
+    with open(path) as f:
+      saved = json.load(f)
+    with open(path, 'w') as f:
+      json.dump(dict(saved, model_widths=None), f)
+    self.assertEqual(config_lib.check_resume(config.replace(seed=2),
+                                             train_dir), {'seed': (0, 2)})
 
   def test_check_resume(self):
     train_dir = self.create_tempdir().full_path

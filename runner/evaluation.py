@@ -64,7 +64,7 @@ def evaluate_checkpoints(config, source, paths=None):
   except errors.DataError as e:
     raise ExperimentError(str(e)) from e
   model = registry.build_model(config.model, config.hparams, source.info,
-                               config.conv_dtype, config.model_widths)
+                               config.conv_dtype)
   # One compiled step for every trial: restoring only reassigns variables.
   eval_step = steps_lib.make_eval_step(model, tf.distribute.get_strategy(),
                                        config.xla)

@@ -33,6 +33,7 @@ from runner import config as config_lib
 from runner import evaluation
 from runner import events
 from runner import registry
+from runner import testing as runner_testing
 from runner import training
 from runner.errors import ExperimentError
 
@@ -96,6 +97,7 @@ class EvaluationTest(tf.test.TestCase):
                                                           'model.ckpt-1'))
     return test, model, path
 
+  @runner_testing.tiny_models()
   def test_multimnist_prints_both_counts(self):
     test, model, path = self._multimnist()
     features = next(iter(test.eval_dataset(24, 24)))
@@ -105,8 +107,7 @@ class EvaluationTest(tf.test.TestCase):
     found = [len(set(p) & set(t)) for p, t in zip(top2, truth)]
     wrong, almost_wrong = sum(f < 2 for f in found), sum(f == 0 for f in found)
     self.assertGreater(wrong, almost_wrong)  # The two counts differ here.
-    config = config_lib.RunConfig(num_targets=2, eval_size=24, checkpoint=path,
-                                  model_widths=testing.TINY['capsule'])
+    config = config_lib.RunConfig(num_targets=2, eval_size=24, checkpoint=path)
     with mock.patch('sys.stdout', new_callable=io.StringIO) as out:
       self.assertEqual(evaluation.evaluate_checkpoints(config, test),
                        (wrong, 24))
@@ -134,10 +135,10 @@ class EvaluationTest(tf.test.TestCase):
     self.assertIn(result['uncommitted_changes'], (True, False))
     self.assertRegex(result['time'], r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$')
 
+  @runner_testing.tiny_models()
   def test_streamed_records_shorter_than_eval_size_name_the_size(self):
     test, _, path = self._multimnist()
-    config = config_lib.RunConfig(num_targets=2, eval_size=30,
-                                  model_widths=testing.TINY['capsule'])
+    config = config_lib.RunConfig(num_targets=2, eval_size=30)
     with self.assertRaisesRegex(ExperimentError, '^--eval_size=30 but %s '
                                 'holds only 24 examples: pass --eval_size=24$'
                                 % re.escape(test.describe)):
@@ -207,12 +208,12 @@ class EvaluationTest(tf.test.TestCase):
     self.assertGreater(peaks[0], weights)
     self.assertLess(abs(peaks[1] - peaks[0]), 0.5 * weights)
 
+  @runner_testing.tiny_models()
   def test_validation_job_evaluates_each_new_checkpoint_once(self):
     tmp = self.create_tempdir().full_path
     source, test = testdata.idx_sources(tmp, n_test=10)
     config = config_lib.RunConfig(
-        summary_dir=tmp, max_steps=3, save_step=1, batch_size=2,
-        model_widths=testing.TINY['capsule'], eval_size=10, eval_poll_secs=0,
+        summary_dir=tmp, max_steps=3, save_step=1, batch_size=2, eval_size=10, eval_poll_secs=0,
         eval_timeout_secs=120, eval_stop_at_step=3)
     # The trainer runs beside the job and rests 2.5 s after each save: the
     # job, which looks every second, sees each checkpoint several times.

@@ -64,15 +64,13 @@ def get_source(config, split):
     raise ExperimentError(str(e)) from e
 
 
-def build_model(model_name, hparams, info, conv_dtype=None, widths=None):
-  """The model for a source's DatasetInfo; conv_dtype: mixed precision;
-  widths: layer widths other than the paper's (tests' tiny models)."""
+def build_model(model_name, hparams, info, conv_dtype=None):
+  """The model for a source's DatasetInfo; conv_dtype: mixed precision."""
   if model_name not in MODELS:
     raise ExperimentError('--model=%s is unknown; choose %s' %
                           (model_name, ' or '.join(MODELS)))
   model = MODELS[model_name](hparams, info.height, info.depth,
-                             info.num_classes, info.num_targets,
-                             **(widths or {}))
+                             info.num_classes, info.num_targets)
   if conv_dtype:
     model.set_conv_dtype(conv_dtype)
   return model

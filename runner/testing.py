@@ -1,9 +1,13 @@
-"""Test helpers of the runner: the shipped checkpoint and real test digits."""
+"""Test helpers of the runner: tiny models, the shipped checkpoint and real
+test digits."""
 
+import contextlib
 import functools
 import os
+from unittest import mock
 
 from input_data import idx
+from models import testing as models_testing
 from runner import checkpoints
 from runner import config as config_lib
 from runner import export
@@ -12,6 +16,17 @@ from runner import registry
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MNIST = os.path.join(ROOT, 'data', 'mnist')
 SHIPPED = os.path.join(ROOT, 'checkpoints', 'mnist', 'model.ckpt-8000')
+
+
+@contextlib.contextmanager
+def tiny_models():
+  """While active, the registry builds every model at models.testing.TINY's
+  widths: the paper's structure, seconds to train (runs of the real
+  training and evaluation code, in tests)."""
+  tiny = {name: functools.partial(model_class, **models_testing.TINY[name])
+          for name, model_class in registry.MODELS.items()}
+  with mock.patch.dict(registry.MODELS, tiny):
+    yield
 
 
 def export_shipped(directory):

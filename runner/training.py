@@ -94,7 +94,7 @@ def _train(config, source, strategy, train_dir, chief, record):
   with strategy.scope():
     tf.random.set_seed(config.seed)
     model = registry.build_model(config.model, config.hparams, source.info,
-                                 config.conv_dtype, config.model_widths)
+                                 config.conv_dtype)
     optimizer = optimizer_lib.Adam(model.trainable_variables)
     # float16 gradients underflow without it; bfloat16's do not.
     loss_scale = loss_scale_lib.loss_scale_for(config.conv_dtype)

@@ -21,12 +21,13 @@ from runner import config as config_lib
 from runner import distribution
 from runner import registry
 from runner import events
+from runner import testing as runner_testing
 from runner import training
 from runner.errors import ExperimentError
 
-# Tiny models where no MirroredStrategy runs (its collectives are keyed per
-# process, and replicas of models of other sizes in one process collide).
-TINY = testing.TINY['capsule']
+# Tiny models (runner_testing.tiny_models) where no MirroredStrategy runs:
+# its collectives are keyed per process, and replicas of models of other
+# sizes in one process collide.
 
 
 class TrainingTest(tf.test.TestCase):
@@ -136,20 +137,20 @@ class TrainingTest(tf.test.TestCase):
         self.assertEqual(buckets[:, 2].sum(), size)
         self.assertGreaterEqual(buckets[0, 0], 0.0)  # After the ReLU.
 
+  @runner_testing.tiny_models()
   def test_per_batch_counts_of_two_targets(self):
     # Labels chosen against the untrained model's own top-2 scores: both
     # found in examples 0 and 3, one in example 1, none in example 2. The
     # original's per-batch counts of the first step: 2 correct, 3 almost.
     info = source_lib.DatasetInfo(28, 1, 10, 2)
     config = config_lib.RunConfig(
-        model='baseline', model_widths=testing.TINY['baseline'],
+        model='baseline',
         num_targets=2, summary_dir=self.create_tempdir().full_path,
         max_steps=1, save_step=1, batch_size=4, log_every_secs=0.0, seed=3)
     features = testing.feature_batch(4, num_targets=2, seed=1)
     tf.random.set_seed(config.seed)  # As training does before building.
-    logits = registry.build_model('baseline', config.hparams, info, None,
-                                  config.model_widths).inference(
-                                      features).logits.numpy()
+    logits = registry.build_model('baseline', config.hparams,
+                                  info).inference(features).logits.numpy()
     order = np.argsort(-logits, axis=1)  # Classes by score, per example.
     pairs = [(order[0, 0], order[0, 1]), (order[1, 0], order[1, 5]),
              (order[2, 7], order[2, 8]), (order[3, 1], order[3, 0])]
@@ -180,6 +181,7 @@ class TrainingTest(tf.test.TestCase):
     self.assertEqual(scalars['almost_correct_batch'][1], 3.0)
     self.assertEqual(scalars['accuracy'][1], 0.5)
 
+  @runner_testing.tiny_models()
   def test_steps_per_loop_trains_the_same_and_saves_on_the_same_steps(self):
     tmp = self.create_tempdir().full_path
     source, _ = testdata.idx_sources(tmp)
@@ -188,7 +190,7 @@ class TrainingTest(tf.test.TestCase):
       run = os.path.join(tmp, str(steps_per_loop))
       result = training.train(config_lib.RunConfig(
           summary_dir=run, max_steps=7, save_step=3, batch_size=2,
-          steps_per_loop=steps_per_loop, model_widths=TINY), source)
+          steps_per_loop=steps_per_loop), source)
       self.assertEqual(result.step, 7)
       self.assertEqual(
           tf.train.get_checkpoint_state(
@@ -198,11 +200,11 @@ class TrainingTest(tf.test.TestCase):
     for a, b in zip(*weights):
       self.assertAllClose(a, b, atol=1e-6)
 
+  @runner_testing.tiny_models()
   def test_precision_may_change_when_training_resumes(self):
     tmp = self.create_tempdir().full_path
     source, _ = testdata.idx_sources(tmp)
-    config = config_lib.RunConfig(summary_dir=tmp, save_step=1, batch_size=4,
-                                  model_widths=TINY)
+    config = config_lib.RunConfig(summary_dir=tmp, save_step=1, batch_size=4)
     train_dir = os.path.join(tmp, 'train')
 
     def saved_scale(step):
@@ -249,11 +251,12 @@ class TrainingTest(tf.test.TestCase):
     for a, b in zip(*weights):
       self.assertAllClose(a, b, atol=1e-5)
 
+  @runner_testing.tiny_models()
   def test_resuming_with_another_model_or_objective_is_refused(self):
     tmp = self.create_tempdir().full_path
     source, _ = testdata.idx_sources(tmp)
     config = config_lib.RunConfig(summary_dir=tmp, max_steps=1, save_step=1,
-                                  batch_size=2, model_widths=TINY)
+                                  batch_size=2)
     training.train(config, source)
     train_dir = os.path.join(tmp, 'train')
     listing = sorted(os.listdir(train_dir))
@@ -268,8 +271,7 @@ class TrainingTest(tf.test.TestCase):
         training.train(config.replace(
             max_steps=2, hparams=config.hparams.parse(overrides)), source)
     with self.assertRaisesRegex(ExperimentError, 'model: capsule -> baseline'):
-      training.train(config.replace(model='baseline', max_steps=2,
-                                    model_widths=None), source)
+      training.train(config.replace(model='baseline', max_steps=2), source)
     # Nothing was touched: no checkpoint read or written, no file changed.
     self.assertEqual(sorted(os.listdir(train_dir)), listing)
     self.assertEqual(tf.train.latest_checkpoint(train_dir),
@@ -305,6 +307,10 @@ class DamagedDataTest(tf.test.TestCase):
   """Damage a reader meets only while the loop drives it: one line naming
   the data, the newest checkpoint intact, nothing half-written."""
 
+  def setUp(self):
+    super().setUp()
+    self.enter_context(runner_testing.tiny_models())
+
   def _train_then_damage(self, config, damage):
     """Trains 1 step, damages the data, and expects resuming to fail."""
     training.train(config.replace(max_steps=1), registry.get_source(
@@ -339,7 +345,7 @@ class DamagedDataTest(tf.test.TestCase):
           writer.write(record)
     message = self._train_then_damage(config_lib.RunConfig(
         dataset='norb', data_dir=tmp, summary_dir=tmp, save_step=1,
-        batch_size=2, model_widths=TINY), damage)
+        batch_size=2), damage)
     self.assertIn('damaged training data in %s' % path, message)
     self.assertIn('feature image_raw has 18431 bytes instead of 18432', message)
 
@@ -354,7 +360,7 @@ class DamagedDataTest(tf.test.TestCase):
         f.write(bytes([12]))
     message = self._train_then_damage(config_lib.RunConfig(
         dataset='cifar10', data_dir=tmp, summary_dir=tmp, save_step=1,
-        batch_size=2, model_widths=TINY, hparams=hparams_lib.HParams().parse(
+        batch_size=2, hparams=hparams_lib.HParams().parse(
             hparams_lib.PAPER_OVERRIDES['cifar10'])), damage)
     self.assertIn('damaged training data in', message)
     self.assertIn('data_batch_3.bin', message)
@@ -374,7 +380,7 @@ class DamagedDataTest(tf.test.TestCase):
         f.truncate(size - 100)
     message = self._train_then_damage(config_lib.RunConfig(
         data_dir=pattern, num_targets=2, summary_dir=tmp, save_step=1,
-        batch_size=2, model_widths=TINY), damage)
+        batch_size=2), damage)
     # The shard and the record, found by reading the shards (the reader's
     # error names neither): 20 records a shard, the last one cut.
     self.assertIn('damaged training data in %s: record 19 of %s: ' % (
@@ -397,7 +403,7 @@ class DamagedDataTest(tf.test.TestCase):
         writer.write(record)
     config = config_lib.RunConfig(
         data_dir=pattern, num_targets=2, summary_dir=tmp, save_step=100,
-        max_steps=60, batch_size=2, model_widths=TINY)  # Past an epoch.
+        max_steps=60, batch_size=2)  # Past an epoch.
     with self.assertRaisesRegex(
         ExperimentError, r'^damaged training data in %s: record 39 of %s '
         r'feature merged_raw has 1295 bytes instead of 1296; stopped at step '
