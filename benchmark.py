@@ -30,6 +30,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from runner import command_line
+
 # (image size, depth, classes) of each dataset's model input, by
 # experiment.py's --dataset names (runner.registry.DATASETS); --num_targets=2
 # is MultiMNIST's 36x36 pairs. The hparams the authors used there are
@@ -212,31 +214,22 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """The command line; defined only when run as a program."""
-  flags.DEFINE_string('model', 'capsule', 'capsule or baseline.')
+  command_line.define('model', 'hparams_override', 'num_targets', 'xla',
+                      'mixed_precision', 'steps_per_loop', 'deterministic')
   flags.DEFINE_enum('dataset', 'mnist', sorted(SHAPES), 'Input shape to time '
                     '(experiment.py\'s names).')
-  flags.DEFINE_integer('num_targets', 1, '1, or 2 for MultiMNIST (with '
-                       '--dataset=mnist).')
   flags.DEFINE_integer('batch_size', 128, 'Training batch.')
   flags.DEFINE_integer('eval_batch_size', 100, 'Evaluation batch.')
   flags.DEFINE_integer('steps', 20, 'Timed steps.')
   flags.DEFINE_integer('warmup', 3, 'Untimed steps first.')
-  flags.DEFINE_integer('steps_per_loop', 1, 'Training steps per compiled '
-                       'call, as experiment.py (timed: --steps of them).')
-  flags.DEFINE_boolean('xla', False, 'XLA-compile the forward/backward pass.')
-  flags.DEFINE_enum('mixed_precision', 'none', ['none', 'bfloat16', 'float16'],
-                    'Run the convolutions in this dtype (routing stays float32).')
-  flags.DEFINE_string('hparams_override', None, 'Applied over the dataset hparams.')
   flags.DEFINE_boolean('compare_pytorch', False, 'Also time a plain PyTorch '
                        'CapsNet of the MNIST architecture (needs torch).')
   flags.DEFINE_boolean('matmul_peak', True, 'Measure the float32 matmul peak.')
-  flags.DEFINE_boolean('deterministic', False, 'Time with TensorFlow\'s op '
-                       'determinism on, as experiment.py --deterministic.')
   flags.DEFINE_boolean('eval_only', False, 'Time (and measure the memory of) '
                        'evaluation alone.')
   flags.DEFINE_string('data_dir', None, 'Also time the real training input '
                       'pipeline of --dataset from here, alone.')
-  flags.DEFINE_enum('data_source', 'records', ['records', 'idx'],
+  flags.DEFINE_enum('data_source', 'records', command_line.DATA_SOURCES,
                     'The files in --data_dir, as experiment.py.')
   flags.DEFINE_integer('input_batches', 200, 'Batches the input timing reads.')
 

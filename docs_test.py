@@ -72,6 +72,9 @@ def defined_flags(script):
     source = f.read()
   names = set(re.findall(r"DEFINE_\w+\(\s*'(\w+)'", source))
   names |= set(re.findall(r"add_argument\(\s*'--(\w+)'", source))
+  # The shared flags it takes: command_line.define('model', 'xla', ...).
+  for call in re.findall(r"command_line\.define\(([^)]*)\)", source):
+    names |= set(re.findall(r"'(\w+)'", call))
   return names
 
 

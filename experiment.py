@@ -27,32 +27,23 @@ import sys
 from absl import app
 from absl import flags
 
+from runner import command_line
+
 FLAGS = flags.FLAGS
 
 
 def define_flags():
   """The original's flags (their names and defaults) and ours."""
-  flags.DEFINE_string('data_dir', None, 'Data directory; for MultiMNIST a '
-                      'shard pattern PREFIX@N.')
+  command_line.define('data_dir', 'hparams_override', 'model', 'dataset',
+                      'num_targets')
   flags.DEFINE_integer('eval_size', 10000, 'Examples evaluated (all of them, '
                        'in batches of 100, the last one partial).')
-  flags.DEFINE_string('hparams_override', None, 'key=value,key=value over the '
-                      'model defaults, applied left to right.')
   flags.DEFINE_integer('max_steps', 1000, 'Training steps (global batch 128). '
                        'The validation job stops after the checkpoint at or '
                        'past it only when this flag is given; otherwise, as '
                        'the original, after --eval_timeout_secs without a new '
                        'checkpoint.')
-  flags.DEFINE_string('model', 'capsule', 'capsule or baseline.')
-  flags.DEFINE_string('dataset', 'mnist', 'mnist, fashion_mnist, norb, '
-                      'cifar10, or one of the 40x40 sets that train on MNIST '
-                      'IDX files placed at random in 40x40: affnist (test: '
-                      'the affNIST .mat files), affine_mnist (test: the '
-                      'stand-in files of input_data/affnist/affine_mnist.py), '
-                      'expanded_mnist '
-                      '(test: MNIST test digits centred in 40x40).')
   flags.DEFINE_integer('num_gpus', 1, 'Data-parallel replicas.')
-  flags.DEFINE_integer('num_targets', 1, '1, or 2 for MultiMNIST.')
   flags.DEFINE_integer('num_trials', 1, 'Checkpoints in an ensemble '
                        'evaluation.')
   flags.DEFINE_integer('save_step', 1500, 'Checkpoint every N steps.')
@@ -66,9 +57,8 @@ def define_flags():
                        'ensemble (--num_trials > 1) scores the test split, as '
                        'the original.')
   # Added by this project.
-  flags.DEFINE_enum('data_source', 'records', ['records', 'idx'], 'records: '
-                    'the generator\'s TFRecords; idx: the MNIST IDX files in '
-                    'data_dir, training shifts drawn on the fly.')
+  command_line.define('data_source', 'xla', 'mixed_precision',
+                      'steps_per_loop', 'deterministic')
   flags.DEFINE_integer('seed', 0, 'Seed of initialisation and data order.')
   flags.DEFINE_integer('eval_timeout_secs', 6 * 3600, 'Validation job: stop '
                        'after this long without a new checkpoint.')
@@ -90,20 +80,6 @@ def define_flags():
                       '(serving signature: uint8 images [N, H, W, C] -> '
                       'scores, classes, capsules, reconstructions; see runner/'
                       'export.py).')
-  flags.DEFINE_boolean('xla', False, 'XLA-compile the forward and backward '
-                       'pass (same results within float noise).')
-  flags.DEFINE_enum('mixed_precision', 'none', ['none', 'bfloat16', 'float16'],
-                    'Run the convolutions in this dtype; routing, losses and '
-                    'weights stay float32. float16 trains with dynamic loss '
-                    'scaling (its gradients underflow otherwise).')
-  flags.DEFINE_integer('steps_per_loop', 1, 'Training steps per compiled call: '
-                       'fewer host round trips, for GPUs whose step takes '
-                       'milliseconds (e.g. 50); same results, and logs and '
-                       'checkpoints land on the same steps.')
-  flags.DEFINE_boolean('deterministic', False, 'TensorFlow\'s op determinism: '
-                       'deterministic kernels (GPU ones too) and tf.data '
-                       'order; two runs of one command on one machine write '
-                       'the same checkpoints (see docs/determinism.md).')
   flags.DEFINE_boolean('skip_nonfinite', False, 'Skip batches whose loss or '
                        'gradients are not finite, instead of stopping (they '
                        'never change the weights either way).')

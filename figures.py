@@ -23,6 +23,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from runner import command_line
+
 PERTURBATIONS = np.round(np.arange(-0.25, 0.2501, 0.05), 2)  # 11 steps
 
 
@@ -169,12 +171,8 @@ FLAGS = flags.FLAGS
 def define_flags():
   """The command line; defined only when run as a program."""
   flags.DEFINE_string('checkpoint', None, 'Checkpoint (native or TF1).')
-  flags.DEFINE_string('data_dir', None, 'As for experiment.py.')
-  flags.DEFINE_string('dataset', 'mnist', 'As for experiment.py.')
-  flags.DEFINE_enum('data_source', 'records', ['records', 'idx'],
-                    'As for experiment.py.')
-  flags.DEFINE_integer('num_targets', 1, '1, or 2 for MultiMNIST.')
-  flags.DEFINE_string('hparams_override', None, 'As for experiment.py.')
+  command_line.define('data_dir', 'dataset', 'data_source', 'num_targets',
+                      'hparams_override')
   flags.DEFINE_string('output_dir', 'figures', 'Where to write the PNGs.')
 
 
