@@ -19,6 +19,12 @@ def too_few_examples(eval_size, describe, available):
                                        available))
 
 
+def check_eval_size(eval_size, describe, available):
+  """Raises too_few_examples when eval_size is above available."""
+  if eval_size > available:
+    raise too_few_examples(eval_size, describe, available)
+
+
 def report_writes(script, write):
   """Runs write(), an iterable of the paths it writes, printing `wrote PATH`
   for each as it comes; a DataError or OSError exits with one line,

@@ -249,9 +249,7 @@ class ExampleSource:
         tf.data.AUTOTUNE)
 
   def eval_dataset(self, batch_size, eval_size):
-    if eval_size > self.num_examples:
-      raise errors.too_few_examples(eval_size, self.describe,
-                                    self.num_examples)
+    errors.check_eval_size(eval_size, self.describe, self.num_examples)
     ds = self.make_examples().take(eval_size)
     ds = ds.map(lambda image, label: self._features(self.eval_fn(image),
                                                     label),
@@ -316,9 +314,7 @@ class InMemorySource:
 
   def eval_dataset(self, batch_size, eval_size):
     """The first eval_size examples, in order, the last batch partial."""
-    if eval_size > self.num_examples:
-      raise errors.too_few_examples(eval_size, self.describe,
-                                    self.num_examples)
+    errors.check_eval_size(eval_size, self.describe, self.num_examples)
     ds = tf.data.Dataset.from_tensor_slices(
         (self.images[:eval_size], self.labels[:eval_size]))
     ds = ds.batch(batch_size)

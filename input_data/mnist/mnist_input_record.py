@@ -154,8 +154,7 @@ class MultiMnistSource:
     # Counted (up to eval_size) before the pass: a short test set fails now,
     # not after a whole evaluation of it.
     available = records.count_records(self.paths, limit=eval_size)
-    if available < eval_size:
-      raise errors.too_few_examples(eval_size, self.describe, available)
+    errors.check_eval_size(eval_size, self.describe, available)
     # In file order, numbered within each file.
     ds = tf.data.Dataset.from_tensor_slices(self.paths).flat_map(
         records.numbered_records).take(eval_size)
@@ -234,9 +233,7 @@ class MultiMnistOnTheFlySource:
   def eval_dataset(self, batch_size, eval_size):
     # One pair per image of the split, as every source gives each example
     # once: more pairs per digit come from the generator's records.
-    if eval_size > self.num_examples:
-      raise errors.too_few_examples(eval_size, self.describe,
-                                    self.num_examples)
+    errors.check_eval_size(eval_size, self.describe, self.num_examples)
     # Pair k is based on image k with seed (eval_seed, k): a fixed set.
     ds = tf.data.Dataset.range(eval_size).map(
         lambda k: self._pair(k,
