@@ -27,7 +27,6 @@ from input_data.mnist import mnist_shift
 from models import testing
 from runner import checkpoints
 from runner import config as config_lib
-from runner import distribution
 from runner import registry
 from runner import run_lock
 from runner import evaluation
@@ -111,7 +110,7 @@ class NonFiniteTest(tf.test.TestCase):
     self.assertTrue(all(np.isfinite(v) for _, v in logged['total_loss']))
 
   def test_two_replicas_skip_together(self):
-    strategy = distribution.make_strategy(2, devices=['/cpu:0', '/cpu:1'])
+    strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
     run = self.create_tempdir().full_path
     batches = _nan_batches()
     training.train(config_lib.RunConfig(
@@ -271,7 +270,7 @@ class DeterminismTest(tf.test.TestCase):
         data_dir=d, data_source='idx', save_step=1, batch_size=4, seed=5,
         log_every_secs=1e9)
     source = registry.get_source(config, 'train')
-    strategy = distribution.make_strategy(2, devices=['/cpu:0', '/cpu:1'])
+    strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
     whole = self._variables_after(config, source, [4], strategy)
     resumed = self._variables_after(config, source, [3, 4], strategy)
     for name in whole:

@@ -33,7 +33,7 @@ def is_multi_worker():
   return sum(len(cluster.get(kind, [])) for kind in ('chief', 'worker')) > 1
 
 
-def make_strategy(num_gpus, devices=None):
+def make_strategy(num_gpus):
   """The replica strategy: MultiWorkerMirrored when TF_CONFIG names several
   workers, else Mirrored over num_gpus local devices (default: one).
 
@@ -41,9 +41,7 @@ def make_strategy(num_gpus, devices=None):
   its collectives before TensorFlow starts.
 
   Args:
-    num_gpus: replicas wanted on this machine.
-    devices: the devices to spread them over; default this machine's GPUs
-      (tests pass logical CPUs).
+    num_gpus: replicas wanted on this machine, one per GPU.
   """
   if num_gpus < 1:
     raise ExperimentError('--num_gpus must be >= 1, got %d' % num_gpus)
@@ -51,8 +49,7 @@ def make_strategy(num_gpus, devices=None):
     # Each worker uses all its visible GPUs (choose with CUDA_VISIBLE_DEVICES).
     return tf.distribute.MultiWorkerMirroredStrategy(
         cluster_resolver=_resolver())
-  if devices is None:
-    devices = [d.name for d in tf.config.list_logical_devices('GPU')]
+  devices = [d.name for d in tf.config.list_logical_devices('GPU')]
   if num_gpus == 1:
     return tf.distribute.get_strategy()
   if num_gpus > len(devices):

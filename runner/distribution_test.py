@@ -1,6 +1,7 @@
 """Tests of runner/distribution.py: the strategy and who writes."""
 
 import os
+from unittest import mock
 
 import tensorflow as tf
 
@@ -16,11 +17,20 @@ class DistributionTest(tf.test.TestCase):
     self.assertIs(default, tf.distribute.get_strategy())
     with self.assertRaisesRegex(ExperimentError,
                                 '--num_gpus=2 but this machine has 0 GPU'):
-      distribution.make_strategy(2, devices=[])
+      distribution.make_strategy(2)
     with self.assertRaisesRegex(ExperimentError, '>= 1'):
       distribution.make_strategy(0)
-    mirrored = distribution.make_strategy(2, devices=['/cpu:0', '/cpu:1'])
+    # A machine with three GPUs, played by logical CPUs: replicas on the
+    # first num_gpus of them.
+    gpus = [tf.config.LogicalDevice('/cpu:%d' % i, 'GPU') for i in (0, 1, 2)]
+    with mock.patch.object(tf.config, 'list_logical_devices',
+                           return_value=gpus) as listed:
+      mirrored = distribution.make_strategy(2)
+    listed.assert_called_with('GPU')
     self.assertEqual(mirrored.num_replicas_in_sync, 2)
+    self.assertEqual(mirrored.extended.worker_devices,
+                     ('/job:localhost/replica:0/task:0/device:CPU:0',
+                      '/job:localhost/replica:0/task:0/device:CPU:1'))
     for strategy in (default, mirrored):  # One machine: it writes.
       self.assertTrue(distribution.writes_checkpoints(strategy))
       self.assertTrue(distribution.writes_summaries(strategy))

@@ -18,7 +18,6 @@ from models import hparams as hparams_lib
 from models import testing
 from runner import checkpoints
 from runner import config as config_lib
-from runner import distribution
 from runner import registry
 from runner import events
 from runner import testing as runner_testing
@@ -239,7 +238,7 @@ class TrainingTest(tf.test.TestCase):
     weights = []
     for i, strategy in enumerate((
         tf.distribute.get_strategy(),
-        distribution.make_strategy(2, devices=['/cpu:0', '/cpu:1']))):
+        tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']))):
       run = os.path.join(tmp, 'run%d' % i)
       training.train(config_lib.RunConfig(
           summary_dir=run, max_steps=2, save_step=2, batch_size=8), source,
