@@ -213,8 +213,8 @@ class EvaluationTest(tf.test.TestCase):
     tmp = self.create_tempdir().full_path
     source, test = testdata.idx_sources(tmp, n_test=10)
     config = config_lib.RunConfig(
-        summary_dir=tmp, max_steps=3, save_step=1, batch_size=2, eval_size=10, eval_poll_secs=0,
-        eval_timeout_secs=120, eval_stop_at_step=3)
+        summary_dir=tmp, max_steps=3, save_step=1, batch_size=2, eval_size=10,
+        eval_poll_secs=0, eval_timeout_secs=60, eval_stop_at_step=3)
     # The trainer runs beside the job and rests 2.5 s after each save: the
     # job, which looks every second, sees each checkpoint several times.
     save, evaluate = checkpoints.save, evaluation.evaluate_checkpoints
@@ -234,13 +234,21 @@ class EvaluationTest(tf.test.TestCase):
         training.train(config, source)
       except Exception as e:  # pylint: disable=broad-except
         failures.append(e)
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.INFO)
+    self.addCleanup(absl_logging.set_verbosity, verbosity)
     with mock.patch.object(checkpoints, 'save', slow_save), \
-        mock.patch.object(evaluation, 'evaluate_checkpoints', counted):
+        mock.patch.object(evaluation, 'evaluate_checkpoints', counted), \
+        self.assertLogs(level='INFO') as logs:
       thread = threading.Thread(target=trainer)
       thread.start()
       results = evaluation.evaluate_continuously(config, test)
       thread.join()
     self.assertEqual(failures, [])
+    # It stopped at step 3 itself, not after a minute without a checkpoint.
+    job_lines = [line for line in logs.output
+                 if 'evaluated step' in line or 'no new checkpoint' in line]
+    self.assertEqual(job_lines[-1], 'INFO:absl:evaluated step 3')
     # Each checkpoint it saw, once; at least one came while it ran, and it
     # stopped after the one at eval_stop_at_step.
     self.assertEqual(set(evaluated.values()), {1}, evaluated)
@@ -344,12 +352,13 @@ class EvaluationTest(tf.test.TestCase):
     config = config_lib.RunConfig(
         summary_dir=job, eval_size=4, eval_poll_secs=poll_secs,
         eval_timeout_secs=60, eval_stop_at_step=steps[-1],
-        export_weights=os.path.join(tmp, 'exported'))
+        export_weights=os.path.join(tmp, 'exported'),
+        export_saved_model=os.path.join(tmp, 'exported_model'))
     with mock.patch.object(evaluation, 'evaluate_checkpoints', then_publish):
       with self.assertLogs(level='INFO') as logs:
         results = evaluation.evaluate_continuously(config, test)
     self.assertFalse(tf.io.gfile.glob(os.path.join(tmp, 'exported*')),
-                     'the job exported weights')
+                     'the job exported the weights or the model')
     return results, taken, logs.output, train_dir
 
   def test_the_validation_job_skips_damaged_and_deleted_checkpoints(self):
@@ -367,11 +376,30 @@ class EvaluationTest(tf.test.TestCase):
     self.assertEqual(list(results), [3])
     warnings = [line for line in logs if line.startswith('WARNING')]
     self.assertLen(warnings, 2)
-    self.assertRegex(warnings[0], r'skipped step 1: checkpoint %s is damaged'
-                     % re.escape(os.path.join(train_dir, 'model.ckpt-1')))
-    self.assertRegex(warnings[1], r'skipped %s: deleted before it could be '
-                     r'read \(--checkpoint: .* does not exist' % re.escape(
-                         os.path.join(train_dir, 'model.ckpt-2')))
+    self.assertRegex(warnings[0], r'^WARNING:absl:skipped step 1: checkpoint '
+                     r'%s is damaged \(.*\)$' % re.escape(
+                         os.path.join(train_dir, 'model.ckpt-1')))
+    self.assertRegex(warnings[1], r'^WARNING:absl:skipped %s: deleted before '
+                     r'it could be read \(--checkpoint: .* does not exist.*\)$'
+                     % re.escape(os.path.join(train_dir, 'model.ckpt-2')))
+
+  def test_an_error_with_the_checkpoint_still_there_stops_the_job(self):
+    # Only a checkpoint gone before it was read is skipped: any other error
+    # (here more examples asked for than the data holds) stops the job.
+    tmp = self.create_tempdir().full_path
+    _, test = testdata.idx_sources(tmp, n_test=4)
+    train_dir = os.path.join(tmp, 'job', 'train')
+    _, weights = self._checkpoint(7, tmp)
+    os.makedirs(train_dir)
+    for name in tf.io.gfile.glob(weights + '.*'):
+      shutil.copy(name, train_dir)
+    tf.compat.v1.train.update_checkpoint_state(
+        train_dir, os.path.join(train_dir, 'model.ckpt-1'))
+    config = config_lib.RunConfig(
+        summary_dir=os.path.dirname(train_dir), eval_size=10,
+        eval_poll_secs=0, eval_timeout_secs=5)
+    with self.assertRaisesRegex(ExperimentError, '^--eval_size=10 but '):
+      evaluation.evaluate_continuously(config, test)
 
   def test_the_validation_job_waits_its_poll_interval(self):
     results, taken, _, _ = self._job([1, 2], lambda step, path: None,
