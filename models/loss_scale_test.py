@@ -25,6 +25,9 @@ class DynamicLossScaleTest(tf.test.TestCase):
     self.assertEqual(scale.trainable_variables, ())
     self.assertEqual((scale.scale.dtype, scale.good_steps.dtype),
                      (tf.float32, tf.int64))
+    # Keras LossScaleOptimizer's defaults: 2^15, doubled after 2000 steps.
+    self.assertEqual((float(scale.scale), scale.growth_steps),
+                     (2.0 ** 15, 2000))
 
   def test_only_float16_gets_one(self):
     self.assertIsInstance(loss_scale_lib.loss_scale_for('float16'),
