@@ -111,14 +111,15 @@ class UpdateRoutingTest(tf.test.TestCase, parameterized.TestCase):
     # One input capsule, two outputs: c = 1/2, s_0 = (1.5, 2), s_1 = 0.
     votes = tf.constant([[[[3.0, 4.0], [0.0, 0.0]]]])  # [1, 1, 2, 2]
     out = routing._update_routing(votes, tf.zeros([2, 2]), [1, 1, 2], 4, 1, 2,
-                                 num_routing=1, leaky=False)
+                                  num_routing=1, leaky=False)
     scale = 6.25 / 7.25 / 2.5  # |s|^2 / (1 + |s|^2) / |s| with |s| = 2.5
     self.assertAllClose(out, [[[1.5 * scale, 2.0 * scale], [0.0, 0.0]]])
 
   def test_biases_added_before_squash(self):
     votes = tf.zeros([1, 3, 2, 2])
-    out = routing._update_routing(votes, tf.constant([[3.0, 4.0], [0.0, 0.0]]),
-                                 [1, 3, 2], 4, 3, 2, num_routing=2, leaky=False)
+    biases = tf.constant([[3.0, 4.0], [0.0, 0.0]])
+    out = routing._update_routing(votes, biases, [1, 3, 2], 4, 3, 2,
+                                  num_routing=2, leaky=False)
     self.assertAllClose(out, [[[3 / 5 * 25 / 26, 4 / 5 * 25 / 26], [0, 0]]])
 
   @parameterized.parameters(
@@ -128,17 +129,20 @@ class UpdateRoutingTest(tf.test.TestCase, parameterized.TestCase):
     votes = rng.randn(2, 7, 4, 5).astype(np.float32) * 0.3
     biases = rng.randn(4, 5).astype(np.float32) * 0.1
     out = routing._update_routing(tf.constant(votes), tf.constant(biases),
-                                 [2, 7, 4], 4, 7, 4, num_routing, leaky)
+                                  [2, 7, 4], 4, 7, 4, num_routing, leaky)
     self.assertAllClose(out, _numpy_routing(votes, biases, num_routing, leaky),
                         rtol=1e-5, atol=1e-6)
 
-  @parameterized.parameters((1, False), (3, True))
-  def test_matches_original_convolutional(self, num_routing, leaky):
+  @parameterized.parameters((1, False, (1, 1)), (3, True, (1, 1)),
+                            (3, False, (2, 3)))
+  def test_matches_original_convolutional(self, num_routing, leaky, grid):
+    # A 2x3 grid of biases: one per position (the original's routing takes
+    # them too; the layer's are [out, atoms, 1, 1]).
     rng = np.random.RandomState(7)
     votes = rng.randn(2, 3, 4, 5, 2, 3).astype(np.float32) * 0.3
-    biases = rng.randn(4, 5, 1, 1).astype(np.float32) * 0.1
+    biases = rng.randn(4, 5, *grid).astype(np.float32) * 0.1
     out = routing._update_routing(tf.constant(votes), tf.constant(biases),
-                                 [2, 3, 4, 2, 3], 6, 3, 4, num_routing, leaky)
+                                  [2, 3, 4, 2, 3], 6, 3, 4, num_routing, leaky)
     self.assertEqual(out.shape, (2, 4, 5, 2, 3))
     self.assertAllClose(out, _numpy_routing(votes, biases, num_routing, leaky),
                         rtol=1e-5, atol=1e-6)
@@ -149,7 +153,7 @@ class UpdateRoutingTest(tf.test.TestCase, parameterized.TestCase):
 
     def route(n):
       return routing._update_routing(votes, biases, [2, 6, 3], 4, 6, 3, n,
-                                    False).numpy()
+                                     False).numpy()
     self.assertAllEqual(route(3), route(3))
     self.assertGreater(np.abs(route(3) - route(1)).max(), 1e-3)
     self.assertGreater(np.abs(route(3) - route(2)).max(), 1e-4)
@@ -157,7 +161,7 @@ class UpdateRoutingTest(tf.test.TestCase, parameterized.TestCase):
   def test_rejects_bad_num_dims(self):
     with self.assertRaisesRegex(ValueError, 'num_dims'):
       routing._update_routing(tf.zeros([1, 1, 1]), 0.0, [1, 1], 3, 1, 1, 1,
-                             False)
+                              False)
 
 
 class MarginLossTest(tf.test.TestCase):
@@ -183,7 +187,8 @@ class EvaluateTest(tf.test.TestCase, parameterized.TestCase):
   def test_single_target_counts(self):
     logits = tf.constant([[0.9, 0.1, 0.0], [0.1, 0.8, 0.3], [0.2, 0.1, 0.7]])
     labels = tf.constant([[1.0, 0, 0], [0, 0, 1.0], [0, 0, 1.0]])
-    _, correct, almost = metrics.evaluate(logits, labels, 1, 'tower_0/', 'margin')
+    _, correct, almost = metrics.evaluate(logits, labels, 1, 'tower_0/',
+                                          'margin')
     self.assertEqual(float(correct), 2.0)
     self.assertEqual(float(almost), 2.0)
 
@@ -192,23 +197,24 @@ class EvaluateTest(tf.test.TestCase, parameterized.TestCase):
     logits = tf.constant([[0.2, 0.9, 0.1, 0.0],    # {1, 0}: correct
                           [0.9, 0.1, 0.8, 0.0],    # {0, 2}: one found
                           [0.0, 0.1, 0.8, 0.9]])   # {3, 2}: none
-    _, correct, almost = metrics.evaluate(logits=logits, labels=labels, num_targets=2,
-                                          scope='tower_0/',
+    _, correct, almost = metrics.evaluate(logits=logits, labels=labels,
+                                          num_targets=2, scope='tower_0/',
                                           loss_type='sigmoid')
     self.assertEqual(float(correct), 1.0)
     self.assertEqual(float(almost), 2.0)
 
   def test_margin_loss_is_mean_over_batch_and_classes(self):
     loss, _, _ = metrics.evaluate(tf.constant([[0.5, 0.5]]),
-                                 tf.constant([[1.0, 0.0]]), 1, None,
-                                 'margin')
+                                  tf.constant([[1.0, 0.0]]), 1, None,
+                                  'margin')
     self.assertAllClose(loss, (0.08 + 0.04) / 2)
 
   @parameterized.parameters('softmax', 'sigmoid')
   def test_cross_entropy_losses(self, loss_type):
     logits = np.array([[2.0, 0.0]], np.float32)
-    loss, _, _ = metrics.evaluate(tf.constant(logits), tf.constant([[1.0, 0.0]]),
-                                 1, loss_type=loss_type)
+    loss, _, _ = metrics.evaluate(tf.constant(logits),
+                                  tf.constant([[1.0, 0.0]]), 1,
+                                  loss_type=loss_type)
     if loss_type == 'softmax':
       expected = np.log(1 + np.exp(-2.0))
     else:  # Targets labels/2 = (0.5, 0): mean of the two sigmoid entropies.
@@ -321,7 +327,7 @@ class DefaultsAndPathsTest(tf.test.TestCase, parameterized.TestCase):
         votes, conv.biases.numpy(), 3, False), rtol=1e-5, atol=1e-6)
     # evaluate's default loss is the margin loss: (0.08 + 0.04) / 2 here.
     loss, _, _ = metrics.evaluate(tf.constant([[0.5, 0.5]]),
-                                 tf.constant([[1.0, 0.0]]), 1)
+                                  tf.constant([[1.0, 0.0]]), 1)
     self.assertAllClose(loss, 0.06)
     w = variables.weight_variable([200, 200]).numpy()  # stddev 0.1 truncated.
     self.assertAllClose(w.std(), 0.088, atol=0.003)
@@ -385,12 +391,12 @@ class DefaultsAndPathsTest(tf.test.TestCase, parameterized.TestCase):
   def test_errors_name_the_argument(self):
     for call, message in (
         (lambda: routing._update_routing(tf.zeros([1, 1, 1]), 0.0, [1, 1], 3,
-                                        1, 1, 1, False),
+                                         1, 1, 1, False),
          '^num_dims must be 4 or 6, got 3$'),
         (lambda: layers.Capsule(1, 1, 'c', num_routing=0)(tf.zeros([1, 1, 8])),
          '^num_routing must be >= 1, got 0$'),
         (lambda: metrics.evaluate(tf.zeros([1, 2]), tf.zeros([1, 2]), 1, None,
-                                 'hinge'),
+                                  'hinge'),
          "^loss_type must be margin, softmax or sigmoid, got 'hinge'$")):
       with self.assertRaisesRegex(ValueError, message):
         call()

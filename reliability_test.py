@@ -238,7 +238,8 @@ class DeterminismTest(tf.test.TestCase):
     # weights and Adam moments of the run that never stopped, to the bit.
     d = testdata.write_mnist(self.create_tempdir().full_path, 20, 4)
     config = config_lib.RunConfig(
-        data_dir=d, data_source='idx', save_step=1, batch_size=4, seed=5, log_every_secs=1e9)
+        data_dir=d, data_source='idx', save_step=1, batch_size=4, seed=5,
+        log_every_secs=1e9)
     source = registry.get_source(config, 'train')
     whole = self._variables_after(config, source, [7])
     for stops in ([3, 7], [2, 5, 7]):

@@ -11,8 +11,9 @@ class DynamicLossScale(tf.Module):
   (unscaled, one step of models/steps_test.py's tiny model left 62% of its
   primary capsules' kernel unchanged: their gradients flushed to zero). A
   step whose scaled gradients overflow is skipped and the scale halved;
-  after `growth_steps` applied steps in a row the scale doubles. The defaults are Keras LossScaleOptimizer's (2^15, 2000). Not
-  needed for bfloat16, which has float32's exponent range.
+  after `growth_steps` applied steps in a row the scale doubles. The
+  defaults are Keras LossScaleOptimizer's (2^15, 2000). Not needed for
+  bfloat16, which has float32's exponent range.
   """
 
   def __init__(self, initial_scale=2.0 ** 15, growth_steps=2000):
