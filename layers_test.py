@@ -465,6 +465,17 @@ class ConvTest(tf.test.TestCase, parameterized.TestCase):
     # A normal of sd 0.1 cut at two sd has sd 0.0880.
     self.assertAllClose(np.std(values), 0.0880, atol=0.002)
     self.assertAllClose(np.mean(values), 0.0, atol=0.002)
+    # The capsule model's conv1 asks for sd 0.05: the cut normal's sd 0.0440.
+    values = layers.Conv2D(9, 32, 64, 'conv', 'VALID',
+                           stddev=0.05).weights.numpy().ravel()
+    self.assertAllClose(np.std(values), 0.0440, atol=0.001)
+
+  def test_relu_unless_told(self):
+    layer = layers.Conv2D(1, 1, 1, 'conv', 'VALID')
+    layer.weights.assign([[[[1.0]]]])
+    layer.biases.assign([0.0])
+    self.assertAllEqual(layer(tf.constant([[[[-2.0]], [[3.0]]]])),
+                        [[[[0.0]], [[3.0]]]])
 
 
 if __name__ == '__main__':

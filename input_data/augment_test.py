@@ -41,6 +41,21 @@ class AugmentTest(tf.test.TestCase):
   def test_depth_major(self):
     image = tf.constant([[[1, 10], [2, 20]]])  # [1, 2, 2]: h=1, w=2, c=2
     self.assertAllEqual(augment.depth_major(image), [1, 2, 10, 20])
+    # h=2, w=2: each channel row by row, not column by column.
+    image = tf.reshape(tf.range(8), [2, 2, 2])
+    self.assertAllEqual(augment.depth_major(image), [0, 2, 4, 6, 1, 3, 5, 7])
+
+  def test_crop_last_as_smallnorb(self):
+    # Colour changes on the whole image, then the crop: the same shape and
+    # standardization, other values than cropping first.
+    # (Channels that differ by more than a constant, or the two orders agree.)
+    image = tf.constant(np.random.RandomState(0).randint(
+        0, 256, [6, 6, 2]).astype(np.uint8))
+    seed = tf.constant([1, 2])
+    last = augment.distort(image, 4, seed, crop_first=False)
+    self.assertEqual(last.shape, (4, 4, 2))
+    self.assertAllClose(tf.reduce_mean(last), 0.0, atol=1e-5)
+    self.assertNotAllClose(last, augment.distort(image, 4, seed))
 
 
 class OnTheFlyTest(tf.test.TestCase):
@@ -57,6 +72,15 @@ class OnTheFlyTest(tf.test.TestCase):
                tf.data.Dataset.range(50).map(
                    lambda i: augment.random_shift(image, 2, tf.stack([i, 0])))]
     self.assertEqual(eager, in_data)
+
+  def test_shifts_cover_every_offset_up_to_the_maximum(self):
+    image = tf.constant(np.pad([[9]], 2).astype(np.uint8))  # 5x5, centre 9
+    image = tf.pad(image, [[2, 2], [2, 2]])  # 9x9: room for every shift.
+    positions = {int(tf.argmax(tf.reshape(augment.random_shift(
+        image, 2, tf.constant([i, 5])), [-1]))) for i in range(300)}
+    # The centre (4, 4) moved by (dy, dx) in [-2, 2]^2: 25 places.
+    self.assertEqual(positions, {(4 + dy) * 9 + 4 + dx for dy in range(-2, 3)
+                                 for dx in range(-2, 3)})
 
   def test_flip_eagerly_and_in_tf_data(self):
     image = tf.constant([[1, 2, 3]], tf.uint8)
