@@ -99,7 +99,12 @@ class StepMathTest(tf.test.TestCase):
     grads = [g.numpy() for g in tape.gradient(loss, m.trainable_variables)]
     adam = optimizer_lib.Adam(m.trainable_variables)
     step = testing.make_train_step(m, adam, tf.distribute.get_strategy(), 4)
-    step(features)
+    sums = step(features)
+    # The original's summary names, which the loop logs and writes.
+    self.assertCountEqual(sums, [
+        'batch_classification_cost', 'reconstruction_error', 'total_loss',
+        'correct', 'almost_correct', 'examples', 'learning_rate',
+        'nonfinite_steps'])
     # TF1 Adam's first step: -lr * g / (|g| + eps / sqrt(1 - beta2)), lr 1e-3,
     # to within float32's resolution of the weights (about 1.5e-8 at 0.2).
     for b, g, v in zip(before, grads, m.trainable_variables):
