@@ -105,6 +105,9 @@ class StepMathTest(tf.test.TestCase):
         'batch_classification_cost', 'reconstruction_error', 'total_loss',
         'correct', 'almost_correct', 'examples', 'learning_rate',
         'nonfinite_steps'])
+    self.assertAllClose(sums['total_loss'], 4 * loss, rtol=1e-5)
+    self.assertAllClose(sums['reconstruction_error'],
+                        tf.reduce_sum(reconstruction), rtol=1e-5)
     # TF1 Adam's first step: -lr * g / (|g| + eps / sqrt(1 - beta2)), lr 1e-3,
     # to within float32's resolution of the weights (about 1.5e-8 at 0.2).
     for b, g, v in zip(before, grads, m.trainable_variables):
