@@ -109,6 +109,7 @@ class NonFiniteTest(tf.test.TestCase):
     self.assertEqual([v for _, v in logged['nonfinite_steps']], [0, 1, 0])
     self.assertTrue(all(np.isfinite(v) for _, v in logged['total_loss']))
 
+  @runner_testing.tiny_models()
   def test_two_replicas_skip_together(self):
     strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
     run = self.create_tempdir().full_path
@@ -265,6 +266,7 @@ class DeterminismTest(tf.test.TestCase):
     for name in whole:
       self.assertAllEqual(resumed[name], whole[name], msg=name)
 
+  @runner_testing.tiny_models()
   def test_two_replicas_resume_the_same_stream(self):
     d = testdata.write_mnist(self.create_tempdir().full_path, 20, 4)
     config = config_lib.RunConfig(

@@ -24,9 +24,9 @@ from runner import testing as runner_testing
 from runner import training
 from runner.errors import ExperimentError
 
-# Tiny models (runner_testing.tiny_models) where no MirroredStrategy runs:
-# its collectives are keyed per process, and replicas of models of other
-# sizes in one process collide.
+# Every model trained under a MirroredStrategy in the test process is tiny
+# (runner_testing.tiny_models; models/steps_test.py's too): its collectives
+# are keyed per process, and replicas of models of other sizes collide.
 
 
 class TrainingTest(tf.test.TestCase):
@@ -229,6 +229,7 @@ class TrainingTest(tf.test.TestCase):
     self.assertEqual([v for _, v in scalars['loss_scale']], [2.0 ** 15] * 2)
     self.assertEqual([v for _, v in scalars['loss_scale_skips']], [0.0] * 2)
 
+  @runner_testing.tiny_models()
   def test_two_replicas_train_like_one(self):
     tmp = self.create_tempdir().full_path
     source = mnist_input_record.mnist_source(
@@ -243,7 +244,8 @@ class TrainingTest(tf.test.TestCase):
       training.train(config_lib.RunConfig(
           summary_dir=run, max_steps=2, save_step=2, batch_size=8), source,
                      strategy)
-      model = capsule_model.CapsuleModel(hparams, 28, 1, 10)
+      model = capsule_model.CapsuleModel(hparams, 28, 1, 10,
+                                         **testing.TINY['capsule'])
       checkpoints.restore_model(model, os.path.join(run, 'train',
                                                     'model.ckpt-2'))
       weights.append([v.numpy() for v in model.trainable_variables])
