@@ -257,7 +257,7 @@ class ExampleSource:
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def uint8_features(images_u8, labels, num_classes):
+def _uint8_features(images_u8, labels, num_classes):
   """Batched uint8 images [b, pixels] and labels [b] -> the feature dict."""
   return one_target_features(pixels.to_unit(images_u8), labels, num_classes)
 
@@ -308,7 +308,7 @@ class InMemorySource:
     ds = positional_stream(n, seed, input_context, start)
     ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=True)
-    ds = ds.map(lambda x, y: uint8_features(x, y, self.info.num_classes),
+    ds = ds.map(lambda x, y: _uint8_features(x, y, self.info.num_classes),
                 num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
@@ -318,5 +318,5 @@ class InMemorySource:
     ds = tf.data.Dataset.from_tensor_slices(
         (self.images[:eval_size], self.labels[:eval_size]))
     ds = ds.batch(batch_size)
-    ds = ds.map(lambda x, y: uint8_features(x, y, self.info.num_classes))
+    ds = ds.map(lambda x, y: _uint8_features(x, y, self.info.num_classes))
     return ds.prefetch(tf.data.AUTOTUNE)

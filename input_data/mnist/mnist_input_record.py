@@ -81,7 +81,8 @@ def _two_target_features(serialized, num_pixels, num_classes, where=()):
   parsed = tf.io.parse_single_example(serialized, _MULTI_FEATURES)
 
   def image(key):
-    return pixels.to_unit(records.decode_image(parsed[key], num_pixels, key, where))
+    return pixels.to_unit(records.decode_image(parsed[key], num_pixels, key,
+                                               where))
   return {
       'images': image('merged_raw'),
       'labels': (tf.one_hot(parsed['label_1'], num_classes) +
