@@ -179,6 +179,73 @@ class ReportTest(tf.test.TestCase):
     self.assertEqual(report.rows(ensemble, [r])[0]['test'][0], '11.00')
 
 
+class ComparisonTest(tf.test.TestCase):
+
+  def test_welch_by_hand(self):
+    # [1, 2, 3] against [1, 1, 2, 2]: variances 1 and 1/3, so the standard
+    # error is sqrt(1/3 + 1/12) = sqrt(5/12), t = 0.5 / sqrt(5/12) and
+    # df = (5/12)^2 / ((1/3)^2 / 2 + (1/12)^2 / 3) = 3 exactly.
+    difference, se, t, df = report.welch([1.0, 2.0, 3.0], [1.0, 1.0, 2.0, 2.0])
+    self.assertAllClose([difference, se, t, df],
+                        [0.5, 0.6454972, 0.7745967, 3.0])
+    self.assertEqual(report.welch([1.0], [2.0, 3.0]), (-1.5, None, None, None))
+    self.assertEqual(report.welch([1.0, 1.0], [1.0, 1.0])[2], 0.0)
+
+  def test_the_papers_claims_against_the_seed_spread(self):
+    wrong = {
+        # -1.00 ± sqrt(0.04/3 + 0.04/3) = 0.16: t = -6.12, df 4 > 2.776.
+        'routing3_recon': [100, 120, 140], 'baseline': [200, 220, 240],
+        # 1.20 against 1.50 ± 0.50: -0.30 ± sqrt(0.04/3 + 0.25/3) = 0.31,
+        # t = -0.96 with df 2.62 (4.303): within.
+        'routing1_recon': [100, 150, 200],
+        # The reconstruction loss (3 routing): 1.20 against 0.52, t = 5.86
+        # with df 2.04 (4.303): beyond, and the paper's sign is the other.
+        'routing3_norecon': [50, 52, 54],
+        'routing1_norecon': [150],  # One seed: its claims are not tested.
+    }
+    records = [_record(s, i, w) for s, ws in wrong.items()
+               for i, w in enumerate(ws)]
+    records.append(_record('routing1_norecon', None, 10))  # An ensemble.
+    study = catalog.get('table1', report.REPORT_DIRS, 'budget')
+    self.assertEqual([r['verdict'] for r in report.comparisons(study, records)],
+                     ['yes', 'no: within the seed spread',
+                      'not tested: needs 2 seeds of each',
+                      'yes, opposite to the paper',
+                      'not tested: needs 2 seeds of each'])
+    text = report.markdown(study, {'budget': records}, 'command')
+    self.assertIn('| capsules (3 routing, + reconstruction) err less than the '
+                  'baseline | -0.14 | -1.00 ± 0.16 | 3, 3 | -6.12 (4.0) | yes '
+                  '|', text)
+    self.assertIn('| 3 routing iterations err less than 1 (with '
+                  'reconstruction) | -0.04 | -0.30 ± 0.31 | 3, 3 | -0.96 '
+                  '(2.6) | no: within the seed spread |', text)
+    # The ensemble's record is not a seed: 0.52 - 1.50.
+    self.assertIn('| 3 routing iterations against 1 (no reconstruction) | '
+                  '+0.01 | -0.98 | 3, 1 | - | not tested: needs 2 seeds of '
+                  'each |', text)
+    self.assertIn('| the reconstruction loss helps (3 routing) | -0.10 | '
+                  '+0.68 ± 0.12 | 3, 3 | +5.86 (2.0) | yes, opposite to the '
+                  'paper |', text)
+
+  def test_the_critical_value_follows_the_degrees_of_freedom(self):
+    study = catalog.get('table1', report.REPORT_DIRS, 'budget')
+
+    def verdict(a, b):
+      records = [_record('routing3_recon', i, w) for i, w in enumerate(a)]
+      records += [_record('baseline', i, w) for i, w in enumerate(b)]
+      return report.comparisons(study, records)[0]['verdict']
+
+    # Equal variances, 3 seeds each: df 4, critical 2.776. sd 1 (percent):
+    # se = sqrt(2/3) = 0.8165; differences of 2.2 (t 2.69) and 2.3 (2.82).
+    self.assertEqual(verdict([0, 100, 200], [220, 320, 420]),
+                     'no: within the seed spread')
+    self.assertEqual(verdict([0, 100, 200], [230, 330, 430]), 'yes')
+    # df rounded down: 1.00 against 3.37 ± 0.49 (2 seeds) is t = -3.51 with
+    # df 2.94, within at 2 (4.303), though beyond at 3 (3.182).
+    self.assertEqual(verdict([0, 100, 200], [302, 372]),
+                     'no: within the seed spread')
+
+
 class CommittedResultsTest(tf.test.TestCase):
 
   def test_the_committed_reports_are_the_committed_records_tables(self):

@@ -47,6 +47,15 @@ class Setting:
 
 
 @dataclasses.dataclass(frozen=True)
+class Comparison:
+  """One of the paper's claims as two settings' difference in error:
+  setting `a` minus setting `b` (negative: `a` errs less), in words."""
+  a: str
+  b: str
+  claim: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Schedule:
   steps: int
   save_step: int
@@ -62,7 +71,8 @@ class Study:
   (commands that make the data, each with the file it makes: skipped when
   that exists); ensemble (also score all seeds together, --num_trials);
   paper_ensemble (the paper's number for that row, per eval); runs_of
-  (another study whose runs of the same settings these are, shared)."""
+  (another study whose runs of the same settings these are, shared);
+  comparisons (the paper's claims the report tests against the seeds)."""
   name: str
   title: str
   settings: tuple
@@ -75,6 +85,7 @@ class Study:
   paper_ensemble: dict = dataclasses.field(default_factory=dict)
   note: str = ''
   runs_of: Optional[str] = None  # Another study whose runs these are.
+  comparisons: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,7 +170,20 @@ def table1(dirs, schedule):
       MNIST_TRAIN, prepare,
       note='The paper gives mean ± standard deviation over 3 trials; the '
       'baseline is the original code\'s CNN (7.5M parameters, not the '
-      'paper\'s 35.4M) with the paper\'s cross-entropy loss.')
+      'paper\'s 35.4M) with the paper\'s cross-entropy loss.',
+      comparisons=(
+          Comparison('routing3_recon', 'baseline',
+                     'capsules (3 routing, + reconstruction) err less than '
+                     'the baseline'),
+          Comparison('routing3_recon', 'routing1_recon',
+                     '3 routing iterations err less than 1 (with '
+                     'reconstruction)'),
+          Comparison('routing3_norecon', 'routing1_norecon',
+                     '3 routing iterations against 1 (no reconstruction)'),
+          Comparison('routing3_recon', 'routing3_norecon',
+                     'the reconstruction loss helps (3 routing)'),
+          Comparison('routing1_recon', 'routing1_norecon',
+                     'the reconstruction loss helps (1 routing)')))
 
 
 def multimnist(dirs, schedule):
@@ -205,7 +229,12 @@ def multimnist(dirs, schedule):
       MNIST_TRAIN, prepare,
       note='"both": a pair counts as right when its two digits are the '
       'two highest scores (the paper\'s metric); "neither": the original '
-      'code\'s second count, neither digit among the two.')
+      'code\'s second count, neither digit among the two.',
+      comparisons=(
+          Comparison('routing3_recon', 'baseline',
+                     'capsules (3 routing) err less than the baseline'),
+          Comparison('routing3_recon', 'routing1_recon',
+                     '3 routing iterations err less than 1')))
 
 
 def affine(dirs, schedule):
@@ -238,7 +267,9 @@ def affine(dirs, schedule):
        'budget': BUDGET},
       MNIST_TRAIN, prepare,
       note='affine-MNIST is a stand-in for affNIST (docs/data.md), not '
-      'affNIST: the paper\'s numbers are affNIST\'s.')
+      'affNIST: the paper\'s numbers are affNIST\'s.',
+      comparisons=(Comparison('capsule', 'baseline', 'capsules generalise '
+                              'to affine transformations better'),))
 
 
 def ensemble(dirs, schedule):
@@ -250,6 +281,7 @@ def ensemble(dirs, schedule):
       capsule, name='ensemble',
       title='MNIST test error (%): seeds alone and as an ensemble',
       settings=capsule.settings[-1:], ensemble=True, runs_of='table1',
+      comparisons=(),
       note='The paper gives no MNIST ensemble; its CIFAR-10 number is an '
       'ensemble of 7 models.')
 

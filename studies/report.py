@@ -4,14 +4,17 @@ records/SCHEDULE/SETTING-seedN.json (and SETTING-ensemble.json), as
 studies/runs.py writes them, give one row per schedule and setting: each
 test set's error as mean ± standard deviation over the seeds (sample
 standard deviation, n - 1 in the denominator, as the paper's ± over
-trials), n, steps, epochs, hardware and wall time, and the paper's number.
-Only the records are read, so the tables regenerate without training.
+trials), n, steps, epochs, hardware and wall time, and the paper's number;
+then each of the paper's claims the study lists (two settings' difference)
+against the spread of the seeds, by Welch's t-test. Only the records are
+read, so the tables regenerate without training.
 """
 
 import csv
 import glob
 import io
 import json
+import math
 import os
 import statistics
 import textwrap
@@ -84,6 +87,101 @@ def rows(study, records):
   return out
 
 
+# Two-sided 95% critical values of Student's t for 1 to 30 degrees of
+# freedom (any statistics table); past 30, 30's (slightly conservative).
+T_CRITICAL_95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
+                 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+                 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+                 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def welch(a, b):
+  """Welch's t-test of mean(a) - mean(b), samples of unequal variance.
+
+  Returns:
+    (difference, standard error, t, degrees of freedom); the last three are
+    None when a or b has fewer than two values (no spread to test against).
+  """
+  difference = statistics.mean(a) - statistics.mean(b)
+  if len(a) < 2 or len(b) < 2:
+    return difference, None, None, None
+  va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+  se = math.sqrt(va + vb)
+  if se == 0.0:  # Every seed alike on both sides.
+    t = math.copysign(math.inf, difference) if difference else 0.0
+    return difference, se, t, len(a) + len(b) - 2
+  df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+  return difference, se, difference / se, df
+
+
+def _paper_value(text):
+  """The paper's mean from its text ('0.34 ± 0.032' -> 0.34), or None."""
+  try:
+    return float(text.split()[0])
+  except (AttributeError, IndexError, ValueError):
+    return None
+
+
+def comparisons(study, records):
+  """One dict per claim of study.comparisons and test set whose two
+  settings both have seeds: the paper's difference and ours, Welch's t and
+  the verdict at 95% (two-sided; the degrees of freedom rounded down)."""
+  settings = {s.name: s for s in study.settings}
+  out = []
+  for comparison in study.comparisons:
+    for ev in study.evals:
+      values = [[error_percent(r, ev.name) for r in records
+                 if r['setting'] == name and r['seed'] is not None and
+                 ev.name in r['results']] for name in (comparison.a,
+                                                       comparison.b)]
+      if not all(values):
+        continue
+      difference, se, t, df = welch(*values)
+      paper = [_paper_value(settings[name].paper.get(ev.name))
+               for name in (comparison.a, comparison.b)]
+      paper = None if None in paper else paper[0] - paper[1]
+      if t is None:
+        verdict = 'not tested: needs 2 seeds of each'
+      elif abs(t) <= T_CRITICAL_95[min(max(int(df), 1), 30) - 1]:
+        verdict = 'no: within the seed spread'
+      elif paper is not None and paper * difference < 0:
+        verdict = 'yes, opposite to the paper'
+      else:
+        verdict = 'yes'
+      out.append({'claim': comparison.claim, 'test': ev.name,
+                  'paper': paper, 'difference': difference, 'se': se, 't': t,
+                  'df': df, 'n': (len(values[0]), len(values[1])),
+                  'verdict': verdict})
+  return out
+
+
+def _comparison_lines(study, records):
+  table = comparisons(study, records)
+  if not table:
+    return []
+  lines = [_wrap(
+      'The paper\'s claims against the spread of the seeds: our difference '
+      'in error (percentage points, first setting minus second; negative: '
+      'the first errs less) ± its standard error, and whether it is beyond '
+      'the seeds\' spread by Welch\'s t-test at 95% (two-sided).'), '']
+  several = len(study.evals) > 1  # Else the test set goes without saying.
+  header = ['claim'] + ['test'] * several + [
+      'paper', 'ours', 'n', 'Welch\'s t (df)', 'beyond the seed spread?']
+  lines.append('| ' + ' | '.join(header) + ' |')
+  lines.append('|' + '---|' * len(header))
+  for row in table:
+    ours = '%+.2f' % row['difference']
+    if row['se'] is not None:
+      ours += ' ± %.2f' % row['se']
+    cells = [row['claim']] + [row['test']] * several + [
+        '-' if row['paper'] is None else '%+.2f' % row['paper'], ours,
+        '%d, %d' % row['n'],
+        '-' if row['t'] is None else '%+.2f (%.1f)' % (row['t'], row['df']),
+        row['verdict']]
+    lines.append('| ' + ' | '.join(cells) + ' |')
+  return lines + ['']
+
+
 def _wrap(text):
   return textwrap.fill(text, 100, break_long_words=False,
                        break_on_hyphens=False)
@@ -119,6 +217,7 @@ def markdown(study, by_schedule, command):
                 '%.1f min' % row['wall_minutes']]
       lines.append('| ' + ' | '.join(cells) + ' |')
     lines.append('')
+    lines += _comparison_lines(study, by_schedule[schedule_name])
     seeds = [r for r in by_schedule[schedule_name] if r['seed'] == 0]
     if seeds:
       lines += ['The commands of seed 0 of each setting (the other seeds '
