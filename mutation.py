@@ -57,7 +57,8 @@ CORE = {
     'input_data/mnist/mnist_shift.py': ['input_data/mnist/mnist_shift_test.py'],
     'input_data/mnist/mnist_input_record.py': [
         'input_data/mnist/mnist_input_record_test.py'],
-    'input_data/source.py': ['input_data/mnist/mnist_input_record_test.py',
+    'input_data/source.py': ['input_data/source_test.py',
+                             'input_data/mnist/mnist_input_record_test.py',
                              'input_data/cifar10/cifar10_input_test.py'],
     'input_data/augment.py': ['input_data/augment_test.py'],
     'runner/config.py': ['runner/config_test.py'],
