@@ -182,6 +182,41 @@ def _comparison_lines(study, records):
   return lines + ['']
 
 
+def ensembles(study, records):
+  """One dict per setting and test set with both seeds and an ensemble of
+  them: the ensemble's error, the seeds' mean and best, and the ensemble's
+  errors as a fraction fewer than the mean seed's."""
+  out = []
+  for setting in study.settings:
+    for ev in study.evals:
+      mine = [r for r in records if r['setting'] == setting.name and
+              ev.name in r['results']]
+      seeds = [error_percent(r, ev.name) for r in mine
+               if r['seed'] is not None]
+      together = [error_percent(r, ev.name) for r in mine if r['seed'] is None]
+      if not seeds or not together:
+        continue
+      mean = statistics.mean(seeds)
+      out.append({'setting': setting.label, 'test': ev.name,
+                  'ensemble': together[0], 'mean': mean, 'best': min(seeds),
+                  'seeds': len(seeds),
+                  'fewer': (mean - together[0]) / mean if mean else 0.0})
+  return out
+
+
+def _ensemble_lines(study, records):
+  lines = []
+  for row in ensembles(study, records):
+    test = ' (%s)' % row['test'] if len(study.evals) > 1 else ''
+    lines += [_wrap(
+        '%s%s: the ensemble errs %.2f%%, its %d seeds alone %.2f%% on '
+        'average and %.2f%% at best: %.0f%% fewer errors than the average '
+        'seed.' % (row['setting'][0].upper() + row['setting'][1:], test,
+                   row['ensemble'], row['seeds'], row['mean'], row['best'],
+                   100.0 * row['fewer'])), '']
+  return lines
+
+
 def _wrap(text):
   return textwrap.fill(text, 100, break_long_words=False,
                        break_on_hyphens=False)
@@ -218,6 +253,7 @@ def markdown(study, by_schedule, command):
       lines.append('| ' + ' | '.join(cells) + ' |')
     lines.append('')
     lines += _comparison_lines(study, by_schedule[schedule_name])
+    lines += _ensemble_lines(study, by_schedule[schedule_name])
     seeds = [r for r in by_schedule[schedule_name] if r['seed'] == 0]
     if seeds:
       lines += ['The commands of seed 0 of each setting (the other seeds '
