@@ -266,7 +266,9 @@ class EvaluationTest(tf.test.TestCase):
     _, test = testdata.idx_sources(tmp, n_test=4)
     model, path = self._checkpoint(5, tmp)
     config = config_lib.RunConfig(summary_dir=tmp, eval_size=4)
-    with self.captureWritesToStream(sys.stdout) as printed:
+    # Batches of 3 and 1: the sums must add up over the batches.
+    with self.captureWritesToStream(sys.stdout) as printed, \
+        mock.patch.object(evaluation, 'EVAL_BATCH', 3):
       wrong, n = evaluation.evaluate_checkpoints(config, test, [path])
     self.assertEqual(n, 4)
     self.assertIn('Total wrong predictions: %d,' % wrong, printed.contents())
@@ -294,6 +296,33 @@ class EvaluationTest(tf.test.TestCase):
     for tag, value in expected.items():
       self.assertEqual([step for step, _ in scalars[tag]], [1], tag)
       self.assertAllClose(scalars[tag][0][1], value, rtol=1e-5, msg=tag)
+
+  def test_where_results_go(self):
+    path_of = lambda checkpoint, **kw: evaluation.results_path(
+        config_lib.RunConfig(**kw), [checkpoint, '/other/model.ckpt-1'])
+    self.assertEqual(path_of('/r/train/model.ckpt-5', summary_dir='/s'),
+                     '/s/test/results.jsonl')
+    # A checkpoint of RUN/train: RUN/test, as with --summary_dir=RUN.
+    self.assertEqual(path_of('/r/train/model.ckpt-5'),
+                     '/r/test/results.jsonl')
+    self.assertEqual(path_of('r/train/model.ckpt-5'),
+                     os.path.join(os.getcwd(), 'r', 'test', 'results.jsonl'))
+    self.assertEqual(path_of('/c/model.ckpt-5'),
+                     '/c/model.ckpt-5.results.jsonl')
+    self.assertEqual(path_of('/c/trainer/model.ckpt-5'),
+                     '/c/trainer/model.ckpt-5.results.jsonl')
+
+  def test_each_result_is_a_line_of_sorted_keys(self):
+    path = os.path.join(self.create_tempdir().full_path, 'new', 'r.jsonl')
+    with mock.patch.object(evaluation.files, 'utc_time',
+                           return_value='2026-01-02 03:04:05 UTC'):
+      self.assertEqual(evaluation.write_result(path, {'wrong': 3, 'b': None}),
+                       path)
+      evaluation.write_result(path, {'a': 1.5})
+    with open(path) as f:
+      self.assertEqual(f.read(), '{"b": null, "time": "2026-01-02 03:04:05 '
+                       'UTC", "wrong": 3}\n{"a": 1.5, "time": "2026-01-02 '
+                       '03:04:05 UTC"}\n')
 
   def test_the_validation_job_needs_a_summary_dir(self):
     with self.assertRaisesRegex(ExperimentError, '^--summary_dir is required '
