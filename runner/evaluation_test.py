@@ -297,6 +297,43 @@ class EvaluationTest(tf.test.TestCase):
       self.assertEqual([step for step, _ in scalars[tag]], [1], tag)
       self.assertAllClose(scalars[tag][0][1], value, rtol=1e-5, msg=tag)
 
+  @runner_testing.tiny_models()
+  def test_exports_of_one_checkpoint(self):
+    tmp = self.create_tempdir().full_path
+    _, test = testdata.idx_sources(tmp, n_test=4)
+    tf.random.set_seed(3)
+    model = capsule_model.CapsuleModel(hparams_lib.HParams(), 28, 1, 10,
+                                       **testing.TINY['capsule'])
+    path = checkpoints.export_weights(model, os.path.join(tmp, 'model.ckpt-1'))
+    weights, saved = os.path.join(tmp, 'w', 'weights'), os.path.join(tmp, 's')
+    for exports in ({'export_weights': weights},
+                    {'export_saved_model': saved}):
+      with self.assertRaisesRegex(ExperimentError, '^--export_weights and '
+                                  '--export_saved_model need a single '
+                                  '--checkpoint$'):
+        evaluation.evaluate_checkpoints(config_lib.RunConfig(
+            eval_size=4, **exports), test, [path, path])
+    self.assertFalse(os.path.exists(os.path.dirname(weights)))
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.INFO)
+    self.addCleanup(absl_logging.set_verbosity, verbosity)
+    config = config_lib.RunConfig(eval_size=4, export_weights=weights,
+                                  export_saved_model=saved)
+    with mock.patch('sys.stdout', new_callable=io.StringIO) as out, \
+        self.assertLogs(level='INFO') as logs:
+      evaluation.evaluate_checkpoints(config, test, [path])
+    self.assertIn('INFO:absl:wrote %s' % weights, logs.output)
+    self.assertEqual(out.getvalue().splitlines()[0], 'wrote %s' % saved)
+    # The weights written are the checkpoint's, without optimiser state.
+    self.assertEqual(
+        sorted(name for name, _ in tf.train.list_variables(weights)),
+        sorted(name for name, _ in tf.train.list_variables(path)))
+    for name, _ in tf.train.list_variables(path):
+      if name.startswith('model/'):
+        self.assertAllEqual(tf.train.load_variable(weights, name),
+                            tf.train.load_variable(path, name), name)
+    self.assertTrue(os.path.exists(os.path.join(saved, 'saved_model.pb')))
+
   def test_where_results_go(self):
     path_of = lambda checkpoint, **kw: evaluation.results_path(
         config_lib.RunConfig(**kw), [checkpoint, '/other/model.ckpt-1'])
