@@ -38,6 +38,26 @@ from runner import training
 from runner.errors import ExperimentError
 
 
+class _Stdout(io.StringIO):
+  """Standard output that remembers what it held at each flush."""
+
+  def __init__(self):
+    super().__init__()
+    self.flushed = []
+
+  def flush(self):
+    self.flushed.append(self.getvalue())
+    super().flush()
+
+
+def _each_line_flushed(test, out):
+  """Each printed line reaches a pipe as it is printed (a log read while
+  the job runs, a job killed later)."""
+  lines = out.getvalue().splitlines(keepends=True)
+  for i in range(len(lines)):
+    test.assertIn(''.join(lines[:i + 1]), out.flushed, lines[i])
+
+
 class EvaluationTest(tf.test.TestCase):
 
   def _checkpoint(self, seed, tmp, model_class=capsule_model.CapsuleModel,
@@ -108,7 +128,7 @@ class EvaluationTest(tf.test.TestCase):
     wrong, almost_wrong = sum(f < 2 for f in found), sum(f == 0 for f in found)
     self.assertGreater(wrong, almost_wrong)  # The two counts differ here.
     config = config_lib.RunConfig(num_targets=2, eval_size=24, checkpoint=path)
-    with mock.patch('sys.stdout', new_callable=io.StringIO) as out:
+    with mock.patch('sys.stdout', new_callable=_Stdout) as out:
       self.assertEqual(evaluation.evaluate_checkpoints(config, test),
                        (wrong, 24))
     self.assertEqual(out.getvalue().splitlines(), [
@@ -116,6 +136,7 @@ class EvaluationTest(tf.test.TestCase):
             wrong, 100 * wrong / 24),
         'Almost wrong predictions (neither digit found): %d, percent: '
         '%.2f%%' % (almost_wrong, 100 * almost_wrong / 24)])
+    _each_line_flushed(self, out)
     # The same numbers as data, beside the checkpoint (no --summary_dir).
     with open(path + '.results.jsonl') as f:
       (result,) = [json.loads(line) for line in f]
@@ -319,9 +340,10 @@ class EvaluationTest(tf.test.TestCase):
     self.addCleanup(absl_logging.set_verbosity, verbosity)
     config = config_lib.RunConfig(eval_size=4, export_weights=weights,
                                   export_saved_model=saved)
-    with mock.patch('sys.stdout', new_callable=io.StringIO) as out, \
+    with mock.patch('sys.stdout', new_callable=_Stdout) as out, \
         self.assertLogs(level='INFO') as logs:
       evaluation.evaluate_checkpoints(config, test, [path])
+    _each_line_flushed(self, out)
     self.assertIn('INFO:absl:wrote %s' % weights, logs.output)
     self.assertEqual(out.getvalue().splitlines()[0], 'wrote %s' % saved)
     # The weights written are the checkpoint's, without optimiser state.
