@@ -356,6 +356,38 @@ class EvaluationTest(tf.test.TestCase):
                             tf.train.load_variable(path, name), name)
     self.assertTrue(os.path.exists(os.path.join(saved, 'saved_model.pb')))
 
+  @runner_testing.tiny_models()
+  def test_the_record_of_one_target(self):
+    tmp = self.create_tempdir().full_path
+    _, test = testdata.idx_sources(tmp, n_test=7)
+    tf.random.set_seed(2)
+    model = capsule_model.CapsuleModel(hparams_lib.HParams(), 28, 1, 10,
+                                       **testing.TINY['capsule'])
+    path = checkpoints.export_weights(model, os.path.join(tmp, 'model.ckpt-1'))
+    features = next(iter(test.eval_dataset(7, 7)))
+    wrong = int(np.sum(np.argmax(model.inference(features).logits, 1) !=
+                       features['recons_label']))
+    self.assertBetween(wrong, 1, 6)  # A percentage of 7 with many digits.
+    config = config_lib.RunConfig(eval_size=7, dataset='mnist',
+                                  summary_dir=os.path.join(tmp, 'run'))
+    # The clock at the start and at the end of the evaluation.
+    clock = mock.Mock(time=mock.Mock(side_effect=[100.0, 101.23456]))
+    with mock.patch.object(evaluation, 'time', clock), \
+        mock.patch('sys.stdout', new_callable=io.StringIO):
+      evaluation.evaluate_checkpoints(config, test, [path, path])
+    with open(os.path.join(tmp, 'run', 'test', 'results.jsonl')) as f:
+      (result,) = [json.loads(line) for line in f]
+    self.assertEqual({k: v for k, v in result.items() if k not in (
+        'time', 'revision', 'uncommitted_changes')}, {
+            'checkpoints': [path, path], 'step': 1, 'model': 'capsule',
+            'dataset': 'mnist', 'data': test.describe, 'examples': 7,
+            'wrong': wrong, 'wrong_percent': round(100.0 * wrong / 7, 4),
+            'almost_wrong': None, 'seconds': 1.235,
+            # Both trials' examples.
+            'examples_per_sec': 11.3})
+    # tf.test's dict comparison is approximate: the rounding, exactly.
+    self.assertEqual(str(result['wrong_percent']), '%.4f' % (100 * wrong / 7))
+
   def test_where_results_go(self):
     path_of = lambda checkpoint, **kw: evaluation.results_path(
         config_lib.RunConfig(**kw), [checkpoint, '/other/model.ckpt-1'])
