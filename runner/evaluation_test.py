@@ -2,6 +2,7 @@
 
 import collections
 import gc
+import glob
 import io
 import json
 import os
@@ -317,6 +318,17 @@ class EvaluationTest(tf.test.TestCase):
     for tag, value in expected.items():
       self.assertEqual([step for step, _ in scalars[tag]], [1], tag)
       self.assertAllClose(scalars[tag][0][1], value, rtol=1e-5, msg=tag)
+    # The original's reconstruction image of the first digits: each input
+    # above its target above the model's reconstruction.
+    ((step, images),) = events.read_images(os.path.join(tmp, 'test'),
+                                           'reconstruction')
+    self.assertEqual(step, 1)
+    self.assertLen(images, 3)  # One a digit of the first batch (of 3).
+    image = images[0]
+    self.assertEqual(image.shape, (3 * 28, 28, 1))
+    remake = model.inference({k: v[:1] for k, v in features.items()}).remakes[0]
+    self.assertAllClose(image[56:, :, 0] / 255.0,
+                        np.reshape(remake, [28, 28]), atol=1 / 255.0)
 
   @runner_testing.tiny_models()
   def test_exports_of_one_checkpoint(self):
@@ -544,10 +556,35 @@ class EvaluationTest(tf.test.TestCase):
     tf.random.set_seed(1)
     model = registry.build_model('capsule', config.hparams, source.info)
     path = checkpoints.export_weights(model, os.path.join(tmp, 'w'))
-    with self.assertRaisesRegex(ExperimentError,
-                                r'^damaged evaluation data in .*'
-                                r'testduo.tfrecords: \S'):
+    with self.assertRaisesRegex(
+        ExperimentError, r'^damaged evaluation data in .*/testduo.tfrecords: '
+        r'a record that does not parse \(invalid continuation byte\)$'):
       evaluation.evaluate_checkpoints(config, source, [path])
+
+  @runner_testing.tiny_models()
+  def test_a_damaged_shard_names_its_record(self):
+    test, _, path = self._multimnist()
+    (shard,) = glob.glob(os.path.join(os.path.dirname(os.path.dirname(path)),
+                                      'multitest*'))
+    made = test.eval_dataset
+
+    def eval_dataset(*args):
+      # Damaged once the pipeline is made (its count checked): a test set
+      # rewritten under the validation job. The last of the 24 pairs loses
+      # its end.
+      dataset = made(*args)
+      with open(shard, 'r+b') as f:
+        f.truncate(os.path.getsize(shard) - 100)
+      return dataset
+    test.eval_dataset = eval_dataset
+    config = config_lib.RunConfig(num_targets=2, eval_size=24)
+    # The reader's error names neither record nor shard: the source finds
+    # them by reading the shards.
+    with self.assertRaisesRegex(ExperimentError, '^damaged evaluation data in '
+                                '%s: record 23 of %s: ' % (
+                                    re.escape(test.describe),
+                                    re.escape(shard))):
+      evaluation.evaluate_checkpoints(config, test, [path])
 
 
 if __name__ == '__main__':
