@@ -39,8 +39,9 @@ class SyntheticBatchTest(tf.test.TestCase):
     self.assertAllEqual(features['labels'],
                         [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]])
     self.assertEqual(features['labels'].dtype, np.float32)
-    self.assertNotAllClose(source_lib.synthetic_batch(4, info)['images'],
-                           features['images'])
+    # By default, seed 0.
+    self.assertAllEqual(source_lib.synthetic_batch(4, info)['images'],
+                        np.random.RandomState(0).rand(4, 4).astype(np.float32))
 
   def test_two_targets_have_a_second_other_label(self):
     info = source_lib.DatasetInfo(2, 1, 3, 2)
@@ -50,6 +51,7 @@ class SyntheticBatchTest(tf.test.TestCase):
     self.assertEqual(features['spare_label'].dtype, np.int64)
     self.assertAllEqual(features['labels'],
                         [[1, 1, 0], [1, 1, 0], [1, 0, 1], [1, 0, 1]])
+    self.assertEqual(features['labels'].dtype, np.float32)
     rng = np.random.RandomState(1)
     rng.rand(4, 4)  # The first images.
     self.assertAllEqual(features['spare_image'],
