@@ -165,6 +165,11 @@ class ExampleSourceTest(tf.test.TestCase):
                           seeds[position][1] / 1000.0)
     resumed = next(iter(self.source.train_dataset(2, 6, start=2)))
     self.assertAllEqual(resumed['images'], batches[1]['images'])
+    # The second of two input pipelines reads its share: index 1 alone.
+    share = self.source.train_dataset(2, 6, tf.distribute.InputContext(
+        num_input_pipelines=2, input_pipeline_id=1))
+    for batch in share.take(3):
+      self.assertAllEqual(batch['recons_label'], [0, 0])
 
 
 if __name__ == '__main__':
