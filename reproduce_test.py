@@ -280,6 +280,39 @@ class CommittedResultsTest(tf.test.TestCase):
                            'python reproduce.py --report' % (study.name, ext))
 
 
+  def test_the_readme_quotes_the_reports(self):
+    # README rows whose model cell links a report: "[table1](docs/results/
+    # table1.md): SETTING" must give that report's budget numbers.
+    results = os.path.join(ROOT, 'docs', 'results')
+    with open(os.path.join(ROOT, 'README.md')) as f:
+      lines = [l for l in f.read().splitlines() if '](docs/results/' in l
+               and l.startswith('|')]
+    quoted = 0
+    for line in lines:
+      cells = [c.strip() for c in line.split('|')[1:-1]]
+      link = re.match(r'^\[[^]]+\]\(docs/results/(\w+)\.md\): (.+)$',
+                      cells[1])
+      if not link:
+        continue
+      name, label = link.groups()
+      study = catalog.get(name, report.REPORT_DIRS, 'budget')
+      by_label = {r['setting']: r for r in report.rows(
+          study, report.load(os.path.join(results, 'records',
+                                          name))['budget'])}
+      self.assertIn(label, by_label, line)
+      row = by_label[label]
+      ev = study.evals[0].name
+      error = row[ev][0] + '%'
+      if row['n'] > 1:
+        error += ' (%d seeds)' % row['n']
+      paper = row['paper ' + ev]
+      self.assertEqual(cells[2:], ['{:,}'.format(row['steps']), error,
+                                   paper + '%' if paper != '-' else paper],
+                       line)
+      quoted += 1
+    self.assertGreater(quoted, 0)
+
+
 def _tiny_study(settings):
   """MNIST on tiny IDX files, a capsule model with one primary capsule
   type, 2 steps of a one-checkpoint-a-step schedule."""
