@@ -112,6 +112,35 @@ class PositionalStreamTest(tf.test.TestCase):
       _stream(1, 0, 0, 1, pipelines=2, pipeline=1)
 
 
+class LocateTest(tf.test.TestCase):
+
+  def test_where_a_position_is_among_the_shards(self):
+    counts = {'a': 2, 'b': 0, 'c': 3}  # 5 records an epoch.
+    paths = sorted(counts)
+    counted = []
+
+    def count(path):
+      counted.append(path)
+      return counts[path]
+
+    for start, epoch in ((0, 0), (4, 0), (5, 1), (12, 2), (5 * 40 + 3, 40)):
+      found_epoch, rank, offset = source_lib.locate(paths, 7, start, count)
+      self.assertEqual(found_epoch, epoch, start)
+      # The shards before `rank` in the epoch's order, and `offset` records
+      # of the next: exactly `start` records in all.
+      order = [paths[int(i)] for i in tf.random.experimental.stateless_shuffle(
+          tf.range(3, dtype=tf.int64), seed=[7, epoch])]
+      self.assertEqual(5 * epoch + sum(counts[p] for p in order[:rank]) +
+                       offset, start)
+      self.assertLess(offset, counts[order[rank]])
+    # Past the first epoch, each shard counted once more, not per epoch.
+    self.assertLessEqual(len(counted), 5 * 6)
+
+  def test_shards_without_records(self):
+    with self.assertRaisesRegex(errors.DataError, '^a, b: no records$'):
+      source_lib.locate(['a', 'b'], 0, 3, {'a': 0, 'b': 0}.get)
+
+
 class ExampleSourceTest(tf.test.TestCase):
 
   def setUp(self):
