@@ -78,6 +78,10 @@ class PositionalStreamTest(tf.test.TestCase):
     for epoch in range(3):
       self.assertCountEqual(indices[3 * epoch:3 * epoch + 3], [0, 1, 2])
     self.assertEqual(seeds, [[4, q] for q in range(9)])
+    # By default, from the start.
+    default = list(source_lib.positional_stream(3, 4).take(9)
+                   .as_numpy_iterator())
+    self.assertEqual([int(i) for i, _ in default], indices)
     # Another seed, other epochs' orders (of 20 epochs, some differ).
     self.assertNotEqual(_stream(3, 5, 0, 60)[0], _stream(3, 4, 0, 60)[0])
 
