@@ -330,14 +330,20 @@ class EvaluationTest(tf.test.TestCase):
     self.assertAllClose(image[56:, :, 0] / 255.0,
                         np.reshape(remake, [28, 28]), atol=1 / 255.0)
 
-  @runner_testing.tiny_models()
-  def test_exports_of_one_checkpoint(self):
+  def _tiny_digits(self, n_test, seed):
+    """(tmp, n_test IDX test digits, a random tiny capsule model, its
+    weights at tmp/model.ckpt-1)."""
     tmp = self.create_tempdir().full_path
-    _, test = testdata.idx_sources(tmp, n_test=4)
-    tf.random.set_seed(3)
+    _, test = testdata.idx_sources(tmp, n_test=n_test)
+    tf.random.set_seed(seed)
     model = capsule_model.CapsuleModel(hparams_lib.HParams(), 28, 1, 10,
                                        **testing.TINY['capsule'])
-    path = checkpoints.export_weights(model, os.path.join(tmp, 'model.ckpt-1'))
+    return tmp, test, model, checkpoints.export_weights(
+        model, os.path.join(tmp, 'model.ckpt-1'))
+
+  @runner_testing.tiny_models()
+  def test_exports_of_one_checkpoint(self):
+    tmp, test, _, path = self._tiny_digits(4, 3)
     weights, saved = os.path.join(tmp, 'w', 'weights'), os.path.join(tmp, 's')
     for exports in ({'export_weights': weights},
                     {'export_saved_model': saved}):
@@ -370,12 +376,7 @@ class EvaluationTest(tf.test.TestCase):
 
   @runner_testing.tiny_models()
   def test_the_record_of_one_target(self):
-    tmp = self.create_tempdir().full_path
-    _, test = testdata.idx_sources(tmp, n_test=7)
-    tf.random.set_seed(2)
-    model = capsule_model.CapsuleModel(hparams_lib.HParams(), 28, 1, 10,
-                                       **testing.TINY['capsule'])
-    path = checkpoints.export_weights(model, os.path.join(tmp, 'model.ckpt-1'))
+    tmp, test, model, path = self._tiny_digits(7, 2)
     features = next(iter(test.eval_dataset(7, 7)))
     wrong = int(np.sum(np.argmax(model.inference(features).logits, 1) !=
                        features['recons_label']))
