@@ -273,6 +273,33 @@ class FastPathTest(tf.test.TestCase):
       self.assertEqual(int(loss_scale.good_steps.numpy()), 1)
       self.assertNotAllClose(before[0], m.trainable_variables[0].numpy())
 
+  def test_at_the_scale_floor_an_overflow_is_a_failure(self):
+    # Gradients not finite under a finite loss: an overflow to skip while
+    # the scale can still halve (2 -> 1), a failure at its floor of 1, where
+    # halving cannot help. The slope of sqrt at 0 is infinite: a loss term
+    # sqrt(0 * |w|) is 0, and its gradient 0 * inf is NaN.
+    for scale, skips, failures in ((2.0, 1.0, 0.0), (1.0, 0.0, 1.0)):
+      m = self._tiny_model()
+      per_example_losses = m.per_example_losses
+      first = m.trainable_variables[0]
+
+      def with_a_kink(features, inferred, losses=per_example_losses,
+                      first=first):
+        classification, reconstruction = losses(features, inferred)
+        kink = tf.sqrt(0.0 * tf.reduce_sum(tf.abs(first)))
+        return classification + kink, reconstruction
+      m.per_example_losses = with_a_kink
+      adam = optimizer_lib.Adam(m.trainable_variables)
+      loss_scale = loss_scale_lib.DynamicLossScale(initial_scale=scale)
+      step = testing.make_train_step(m, adam, tf.distribute.get_strategy(), 8,
+                                     loss_scale=loss_scale)
+      before = first.numpy()
+      sums = step(testing.feature_batch(8))
+      self.assertEqual(float(sums['loss_scale_skips']), skips, scale)
+      self.assertEqual(float(sums['nonfinite_steps']), failures, scale)
+      self.assertEqual(float(loss_scale.scale), 1.0)  # Halved, or its floor.
+      self.assertAllEqual(first.numpy(), before)  # Nothing applied.
+
   def test_the_scale_updates_between_the_steps_of_a_loop(self):
     m = self._tiny_model()
     m.set_conv_dtype(tf.float16)
