@@ -40,6 +40,14 @@ def error_percent(record, name):
   return 100.0 * wrong / result['examples']
 
 
+def _errors(records, setting, name, ensemble=False):
+  """The errors (%) on eval `name` of the setting's seeds, or of its
+  ensembles, among records."""
+  return [error_percent(r, name) for r in records
+          if r['setting'] == setting and (r['seed'] is None) == ensemble and
+          name in r['results']]
+
+
 def _hardware(record):
   env = record.get('environment', {})
   gpus = [d for d in env.get('devices') or () if ':GPU:' in d]
@@ -76,8 +84,7 @@ def rows(study, records):
       row['wall_minutes'] = statistics.mean(
           sum(r['wall_seconds'].values()) for r in group) / 60.0
       for ev in study.evals:
-        values = [error_percent(r, ev.name) for r in group
-                  if ev.name in r['results']]
+        values = _errors(records, setting.name, ev.name, ensemble)
         if values:
           row[ev.name] = _mean_sd(values)
           row[ev.name + ' values'] = values
@@ -130,10 +137,8 @@ def comparisons(study, records):
   out = []
   for comparison in study.comparisons:
     for ev in study.evals:
-      values = [[error_percent(r, ev.name) for r in records
-                 if r['setting'] == name and r['seed'] is not None and
-                 ev.name in r['results']] for name in (comparison.a,
-                                                       comparison.b)]
+      values = [_errors(records, name, ev.name)
+                for name in (comparison.a, comparison.b)]
       if not all(values):
         continue
       difference, se, t, df = welch(*values)
@@ -189,11 +194,8 @@ def ensembles(study, records):
   out = []
   for setting in study.settings:
     for ev in study.evals:
-      mine = [r for r in records if r['setting'] == setting.name and
-              ev.name in r['results']]
-      seeds = [error_percent(r, ev.name) for r in mine
-               if r['seed'] is not None]
-      together = [error_percent(r, ev.name) for r in mine if r['seed'] is None]
+      seeds = _errors(records, setting.name, ev.name)
+      together = _errors(records, setting.name, ev.name, ensemble=True)
       if not seeds or not together:
         continue
       mean = statistics.mean(seeds)
