@@ -256,9 +256,7 @@ class EvaluationTest(tf.test.TestCase):
         training.train(config, source)
       except Exception as e:  # pylint: disable=broad-except
         failures.append(e)
-    verbosity = absl_logging.get_verbosity()
-    absl_logging.set_verbosity(absl_logging.INFO)
-    self.addCleanup(absl_logging.set_verbosity, verbosity)
+    self._info_logs()
     with mock.patch.object(checkpoints, 'save', slow_save), \
         mock.patch.object(evaluation, 'evaluate_checkpoints', counted), \
         self.assertLogs(level='INFO') as logs:
@@ -330,6 +328,13 @@ class EvaluationTest(tf.test.TestCase):
     self.assertAllClose(image[56:, :, 0] / 255.0,
                         np.reshape(remake, [28, 28]), atol=1 / 255.0)
 
+  def _info_logs(self):
+    """absl's INFO lines reach assertLogs whatever an earlier test set;
+    the verbosity comes back at the end of the test."""
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.INFO)
+    self.addCleanup(absl_logging.set_verbosity, verbosity)
+
   def _tiny_digits(self, n_test, seed):
     """(tmp, n_test IDX test digits, a random tiny capsule model, its
     weights at tmp/model.ckpt-1)."""
@@ -353,9 +358,7 @@ class EvaluationTest(tf.test.TestCase):
         evaluation.evaluate_checkpoints(config_lib.RunConfig(
             eval_size=4, **exports), test, [path, path])
     self.assertFalse(os.path.exists(os.path.dirname(weights)))
-    verbosity = absl_logging.get_verbosity()
-    absl_logging.set_verbosity(absl_logging.INFO)
-    self.addCleanup(absl_logging.set_verbosity, verbosity)
+    self._info_logs()
     config = config_lib.RunConfig(eval_size=4, export_weights=weights,
                                   export_saved_model=saved)
     with mock.patch('sys.stdout', new_callable=_Stdout) as out, \
@@ -438,10 +441,7 @@ class EvaluationTest(tf.test.TestCase):
     os.makedirs(os.path.join(tmp, 'train'))
     config = config_lib.RunConfig(summary_dir=tmp, eval_poll_secs=0,
                                   eval_timeout_secs=1)
-    # absl's INFO lines reach the log whatever an earlier test set.
-    verbosity = absl_logging.get_verbosity()
-    absl_logging.set_verbosity(absl_logging.INFO)
-    self.addCleanup(absl_logging.set_verbosity, verbosity)
+    self._info_logs()
     start = time.time()
     with self.assertLogs(level='INFO') as logs:
       self.assertEqual(evaluation.evaluate_continuously(config, None), {})
