@@ -80,13 +80,19 @@ class DistributedStepTest(tf.test.TestCase):
     self.assertEqual(float(sums['correct']), correct)
 
 
+def _capsule_model(seed, widths):
+  """The MNIST capsule model (default hparams, widths as given), its
+  weights drawn after tf.random.set_seed(seed)."""
+  tf.random.set_seed(seed)
+  return capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1, 10,
+                                    **widths)
+
+
 class StepMathTest(tf.test.TestCase):
   """One step against an independent computation of its update."""
 
   def _tiny(self):
-    tf.random.set_seed(4)
-    return capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1,
-                                      10, **testing.TINY['capsule'])
+    return _capsule_model(4, testing.TINY['capsule'])
 
   def test_one_step_descends_the_total_loss_by_tf1_adam(self):
     m = self._tiny()
@@ -146,9 +152,7 @@ class FastPathTest(tf.test.TestCase):
   """The speed options keep the class scores and the training step."""
 
   def _model(self, widths=None):
-    tf.random.set_seed(11)
-    return capsule_model.CapsuleModel(hparams_lib.default_hparams(), 28, 1,
-                                      10, **(widths or {}))
+    return _capsule_model(11, widths or {})
 
   def _tiny_model(self):
     # Every model this file builds under a MirroredStrategy is tiny: its
