@@ -5,6 +5,8 @@ r"""The paper's results, one command each: runs a study and writes its report.
   python reproduce.py --study=table1 --gpus=0,1        # a run per GPU
   python reproduce.py --study=table1 --dry_run         # print the commands
   python reproduce.py --report                         # tables from records
+  python reproduce.py --study=table1 --reuse_records   # continue the
+                                                       # committed runs
 
 Studies (studies/catalog.py): table1, multimnist, affine, ensemble, fashion,
 smallnorb, cifar10. A study runs experiment.py (and the data generators) as
@@ -45,6 +47,10 @@ def define_flags():
   flags.DEFINE_list('gpus', [], 'GPU ids: one run per GPU at a time '
                     '(CUDA_VISIBLE_DEVICES); none: one run at a time.')
   flags.DEFINE_boolean('dry_run', False, 'Print the commands it would run.')
+  flags.DEFINE_boolean('reuse_records', False, 'Count as done the runs '
+                       'whose record is already in --results_dir/records '
+                       '(the same steps and commands): a study committed by '
+                       'one checkout is continued by another.')
   flags.DEFINE_boolean('report', False, 'Only write the reports (of --study, '
                        'or of every study with records) from the records.')
   flags.DEFINE_string('mnist_dir', 'data/mnist', 'The MNIST IDX files.')
@@ -72,12 +78,21 @@ def study_schedule(study, name, steps=None, seeds=None):
 
 
 def run_study(study, schedule_name, schedule, root, results_dir, gpus=(),
-              dry_run=False, out=sys.stdout):
+              dry_run=False, out=sys.stdout, reuse_records=False):
   """Runs what the study still lacks under the schedule; returns the
   report's paths. Each run completed adds its record and rewrites the
-  report; a run that fails raises StudyError (one line)."""
+  report; a run that fails raises StudyError (one line). reuse_records:
+  the runs whose records are kept in results_dir count as done (their
+  checkpoints are not there: an ensemble row of such seeds fails)."""
   planned = runs.plan(study, schedule_name, schedule, root)
   records_dir = os.path.join(results_dir, 'records', study.name)
+  for run, path in runs.kept_records(planned, records_dir) if reuse_records \
+      else ():
+    print('# done (%s): %s' % (path, run.name), file=out, flush=True)
+    if dry_run:
+      planned.remove(run)
+    else:
+      runs.restore_record(run, path)
 
   def publish(run):
     """A completed run's record joins the study's; the report follows."""
@@ -115,7 +130,8 @@ def main(argv):
     study = catalog.get(FLAGS.study, dirs, FLAGS.schedule)
     schedule = study_schedule(study, FLAGS.schedule, FLAGS.steps, FLAGS.seeds)
     paths = run_study(study, FLAGS.schedule, schedule, FLAGS.root,
-                      FLAGS.results_dir, FLAGS.gpus, FLAGS.dry_run)
+                      FLAGS.results_dir, FLAGS.gpus, FLAGS.dry_run,
+                      reuse_records=FLAGS.reuse_records)
   except (runs.StudyError, catalog.MissingData) as e:
     sys.exit(str(e) if str(e).startswith('reproduce.py') else
              'reproduce.py: %s' % e)

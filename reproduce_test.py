@@ -88,6 +88,99 @@ class CommandsTest(tf.test.TestCase):
     self.assertIn('--summary_dir=/r/table1/budget/routing3_recon/seed2 ',
                   lines[4])
 
+  def test_kept_records_count_as_done_when_they_would_be_made_again(self):
+    results = self.create_tempdir().full_path
+    kept = os.path.join(results, 'records', 'table1', 'budget')
+    os.makedirs(kept)
+    budget = ('--data_dir=data/mnist --data_source=idx '
+              '--mixed_precision=bfloat16 --deterministic')
+    baseline = [  # The commands of the baseline's seed 0, as a user types.
+        'python experiment.py --data_dir=data/mnist --data_source=idx '
+        '--model=baseline --hparams_override=loss_type=softmax '
+        '--mixed_precision=bfloat16 --deterministic --summary_dir=/r/table1/'
+        'budget/baseline/seed0 --max_steps=1000 --save_step=500 --seed=0 '
+        '--log_every_secs=60',
+        'python experiment.py --model=baseline --hparams_override=loss_type='
+        'softmax %s --train=false --checkpoint=/r/table1/budget/baseline/'
+        'seed0/train/model.ckpt-1000' % budget]
+    other = [c.replace('seed0', 'seed1').replace('seed=0', 'seed=1')
+             for c in baseline]
+    routing1 = [  # routing1_norecon's, kept with other steps.
+        'python experiment.py --data_dir=data/mnist --data_source=idx '
+        '--hparams_override=routing=1,remake=false --mixed_precision=bfloat16 '
+        '--deterministic --summary_dir=/r/table1/budget/routing1_norecon/seed0 '
+        '--max_steps=1000 --save_step=500 --seed=0 --log_every_secs=60',
+        'python experiment.py --hparams_override=routing=1,remake=false %s '
+        '--train=false --checkpoint=/r/table1/budget/routing1_norecon/seed0/'
+        'train/model.ckpt-1000' % budget]
+    for name, steps, commands in (
+        ('baseline-seed0', 1000, baseline),  # Made again: done.
+        ('routing1_norecon-seed0', 500, routing1),  # Other steps.
+        ('routing1_recon-seed0', 1000, other),  # Other commands.
+        ('baseline-seed1', 1000, other)):  # Not asked for (--seeds=1).
+      with open(os.path.join(kept, name + '.json'), 'w') as f:
+        json.dump({'steps': steps, 'commands': commands}, f)
+    args = ('--study=table1', '--root=/r', '--seeds=1',
+            '--results_dir=' + results)
+    lines = dry_run(*args, '--reuse_records')
+    self.assertEqual(lines[0], '# done (%s): table1/budget/baseline/seed0'
+                     % os.path.join(kept, 'baseline-seed0.json'))
+    self.assertLen(lines, 1 + 4 * 2)
+    self.assertEqual([re.search(r'--summary_dir=\S+/(\w+)/seed0', line)[1]
+                      for line in lines[1::2]],
+                     ['routing1_norecon', 'routing1_recon',
+                      'routing3_norecon', 'routing3_recon'])
+    # Without the flag, every run is made again.
+    lines = dry_run(*args)
+    self.assertEqual(lines[:4], baseline + routing1)
+
+  def test_a_kept_record_becomes_the_runs_own(self):
+    root = self.create_tempdir().full_path
+    results = self.create_tempdir().full_path
+    study = catalog.get('fashion', catalog.DataDirs(root, fashion='f'),
+                        'budget')
+    schedule = reproduce.study_schedule(study, 'budget', 20, 1)
+    planned = runs.plan(study, 'budget', schedule, root)
+    self.assertEqual([r.setting for r in planned], ['baseline', 'capsule'])
+    kept = {}
+    for run, wrong in zip(planned, (1111, 1234)):
+      record = _record(run.setting, 0, wrong, steps=20)
+      record['commands'] = [runs.shown(argv) for _, argv, _ in run.commands]
+      kept[run.setting] = record
+      path = os.path.join(results, 'records', 'fashion', 'budget',
+                          '%s-seed0.json' % run.setting)
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      with open(path, 'w') as f:
+        json.dump(record, f)
+    # The capsule run has a record of its own (made here): it stays.
+    own = dict(kept['capsule'], results={'test': {'examples': 10000,
+                                                  'wrong': 999}})
+    os.makedirs(planned[1].directory)
+    with open(os.path.join(planned[1].directory, 'record.json'), 'w') as f:
+      json.dump(own, f)
+    kept['capsule'] = own
+    out = io.StringIO()
+    with mock.patch.object(runs.Executor, 'command') as command:
+      reproduce.run_study(study, 'budget', schedule, root, results, out=out,
+                          reuse_records=True)
+    command.assert_not_called()  # Nothing trained or evaluated again.
+    for run in planned:
+      with open(os.path.join(run.directory, 'record.json')) as f:
+        self.assertEqual(json.load(f), kept[run.setting])
+    with open(os.path.join(results, 'fashion.md')) as f:
+      text = f.read()
+    self.assertIn('| baseline CNN, cross-entropy | 11.11 | - | 1 |', text)
+    self.assertIn('| capsule, 3 routing, + reconstruction | 9.99 | - | 1 |',
+                  text)
+    with open(os.path.join(results, 'records', 'fashion', 'budget',
+                           'baseline-seed0.json'), 'w') as f:
+      f.write('{"steps": 20, "comm')
+    with self.assertRaisesRegex(runs.StudyError, r'^reproduce.py: \S+'
+                                r'baseline-seed0.json: not a run record'):
+      runs.kept_records(planned[:1] + [dataclasses.replace(
+          planned[0], directory=root + '/elsewhere')], os.path.join(
+              results, 'records', 'fashion'))
+
   def test_missing_data_is_one_line(self):
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, 'reproduce.py'),

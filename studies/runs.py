@@ -350,6 +350,12 @@ def _execute_parallel(runs, gpus, out, on_done):
     raise errors[0]
 
 
+def record_path(run, records_dir):
+  """Where the run's record is kept with the study's: SCHEDULE/NAME.json."""
+  _, schedule, setting, leaf = run.name.split('/')
+  return os.path.join(records_dir, schedule, '%s-%s.json' % (setting, leaf))
+
+
 def copy_records(runs, records_dir):
   """Copies each finished run's record to records_dir/SCHEDULE/NAME.json
   (the study's data, small enough to commit)."""
@@ -357,10 +363,34 @@ def copy_records(runs, records_dir):
   for run in runs:
     if read_record(run) is None:
       continue
-    _, schedule, setting, leaf = run.name.split('/')
-    target = os.path.join(records_dir, schedule,
-                          '%s-%s.json' % (setting, leaf))
+    target = record_path(run, records_dir)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     shutil.copyfile(os.path.join(run.directory, RECORD), target)
     copied.append(target)
   return copied
+
+
+def kept_records(runs, records_dir):
+  """The runs without a record of their own whose record is kept in
+  records_dir with the same steps and the same commands (flags, paths and
+  seed), so that they would make it again: [(run, its kept record path)]."""
+  kept = []
+  for run in runs:
+    path = record_path(run, records_dir)
+    if read_record(run) is not None or not os.path.exists(path):
+      continue
+    try:
+      with open(path) as f:
+        record = json.load(f)
+    except ValueError as e:
+      raise StudyError('reproduce.py: %s: not a run record (%s)' % (path, e))
+    if (record.get('steps') == run.steps and record.get('commands') ==
+        [shown(argv) for _, argv, _ in run.commands]):
+      kept.append((run, path))
+  return kept
+
+
+def restore_record(run, path):
+  """The kept record becomes the run's own: the run counts as done."""
+  os.makedirs(run.directory, exist_ok=True)
+  shutil.copyfile(path, os.path.join(run.directory, RECORD))
