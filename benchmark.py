@@ -13,6 +13,9 @@ peak_memory_mb is the peak of TensorFlow's allocator on the device (GPU:0,
 else CPU:0): every tensor, weights and optimizer slots included, i.e. the
 device memory the run needs; eval_peak_memory_mb the same during evaluation
 alone, process_peak_rss_mb the whole process (runtime and libraries too).
+Both peaks are null where the CPU allocator keeps no statistics: where
+oneDNN is off, as TensorFlow leaves it by default on AVX2-only x86 CPUs
+(TF_ENABLE_ONEDNN_OPTS=1 turns it on).
 
   python benchmark.py --dataset=mnist --batch_size=128 --steps=20
   python benchmark.py --dataset=mnist --xla --mixed_precision=bfloat16
@@ -112,9 +115,17 @@ def _time(step, args, steps, warmup):
   return (time.perf_counter() - start) / steps
 
 
-def _peak_mb(tf, device):
-  """The TensorFlow allocator's high-water mark on device, MiB."""
-  return tf.config.experimental.get_memory_info(device)['peak'] / 2 ** 20
+def _peak_mb(tf, device, reset=False):
+  """The TensorFlow allocator's high-water mark on device, MiB (then reset
+  when asked); None where the allocator keeps no statistics: TensorFlow's
+  plain CPU allocator, used where oneDNN is off."""
+  try:
+    peak = tf.config.experimental.get_memory_info(device)['peak'] / 2 ** 20
+    if reset:
+      tf.config.experimental.reset_memory_stats(device)
+  except ValueError:  # "Allocator stats not available for device ..."
+    return None
+  return peak
 
 
 def _sync(out):
@@ -167,10 +178,9 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
     train_secs /= steps_per_loop
   else:
     train_secs = None
-  peak = _peak_mb(tf, memory_device)
   # Evaluation's own peak: the weights stay allocated, the training step's
   # activations are freed, so the allocator's high-water mark restarts here.
-  tf.config.experimental.reset_memory_stats(memory_device)
+  peak = _peak_mb(tf, memory_device, reset=True)
   eval_secs = _time(eval_step, (eval_batch,), steps, warmup)
   eval_peak = _peak_mb(tf, memory_device)
   if gpus:
@@ -182,7 +192,7 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
   return {
       'train_examples_per_sec': train_secs and batch_size / train_secs,
       'eval_examples_per_sec': eval_batch_size / eval_secs,
-      'peak_memory_mb': max(peak, eval_peak),
+      'peak_memory_mb': None if peak is None else max(peak, eval_peak),
       'eval_peak_memory_mb': eval_peak,
       'process_peak_rss_mb':
           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
@@ -294,6 +304,10 @@ def main(argv):
   for key, value in result.items():
     print('%-32s %s' % (key, '%.4g' % value if isinstance(value, float)
                         else value))
+  if result['eval_peak_memory_mb'] is None:
+    print('# peak_memory_mb: TensorFlow\'s allocator on %s keeps no '
+          'statistics here (oneDNN off); TF_ENABLE_ONEDNN_OPTS=1 measures '
+          'them' % result['device'])
   print(json.dumps(result, sort_keys=True))
 
 
