@@ -50,8 +50,8 @@ def tf1_baseline_logits(images, image_size, depth, num_classes,
   `tf.compat.v1.get_variable` under the original's scopes (`conv1`,
   `conv2`, `fc1`, `softmax_layer`, each `weights`/`biases`, initialised as
   there: conv kernels truncated normal 0.05, dense 0.1, biases 0.1),
-  NCHW convolutions and pooling, and the last pooled map flattened in NCHW
-  order (channel, row, column).
+  the convolutions and pooling of its NCHW graph, and the last pooled map
+  flattened in NCHW order (channel, row, column).
 
   Args:
     images: [batch, depth*size*size] depth-major float tensor.
@@ -62,6 +62,10 @@ def tf1_baseline_logits(images, image_size, depth, num_classes,
   v1 = tf.compat.v1
   bias_init = v1.constant_initializer(0.1)
   x = tf.reshape(images, [-1, depth, image_size, image_size])
+  # The original runs NCHW (a GPU layout); TensorFlow's CPU kernels take
+  # NCHW only with oneDNN, so the same convolutions and pooling run here in
+  # NHWC, between two transposes.
+  x = tf.transpose(x, [0, 2, 3, 1])
   channels = [depth, 512, 256]
   for i in (1, 2):
     with v1.variable_scope('conv%d' % i):
@@ -69,11 +73,10 @@ def tf1_baseline_logits(images, image_size, depth, num_classes,
           'weights', [5, 5, channels[i - 1], channels[i]],
           initializer=v1.truncated_normal_initializer(stddev=5e-2))
       biases = v1.get_variable('biases', [channels[i]], initializer=bias_init)
-      conv = tf.nn.conv2d(x, kernel, [1, 1, 1, 1], padding=padding,
-                          data_format='NCHW')
-      relu = tf.nn.relu(tf.nn.bias_add(conv, biases, data_format='NCHW'))
-      x = v1.nn.max_pool(relu, [1, 1, 2, 2], [1, 1, 2, 2], 'SAME',
-                         data_format='NCHW')
+      conv = tf.nn.conv2d(x, kernel, [1, 1, 1, 1], padding=padding)
+      relu = tf.nn.relu(tf.nn.bias_add(conv, biases))
+      x = v1.nn.max_pool(relu, [1, 2, 2, 1], [1, 2, 2, 1], 'SAME')
+  x = tf.transpose(x, [0, 3, 1, 2])
   hidden = tf.reshape(x, [-1, x.shape[1] * x.shape[2] * x.shape[3]])
   for scope, size, relu in (('fc1', 1024, True),
                             ('softmax_layer', num_classes, False)):
