@@ -37,7 +37,7 @@ def _git(*args):
   return out.stdout.strip() if out.returncode == 0 else None
 
 
-def _cpu_features():
+def cpu_features():
   """The CPU's model name and the SIMD features that change kernels."""
   try:
     with open('/proc/cpuinfo') as f:
@@ -73,7 +73,7 @@ def environment():
       'numpy': np.__version__,
       **code_version(),
       'devices': [d.name for d in tf.config.list_logical_devices()],
-      'cpu': _cpu_features(),
+      'cpu': cpu_features(),
   }
 
 

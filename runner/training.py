@@ -85,9 +85,26 @@ def train(config, source, strategy=None, record=None):
     return _train(config, source, strategy, train_dir, chief, record)
 
 
+def emulated_bfloat16(mixed_precision, cpu, gpus):
+  """One line when bfloat16 convolutions train on a CPU (no GPU) without
+  AVX512-BF16 or AMX, where they are emulated; else None. cpu: run_record's
+  {'model', 'features'} (no 'features': unknown, no warning)."""
+  if mixed_precision != 'bfloat16' or gpus or 'features' not in cpu:
+    return None
+  if {'avx512_bf16', 'amx_bf16'} & set(cpu['features']):
+    return None
+  return ('--mixed_precision=bfloat16: this CPU (%s) has no AVX512-BF16 or '
+          'AMX: its bfloat16 convolutions are emulated, about 10x slower '
+          'than float32 (docs/performance.md)' % cpu['model'])
+
+
 def _train(config, source, strategy, train_dir, chief, record):
   """train() once the run directory is this process's."""
   changed = config_lib.check_resume(config, train_dir)
+  slow = emulated_bfloat16(config.mixed_precision, run_record.cpu_features(),
+                           tf.config.list_logical_devices('GPU'))
+  if slow:
+    logging.warning(slow)
   save_dir = train_dir if chief else os.path.join(
       train_dir, 'workertemp_%d' % distribution.task_id(strategy))
   os.makedirs(save_dir, exist_ok=True)

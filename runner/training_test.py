@@ -3,6 +3,7 @@
 import json
 import os
 import re
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -19,6 +20,7 @@ from models import testing
 from runner import checkpoints
 from runner import config as config_lib
 from runner import registry
+from runner import run_record
 from runner import events
 from runner import testing as runner_testing
 from runner import training
@@ -198,6 +200,35 @@ class TrainingTest(tf.test.TestCase):
       weights.append([v.numpy() for v in result.model.trainable_variables])
     for a, b in zip(*weights):
       self.assertAllClose(a, b, atol=1e-6)
+
+  def test_emulated_bfloat16_is_named(self):
+    avx2 = {'model': 'AMD EPYC', 'features': ['avx', 'avx2', 'fma']}
+    self.assertEqual(
+        training.emulated_bfloat16('bfloat16', avx2, []),
+        '--mixed_precision=bfloat16: this CPU (AMD EPYC) has no AVX512-BF16 '
+        'or AMX: its bfloat16 convolutions are emulated, about 10x slower '
+        'than float32 (docs/performance.md)')
+    for precision, cpu, gpus in (
+        ('bfloat16', dict(avx2, features=['avx512f', 'avx512_bf16']), []),
+        ('bfloat16', dict(avx2, features=['amx_bf16']), []),
+        ('bfloat16', avx2, ['/device:GPU:0']),  # The convolutions run there.
+        ('bfloat16', {'model': 'arm64'}, []),  # Features unknown.
+        ('none', avx2, []), ('float16', avx2, [])):
+      self.assertIsNone(training.emulated_bfloat16(precision, cpu, gpus))
+
+  @runner_testing.tiny_models()
+  def test_training_warns_of_emulated_bfloat16(self):
+    tmp = self.create_tempdir().full_path
+    source, _ = testdata.idx_sources(tmp)
+    config = config_lib.RunConfig(summary_dir=tmp, save_step=1, batch_size=4,
+                                  max_steps=1)
+    avx2 = {'model': 'AMD EPYC', 'features': ['avx', 'avx2', 'fma']}
+    with mock.patch.object(run_record, 'cpu_features', return_value=avx2):
+      with self.assertLogs(level='WARNING') as logs:
+        training.train(config.replace(mixed_precision='bfloat16'), source)
+      self.assertIn('this CPU (AMD EPYC) has no AVX512-BF16', logs.output[0])
+      with self.assertNoLogs(level='WARNING'):
+        training.train(config.replace(max_steps=2), source)
 
   @runner_testing.tiny_models()
   def test_precision_may_change_when_training_resumes(self):
