@@ -261,6 +261,13 @@ class ReportTest(tf.test.TestCase):
         31.0, np.std([30.0, 32.0], ddof=1)))
     self.assertEqual(table[0]['neither'][0], '1.20 ± 0.28')
     self.assertEqual(table[0]['hardware'], '1 GPU')
+    # The CPU's model where the runs recorded it; each kind once, in order.
+    cpus = [_record('baseline', i, 100) for i in range(3)]
+    for r, model in zip(cpus, ('AMD EPYC', 'Intel(R) Xeon(R)', 'AMD EPYC')):
+      r['environment']['cpu'] = {'model': model, 'features': ['avx2']}
+    self.assertEqual(report.rows(catalog.get('table1', report.REPORT_DIRS,
+                                             'budget'), cpus)[0]['hardware'],
+                     '2 CPU cores (AMD EPYC) / 2 CPU cores (Intel(R) Xeon(R))')
     self.assertEqual(table[0]['paper both'], '5.2')
     ensemble = catalog.get('cifar10', report.REPORT_DIRS, 'budget')
     r = _record('capsule', None, 1100)

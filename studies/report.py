@@ -49,11 +49,15 @@ def _errors(records, setting, name, ensemble=False):
 
 
 def _hardware(record):
+  """'1 GPU', or '2 CPU cores (MODEL)': the CPU's model where the run
+  recorded it (a CPU budget's wall time and bfloat16 speed depend on it)."""
   env = record.get('environment', {})
   gpus = [d for d in env.get('devices') or () if ':GPU:' in d]
   if gpus:
     return '%d GPU' % len(gpus)
-  return '%s CPU cores' % env.get('cpu_count', '?')
+  cores = '%s CPU cores' % env.get('cpu_count', '?')
+  model = (env.get('cpu') or {}).get('model')
+  return '%s (%s)' % (cores, model) if model else cores
 
 
 def _mean_sd(values):
@@ -78,7 +82,8 @@ def rows(study, records):
                                     'num_trials', '?')
         label = '%s: ensemble of %s seeds' % (label, trials)
       row = {'setting': label, 'n': len(group), 'steps': group[0]['steps'],
-             'hardware': _hardware(group[0])}
+             # Each kind of machine its seeds ran on, in their order.
+             'hardware': ' / '.join(dict.fromkeys(map(_hardware, group)))}
       row['epochs'] = (row['steps'] * group[0]['batch_size'] /
                        study.train_examples)
       row['wall_minutes'] = statistics.mean(
