@@ -201,6 +201,13 @@ class TrainingTest(tf.test.TestCase):
     for a, b in zip(*weights):
       self.assertAllClose(a, b, atol=1e-6)
 
+  def _tiny_run(self, **config):
+    """(a run directory, its IDX source, a config saving every step)."""
+    tmp = self.create_tempdir().full_path
+    source, _ = testdata.idx_sources(tmp)
+    return tmp, source, config_lib.RunConfig(summary_dir=tmp, save_step=1,
+                                             **config)
+
   def test_emulated_bfloat16_is_named(self):
     avx2 = {'model': 'AMD EPYC', 'features': ['avx', 'avx2', 'fma']}
     self.assertEqual(
@@ -218,10 +225,7 @@ class TrainingTest(tf.test.TestCase):
 
   @runner_testing.tiny_models()
   def test_training_warns_of_emulated_bfloat16(self):
-    tmp = self.create_tempdir().full_path
-    source, _ = testdata.idx_sources(tmp)
-    config = config_lib.RunConfig(summary_dir=tmp, save_step=1, batch_size=4,
-                                  max_steps=1)
+    tmp, source, config = self._tiny_run(batch_size=4, max_steps=1)
     avx2 = {'model': 'AMD EPYC', 'features': ['avx', 'avx2', 'fma']}
     with mock.patch.object(run_record, 'cpu_features', return_value=avx2):
       with self.assertLogs(level='WARNING') as logs:
@@ -232,9 +236,7 @@ class TrainingTest(tf.test.TestCase):
 
   @runner_testing.tiny_models()
   def test_precision_may_change_when_training_resumes(self):
-    tmp = self.create_tempdir().full_path
-    source, _ = testdata.idx_sources(tmp)
-    config = config_lib.RunConfig(summary_dir=tmp, save_step=1, batch_size=4)
+    tmp, source, config = self._tiny_run(batch_size=4)
     train_dir = os.path.join(tmp, 'train')
 
     def saved_scale(step):
@@ -285,10 +287,7 @@ class TrainingTest(tf.test.TestCase):
 
   @runner_testing.tiny_models()
   def test_resuming_with_another_model_or_objective_is_refused(self):
-    tmp = self.create_tempdir().full_path
-    source, _ = testdata.idx_sources(tmp)
-    config = config_lib.RunConfig(summary_dir=tmp, max_steps=1, save_step=1,
-                                  batch_size=2)
+    tmp, source, config = self._tiny_run(max_steps=1, batch_size=2)
     training.train(config, source)
     train_dir = os.path.join(tmp, 'train')
     listing = sorted(os.listdir(train_dir))
