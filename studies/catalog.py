@@ -122,8 +122,8 @@ CPU_NOTE = ('CPU budget: float32, op determinism, far fewer steps than the '
             'paper')
 # 1,000 steps of 128 (about 2 epochs of MNIST), 3 seeds, float32: the
 # authors' numerics, and fast on every CPU (bfloat16 convolutions are 1.5x
-# faster on CPUs with AVX512-BF16 but 8x slower on AVX2-only ones, where
-# they are emulated: docs/performance.md).
+# faster on CPUs with AVX512-BF16 but about 10x slower on AVX2-only ones,
+# where they are emulated: docs/performance.md).
 BUDGET = Schedule(1000, 500, 3, ('--deterministic',), CPU_NOTE)
 # Table 1's budget (and the ensemble's, the same runs): its committed runs
 # were made with bfloat16 convolutions on a CPU with AVX512-BF16.

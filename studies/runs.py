@@ -150,6 +150,12 @@ def shown(argv, gpu=None):
   return prefix + ' '.join(argv)
 
 
+def commands_shown(run):
+  """The run's commands as its record keeps them (a reused record must
+  match them exactly)."""
+  return [shown(argv) for _, argv, _ in run.commands]
+
+
 class Executor:
   """Runs commands for one GPU slot (or the default devices), logging to
   the run's log and timing them into its wall.json."""
@@ -256,7 +262,7 @@ def write_record(run, found, gpu):
       'run': run.name, 'setting': run.setting, 'seed': run.seed,
       # experiment.py's global batch (it has no flag for it).
       'steps': run.steps, 'batch_size': config_lib.RunConfig.batch_size,
-      'commands': [shown(argv) for _, argv, _ in run.commands],
+      'commands': commands_shown(run),
       'results': {name: {k: line.get(k) for k in (
           'examples', 'wrong', 'wrong_percent', 'almost_wrong', 'step',
           'dataset', 'examples_per_sec')} for name, line in found.items()},
@@ -384,8 +390,8 @@ def kept_records(runs, records_dir):
         record = json.load(f)
     except ValueError as e:
       raise StudyError('reproduce.py: %s: not a run record (%s)' % (path, e))
-    if (record.get('steps') == run.steps and record.get('commands') ==
-        [shown(argv) for _, argv, _ in run.commands]):
+    if (record.get('steps') == run.steps and
+        record.get('commands') == commands_shown(run)):
       kept.append((run, path))
   return kept
 
