@@ -7,6 +7,7 @@ r"""The paper's results, one command each: runs a study and writes its report.
   python reproduce.py --report                         # tables from records
   python reproduce.py --study=table1 --reuse_records   # continue the
                                                        # committed runs
+  python reproduce.py --study=multimnist --settings=baseline  # one row
 
 Studies (studies/catalog.py): table1, multimnist, affine, ensemble, fashion,
 smallnorb, cifar10. A study runs experiment.py (and the data generators) as
@@ -44,6 +45,9 @@ def define_flags():
                       'data go.')
   flags.DEFINE_string('results_dir', 'docs/results', 'Where the records and '
                       'reports go.')
+  flags.DEFINE_list('settings', [], 'Run only these settings of the study '
+                    '(its report keeps every setting\'s records): a study '
+                    'split across machines. Default: all.')
   flags.DEFINE_list('gpus', [], 'GPU ids: one run per GPU at a time '
                     '(CUDA_VISIBLE_DEVICES); none: one run at a time.')
   flags.DEFINE_boolean('dry_run', False, 'Print the commands it would run.')
@@ -77,14 +81,30 @@ def study_schedule(study, name, steps=None, seeds=None):
   return dataclasses.replace(schedule, **changes)
 
 
+def chosen_settings(study, names):
+  """The names of the study's settings to run: names (checked), or all."""
+  known = [s.name for s in study.settings]
+  unknown = [n for n in names if n not in known]
+  if unknown:
+    raise runs.StudyError(
+        'reproduce.py: --settings=%s: %s has no setting %s (its settings: %s)'
+        % (','.join(names), study.name, ', '.join(unknown), ', '.join(known)))
+  return set(names or known)
+
+
 def run_study(study, schedule_name, schedule, root, results_dir, gpus=(),
-              dry_run=False, out=sys.stdout, reuse_records=False):
+              dry_run=False, out=sys.stdout, reuse_records=False,
+              settings=()):
   """Runs what the study still lacks under the schedule; returns the
   report's paths. Each run completed adds its record and rewrites the
   report; a run that fails raises StudyError (one line). reuse_records:
   the runs whose records are kept in results_dir count as done (their
-  checkpoints are not there: an ensemble row of such seeds fails)."""
-  planned = runs.plan(study, schedule_name, schedule, root)
+  checkpoints are not there: an ensemble row of such seeds fails).
+  settings: the names of the settings to run (default: all); the report
+  is the whole study's."""
+  chosen = chosen_settings(study, settings)
+  planned = [run for run in runs.plan(study, schedule_name, schedule, root)
+             if run.setting in chosen]
   records_dir = os.path.join(results_dir, 'records', study.name)
   for run, path in runs.kept_records(planned, records_dir) if reuse_records \
       else ():
@@ -131,7 +151,8 @@ def main(argv):
     schedule = study_schedule(study, FLAGS.schedule, FLAGS.steps, FLAGS.seeds)
     paths = run_study(study, FLAGS.schedule, schedule, FLAGS.root,
                       FLAGS.results_dir, FLAGS.gpus, FLAGS.dry_run,
-                      reuse_records=FLAGS.reuse_records)
+                      reuse_records=FLAGS.reuse_records,
+                      settings=FLAGS.settings)
   except (runs.StudyError, catalog.MissingData) as e:
     sys.exit(str(e) if str(e).startswith('reproduce.py') else
              'reproduce.py: %s' % e)

@@ -191,6 +191,24 @@ class CommandsTest(tf.test.TestCase):
                      '--cifar_dir (the directory of cifar-10-batches-bin/)\n')
 
 
+  def test_settings_run_only_those_rows(self):
+    lines = dry_run('--study=multimnist', '--root=/r', '--seeds=2',
+                    '--settings=routing3_recon,baseline')
+    self.assertLen(lines, 2 * 2 * 2)  # Settings x seeds x (train, eval).
+    # The study's order of settings, not the flag's.
+    self.assertEqual(re.findall(r'--summary_dir=/r/multimnist/budget/(\w+/'
+                                r'seed\d)', ' '.join(lines)),
+                     ['baseline/seed0', 'routing3_recon/seed0',
+                      'baseline/seed1', 'routing3_recon/seed1'])
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'reproduce.py'),
+         '--study=multimnist', '--settings=baseline,routing3', '--dry_run'],
+        capture_output=True, text=True, cwd=ROOT, timeout=120)
+    self.assertEqual(proc.returncode, 1)
+    self.assertEqual(proc.stderr, 'reproduce.py: --settings=baseline,'
+                     'routing3: multimnist has no setting routing3 (its '
+                     'settings: baseline, routing1_recon, routing3_recon)\n')
+
 def _record(setting, seed, wrong, examples=10000, almost=None, steps=1000,
             devices=('/device:CPU:0',), wall=(600.0, 30.0)):
   name = 'ensemble' if seed is None else 'seed%d' % seed
