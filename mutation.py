@@ -63,8 +63,10 @@ CORE = {
     'input_data/augment.py': ['input_data/augment_test.py'],
     'runner/config.py': ['runner/config_test.py'],
     'runner/evaluation.py': ['runner/evaluation_test.py'],
+    # The studies' numbers: means, spreads and Welch's t of the reports.
+    'studies/report.py': ['studies/report_test.py'],
 }
-PACKAGES = ('models', 'input_data', 'runner')
+PACKAGES = ('models', 'input_data', 'runner', 'studies')
 # Imported once by mutmut's fork server, not once per mutant (5 s each):
 # importing TensorFlow starts none of its threads, so forking after it is
 # safe; its runtime starts in each forked test process.

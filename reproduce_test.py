@@ -21,6 +21,7 @@ from input_data import testdata
 from studies import catalog
 from studies import report
 from studies import runs
+from studies import testing
 
 import reproduce
 
@@ -144,7 +145,7 @@ class CommandsTest(tf.test.TestCase):
     self.assertEqual([r.setting for r in planned], ['baseline', 'capsule'])
     kept = {}
     for run, wrong in zip(planned, (1111, 1234)):
-      record = _record(run.setting, 0, wrong, steps=20)
+      record = testing.record(run.setting, 0, wrong, steps=20)
       record['commands'] = [runs.shown(argv) for _, argv, _ in run.commands]
       kept[run.setting] = record
       path = os.path.join(results, 'records', 'fashion', 'budget',
@@ -209,228 +210,6 @@ class CommandsTest(tf.test.TestCase):
                      'routing3: multimnist has no setting routing3 (its '
                      'settings: baseline, routing1_recon, routing3_recon)\n')
 
-def _record(setting, seed, wrong, examples=10000, almost=None, steps=1000,
-            devices=('/device:CPU:0',), wall=(600.0, 30.0)):
-  name = 'ensemble' if seed is None else 'seed%d' % seed
-  return {
-      'run': 'table1/budget/%s/%s' % (setting, name), 'setting': setting,
-      'seed': seed, 'steps': steps, 'batch_size': 128,
-      'commands': ['python experiment.py --seed=%s' % seed],
-      'results': {'test': {'examples': examples, 'wrong': wrong,
-                           'almost_wrong': almost}},
-      'metrics': {'test': 'wrong'},
-      'wall_seconds': {'train': wall[0], 'eval': wall[1]},
-      'environment': {'devices': list(devices), 'cpu_count': 2}}
-
-
-class ReportTest(tf.test.TestCase):
-
-  def _write(self, records):
-    results = self.create_tempdir().full_path
-    for r in records:
-      leaf = r['run'].split('/')[-1]
-      path = os.path.join(results, 'records', 'table1', 'budget',
-                          '%s-%s.json' % (r['setting'], leaf))
-      os.makedirs(os.path.dirname(path), exist_ok=True)
-      with open(path, 'w') as f:
-        json.dump(r, f)
-    return results
-
-  def test_means_and_spreads_over_seeds(self):
-    wrong = {'routing3_recon': [70, 81, 76], 'baseline': [120, 131, 99]}
-    results = self._write([_record(s, i, w) for s, ws in wrong.items()
-                           for i, w in enumerate(ws)])
-    study = catalog.get('table1', report.REPORT_DIRS, 'budget')
-    md_path, csv_path = report.write(study, results)
-    with open(md_path) as f:
-      text = f.read()
-    for setting, ws in wrong.items():
-      percent = np.array(ws) / 100.0  # Of 10,000.
-      mean, sd = percent.mean(), percent.std(ddof=1)
-      label = {'routing3_recon': 'capsule, 3 routing, + reconstruction',
-               'baseline': 'baseline CNN, cross-entropy'}[setting]
-      paper = {'routing3_recon': '0.25 ± 0.005', 'baseline': '0.39'}[setting]
-      self.assertIn('| %s | %.2f ± %.2f | %s | 3 | 1,000 | 2.1 | 2 CPU cores '
-                    '| 10.5 min |' % (label, mean, sd, paper), text)
-    # Rows in the paper's order; settings without records left out.
-    self.assertLess(text.index('baseline CNN'), text.index('capsule, 3'))
-    self.assertNotIn('1 routing', text.split('```')[0])
-    with open(csv_path) as f:
-      lines = f.read().splitlines()
-    self.assertEqual(lines[0], 'study,schedule,setting,test,metric,n,mean,sd,'
-                     'values,paper,steps,epochs,hardware,wall_minutes')
-    self.assertEqual(lines[1], 'table1,budget,"baseline CNN, cross-entropy",'
-                     'test,wrong,3,1.1667,0.1626,1.20 1.31 0.99,0.39,1000,'
-                     '2.13,2 CPU cores,10.5')
-
-  def test_ensemble_rows_and_the_almost_wrong_metric(self):
-    study = catalog.get('multimnist', report.REPORT_DIRS, 'budget')
-    records = []
-    for seed, (wrong, almost) in enumerate([(3000, 100), (3200, 140)]):
-      r = _record('routing3_recon', seed, wrong, almost=almost,
-                  devices=('/device:CPU:0', '/device:GPU:0'))
-      r['results'] = {'both': r['results']['test'],
-                      'neither': r['results']['test']}
-      r['metrics'] = {'both': 'wrong', 'neither': 'almost_wrong'}
-      records.append(r)
-    table = report.rows(study, records)
-    self.assertLen(table, 1)
-    self.assertEqual(table[0]['both'][0], '%.2f ± %.2f' % (
-        31.0, np.std([30.0, 32.0], ddof=1)))
-    self.assertEqual(table[0]['neither'][0], '1.20 ± 0.28')
-    self.assertEqual(table[0]['hardware'], '1 GPU')
-    # The CPU's model where the runs recorded it; each kind once, in order.
-    cpus = [_record('baseline', i, 100) for i in range(3)]
-    for r, model in zip(cpus, ('AMD EPYC', 'Intel(R) Xeon(R)', 'AMD EPYC')):
-      r['environment']['cpu'] = {'model': model, 'features': ['avx2']}
-    self.assertEqual(report.rows(catalog.get('table1', report.REPORT_DIRS,
-                                             'budget'), cpus)[0]['hardware'],
-                     '2 CPU cores (AMD EPYC) / 2 CPU cores (Intel(R) Xeon(R))')
-    self.assertEqual(table[0]['paper both'], '5.2')
-    ensemble = catalog.get('cifar10', report.REPORT_DIRS, 'budget')
-    r = _record('capsule', None, 1100)
-    r['commands'] = ['python experiment.py --num_trials=7 --train=false']
-    self.assertEqual(report.rows(ensemble, [r])[0]['setting'],
-                     'capsule, 64 primary capsule types, leaky routing, no '
-                     'reconstruction: ensemble of 7 seeds')
-    self.assertEqual(report.rows(ensemble, [r])[0]['paper test'], '10.6')
-    self.assertEqual(report.rows(ensemble, [r])[0]['test'][0], '11.00')
-
-
-class ComparisonTest(tf.test.TestCase):
-
-  def test_welch_by_hand(self):
-    # [1, 2, 3] against [1, 1, 2, 2]: variances 1 and 1/3, so the standard
-    # error is sqrt(1/3 + 1/12) = sqrt(5/12), t = 0.5 / sqrt(5/12) and
-    # df = (5/12)^2 / ((1/3)^2 / 2 + (1/12)^2 / 3) = 3 exactly.
-    difference, se, t, df = report.welch([1.0, 2.0, 3.0], [1.0, 1.0, 2.0, 2.0])
-    self.assertAllClose([difference, se, t, df],
-                        [0.5, 0.6454972, 0.7745967, 3.0])
-    self.assertEqual(report.welch([1.0], [2.0, 3.0]), (-1.5, None, None, None))
-    self.assertEqual(report.welch([1.0, 1.0], [1.0, 1.0])[2], 0.0)
-
-  def test_the_papers_claims_against_the_seed_spread(self):
-    wrong = {
-        # -1.00 ± sqrt(0.04/3 + 0.04/3) = 0.16: t = -6.12, df 4 > 2.776.
-        'routing3_recon': [100, 120, 140], 'baseline': [200, 220, 240],
-        # 1.20 against 1.50 ± 0.50: -0.30 ± sqrt(0.04/3 + 0.25/3) = 0.31,
-        # t = -0.96 with df 2.62 (4.303): within.
-        'routing1_recon': [100, 150, 200],
-        # The reconstruction loss (3 routing): 1.20 against 0.52, t = 5.86
-        # with df 2.04 (4.303): beyond, and the paper's sign is the other.
-        'routing3_norecon': [50, 52, 54],
-        'routing1_norecon': [150],  # One seed: its claims are not tested.
-    }
-    records = [_record(s, i, w) for s, ws in wrong.items()
-               for i, w in enumerate(ws)]
-    records.append(_record('routing1_norecon', None, 10))  # An ensemble.
-    study = catalog.get('table1', report.REPORT_DIRS, 'budget')
-    self.assertEqual([r['verdict'] for r in report.comparisons(study, records)],
-                     ['yes', 'no: within the seed spread',
-                      'not tested: needs 2 seeds of each',
-                      'yes, opposite to the paper',
-                      'not tested: needs 2 seeds of each'])
-    text = report.markdown(study, {'budget': records}, 'command')
-    self.assertIn('| capsules (3 routing, + reconstruction) err less than the '
-                  'baseline | -0.14 | -1.00 ± 0.16 | 3, 3 | -6.12 (4.0) | yes '
-                  '|', text)
-    self.assertIn('| 3 routing iterations err less than 1 (with '
-                  'reconstruction) | -0.04 | -0.30 ± 0.31 | 3, 3 | -0.96 '
-                  '(2.6) | no: within the seed spread |', text)
-    # The ensemble's record is not a seed: 0.52 - 1.50.
-    self.assertIn('| 3 routing iterations against 1 (no reconstruction) | '
-                  '+0.01 | -0.98 | 3, 1 | - | not tested: needs 2 seeds of '
-                  'each |', text)
-    self.assertIn('| the reconstruction loss helps (3 routing) | -0.10 | '
-                  '+0.68 ± 0.12 | 3, 3 | +5.86 (2.0) | yes, opposite to the '
-                  'paper |', text)
-
-  def test_the_critical_value_follows_the_degrees_of_freedom(self):
-    study = catalog.get('table1', report.REPORT_DIRS, 'budget')
-
-    def verdict(a, b):
-      records = [_record('routing3_recon', i, w) for i, w in enumerate(a)]
-      records += [_record('baseline', i, w) for i, w in enumerate(b)]
-      return report.comparisons(study, records)[0]['verdict']
-
-    # Equal variances, 3 seeds each: df 4, critical 2.776. sd 1 (percent):
-    # se = sqrt(2/3) = 0.8165; differences of 2.2 (t 2.69) and 2.3 (2.82).
-    self.assertEqual(verdict([0, 100, 200], [220, 320, 420]),
-                     'no: within the seed spread')
-    self.assertEqual(verdict([0, 100, 200], [230, 330, 430]), 'yes')
-    # df rounded down: 1.00 against 3.37 ± 0.49 (2 seeds) is t = -3.51 with
-    # df 2.94, within at 2 (4.303), though beyond at 3 (3.182).
-    self.assertEqual(verdict([0, 100, 200], [302, 372]),
-                     'no: within the seed spread')
-
-
-class EnsembleSentenceTest(tf.test.TestCase):
-
-  def test_the_ensemble_against_its_seeds(self):
-    study = catalog.get('ensemble', report.REPORT_DIRS, 'budget')
-    records = [_record('routing3_recon', i, w)
-               for i, w in enumerate([65, 72, 76])]
-    text = report.markdown(study, {'budget': records}, 'command')
-    self.assertNotIn('the ensemble errs', text)  # No ensemble yet.
-    records.append(_record('routing3_recon', None, 57))
-    # Seeds 0.65, 0.72, 0.76: mean 0.71, best 0.65; (0.71 - 0.57) / 0.71.
-    self.assertIn('Capsule, 3 routing, + reconstruction: the ensemble errs '
-                  '0.57%, its 3 seeds alone 0.71% on average and 0.65% at '
-                  'best: 20% fewer errors than the average seed.',
-                  ' '.join(report.markdown(study, {'budget': records},
-                                           'command').split()))
-
-
-class CommittedResultsTest(tf.test.TestCase):
-
-  def test_the_committed_reports_are_the_committed_records_tables(self):
-    results = os.path.join(ROOT, 'docs', 'results')
-    studies = report.studies_with_records(results)
-    # A report for every study with records, and none without.
-    self.assertCountEqual(
-        [s.name + ext for s in studies for ext in ('.md', '.csv')],
-        [f for f in os.listdir(results) if f.endswith(('.md', '.csv'))
-         and f.rsplit('.', 1)[0] in catalog.STUDIES])
-    for study in studies:
-      for ext, text in zip(('.md', '.csv'), report.texts(study, results)):
-        with open(os.path.join(results, study.name + ext)) as f:
-          self.assertEqual(f.read(), text, '%s%s differs from its records: '
-                           'python reproduce.py --report' % (study.name, ext))
-
-
-  def test_the_readme_quotes_the_reports(self):
-    # README rows whose model cell links a report: "[table1](docs/results/
-    # table1.md): SETTING" must give that report's budget numbers.
-    results = os.path.join(ROOT, 'docs', 'results')
-    with open(os.path.join(ROOT, 'README.md')) as f:
-      lines = [l for l in f.read().splitlines() if '](docs/results/' in l
-               and l.startswith('|')]
-    quoted = 0
-    for line in lines:
-      cells = [c.strip() for c in line.split('|')[1:-1]]
-      link = re.match(r'^\[[^]]+\]\(docs/results/(\w+)\.md\): (.+)$',
-                      cells[1])
-      if not link:
-        continue
-      name, label = link.groups()
-      study = catalog.get(name, report.REPORT_DIRS, 'budget')
-      by_label = {r['setting']: r for r in report.rows(
-          study, report.load(os.path.join(results, 'records',
-                                          name))['budget'])}
-      self.assertIn(label, by_label, line)
-      row = by_label[label]
-      ev = study.evals[0].name
-      error = row[ev][0] + '%'
-      if row['n'] > 1:
-        error += ' (%d seeds)' % row['n']
-      paper = row['paper ' + ev]
-      self.assertEqual(cells[2:], ['{:,}'.format(row['steps']), error,
-                                   paper + '%' if paper != '-' else paper],
-                       line)
-      quoted += 1
-    self.assertGreater(quoted, 0)
-
-
 def _tiny_study(settings):
   """MNIST on tiny IDX files, a capsule model with one primary capsule
   type, 2 steps of a one-checkpoint-a-step schedule."""
@@ -477,7 +256,7 @@ class StudyRunTest(tf.test.TestCase):
                      r"bad/seed0 failed \(train exit 1\): .*unknown key "
                      r"'routng'.*; its log is %s$" % re.escape(log))
     self.assertNotIn('\n', str(raised.exception))
-    self.assertEqual([r.name for r in planned if runs.read_record(r)],
+    self.assertEqual([r.name for r in planned if runs.readtesting.record(r)],
                      ['tiny/budget/one/seed0'])
 
     # 2: an interrupted run (its training stopped at step 1) continues, the

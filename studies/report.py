@@ -126,6 +126,13 @@ def welch(a, b):
   return difference, se, difference / se, df
 
 
+def _whole_df(df):
+  """The degrees of freedom rounded down for the table, within 1 to 30; a
+  value a rounding error below a whole number is that number (Welch's df of
+  two samples of equal variance, 2 exactly, comes out 1.9999999999999998)."""
+  return min(max(int(math.floor(df + 1e-9)), 1), 30)
+
+
 def _paper_value(text):
   """The paper's mean from its text ('0.34 ± 0.032' -> 0.34), or None."""
   try:
@@ -152,7 +159,7 @@ def comparisons(study, records):
       paper = None if None in paper else paper[0] - paper[1]
       if t is None:
         verdict = 'not tested: needs 2 seeds of each'
-      elif abs(t) <= T_CRITICAL_95[min(max(int(df), 1), 30) - 1]:
+      elif abs(t) <= T_CRITICAL_95[_whole_df(df) - 1]:
         verdict = 'no: within the seed spread'
       elif paper is not None and paper * difference < 0:
         verdict = 'yes, opposite to the paper'
