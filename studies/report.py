@@ -196,7 +196,20 @@ def _comparison_lines(study, records):
         '-' if row['t'] is None else '%+.2f (%.1f)' % (row['t'], row['df']),
         row['verdict']]
     lines.append('| ' + ' | '.join(cells) + ' |')
-  return lines + ['']
+  return lines + ['', _wrap(_summary(table)), '']
+
+
+def _summary(table):
+  """One sentence: how many of the claims tested hold at this schedule."""
+  kinds = (('yes', 'beyond the seed spread as the paper says'),
+           ('yes, opposite to the paper', 'beyond it the other way'),
+           ('no: within the seed spread', 'within the seed spread'),
+           ('not tested: needs 2 seeds of each', 'not tested yet'))
+  counts = [(sum(row['verdict'] == verdict for row in table), text)
+            for verdict, text in kinds]
+  return 'At this schedule, of %d comparison%s: %s.' % (
+      len(table), 's' if len(table) > 1 else '',
+      ', '.join('%d %s' % (n, text) for n, text in counts if n))
 
 
 def ensembles(study, records):

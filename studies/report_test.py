@@ -49,6 +49,9 @@ class ReportTest(tf.test.TestCase):
       paper = {'routing3_recon': '0.25 ± 0.005', 'baseline': '0.39'}[setting]
       self.assertIn('| %s | %.2f ± %.2f | %s | 3 | 1,000 | 2.1 | 2 CPU cores '
                     '| 10.5 min |' % (label, mean, sd, paper), text)
+    # 0.76 against 1.17: t -4.14 with df 2.45, within at 2 (4.303).
+    self.assertIn('At this schedule, of 1 comparison: 1 within the seed '
+                  'spread.', ' '.join(text.split()))
     # Rows in the paper's order; settings without records left out.
     self.assertLess(text.index('baseline CNN'), text.index('capsule, 3'))
     self.assertNotIn('1 routing', text.split('```')[0])
@@ -141,6 +144,10 @@ class ComparisonTest(tf.test.TestCase):
     self.assertIn('| the reconstruction loss helps (3 routing) | -0.10 | '
                   '+0.68 ± 0.12 | 3, 3 | +5.86 (2.0) | yes, opposite to the '
                   'paper |', text)
+    self.assertIn('At this schedule, of 5 comparisons: 1 beyond the seed '
+                  'spread as the paper says, 1 beyond it the other way, 1 '
+                  'within the seed spread, 2 not tested yet.',
+                  ' '.join(text.split()))
 
   def test_the_critical_value_follows_the_degrees_of_freedom(self):
     study = catalog.get('table1', report.REPORT_DIRS, 'budget')
@@ -221,6 +228,9 @@ class TwoTestSetsTest(tf.test.TestCase):
                   '-0.80 | 2, 1 | - | not tested: needs 2 seeds of each |',
                   text)
     self.assertNotIn('| 3 routing iterations err less than 1 | both', text)
+    self.assertIn('At this schedule, of 3 comparisons: 1 beyond the seed '
+                  'spread as the paper says, 1 within the seed spread, 1 not '
+                  'tested yet.', ' '.join(text.split()))
     self.assertIn('| capsule, 1 routing, + reconstruction | - | 2.00 | 7.5 '
                   '| - | 1 |', text)
     lines = report.csv_text(study, {'budget': records}).splitlines()
