@@ -7,6 +7,7 @@ Every expected value is a literal or computed here with numpy, by hand.
 
 import dataclasses
 import json
+import math
 import os
 import re
 
@@ -292,6 +293,82 @@ class TwoTestSetsTest(tf.test.TestCase):
     self.assertTrue(os.path.exists(os.path.join(results, 'table1.csv')))
     self.assertIsNone(report.write(
         catalog.get('fashion', report.REPORT_DIRS, 'budget'), results))
+
+
+class EdgeCasesTest(tf.test.TestCase):
+  """What real records rarely hold: seeds all alike, many seeds, a paper
+  claiming no difference, records without their environment."""
+
+  def test_seeds_all_alike_on_both_sides(self):
+    # No spread: the difference is infinitely many standard errors, and
+    # the degrees of freedom are the seeds' count less 2.
+    self.assertEqual(report.welch([1.0, 1.0], [2.0, 2.0, 2.0]),
+                     (-1.0, 0.0, -math.inf, 3))
+    self.assertEqual(report.welch([2.0, 2.0], [1.0, 1.0])[2:], (math.inf, 2))
+    study = catalog.get('multimnist', report.REPORT_DIRS, 'budget')
+    records = [_pairs('routing3_recon', i, 3000, 100) for i in range(2)]
+    records += [_pairs('baseline', i, 5000, 100) for i in range(2)]
+    text = report.markdown(study, {'budget': records}, 'command')
+    self.assertIn('| capsules (3 routing) err less than the baseline | both '
+                  '| -2.90 | -20.00 ± 0.00 | 2, 2 | -inf (2.0) | yes |', text)
+    self.assertIn('| capsules (3 routing) err less than the baseline | '
+                  'neither | - | +0.00 ± 0.00 | 2, 2 | +0.00 (2.0) | no: '
+                  'within the seed spread |', text)
+    self.assertIn('At this schedule, of 2 comparisons: 1 beyond the seed '
+                  'spread as the paper says, 1 within the seed spread.',
+                  ' '.join(text.split()))
+
+  def test_past_30_degrees_of_freedom_the_critical_value_of_30(self):
+    # 20 seeds a side of 0% and 1% error: df 38, se 0.1622; 0.33 points
+    # apart is t = -2.034: within at 30's 2.042 (38's would be 2.024).
+    study = catalog.get('table1', report.REPORT_DIRS, 'budget')
+    records = [testing.record('routing3_recon', i, 100 * (i % 2))
+               for i in range(20)]
+    records += [testing.record('baseline', i, 100 * (i % 2) + 33)
+                for i in range(20)]
+    row = report.comparisons(study, records)[0]
+    self.assertAllClose([row['t'], row['df']], [-2.0342566, 38.0])
+    self.assertEqual(row['verdict'], 'no: within the seed spread')
+
+  def test_a_paper_without_a_difference_is_not_contradicted(self):
+    study = catalog.get('table1', report.REPORT_DIRS, 'budget')
+    study = dataclasses.replace(study, settings=tuple(
+        dataclasses.replace(s, paper={'test': '0.30'})
+        for s in study.settings))
+    records = [testing.record('routing3_recon', i, w)
+               for i, w in enumerate([100, 110])]
+    records += [testing.record('baseline', i, w)
+                for i, w in enumerate([200, 210])]
+    row = report.comparisons(study, records)[0]
+    self.assertEqual((row['paper'], row['verdict']), (0.0, 'yes'))
+
+  def test_records_without_environment_or_trials(self):
+    study = catalog.get('cifar10', report.REPORT_DIRS, 'budget')
+    r = testing.record('capsule', None, 1100)
+    del r['environment']
+    r['commands'] = ['python experiment.py --train=false']
+    row = report.rows(study, [r])[0]
+    self.assertEqual(row['hardware'], '? CPU cores')
+    self.assertEqual(row['setting'], 'capsule, 64 primary capsule types, '
+                     'leaky routing, no reconstruction: ensemble of ? seeds')
+
+  def test_a_schedule_without_rows_is_left_out(self):
+    study = catalog.get('table1', report.REPORT_DIRS, 'budget')
+    text = report.markdown(study, {
+        'budget': [testing.record('notasetting', 0, 100)],
+        'paper': [testing.record('baseline', 0, 100, steps=300000)]},
+                           'command')
+    self.assertNotIn('## budget schedule', text)
+    self.assertIn('## paper schedule', text)
+    self.assertIn('| baseline CNN, cross-entropy | 1.00 | 0.39 | 1 | 300,000 '
+                  '| 640.0 |', text)
+
+  def test_long_words_and_hyphens_are_not_broken(self):
+    study = dataclasses.replace(
+        catalog.get('table1', report.REPORT_DIRS, 'budget'),
+        note='a' * 95 + ' bb-cc-dd ' + 'e' * 120)
+    text = report.markdown(study, {}, 'command')
+    self.assertIn('\n%s\nbb-cc-dd\n%s\n' % ('a' * 95, 'e' * 120), text)
 
 
 class CommittedResultsTest(tf.test.TestCase):
