@@ -48,16 +48,27 @@ def _errors(records, setting, name, ensemble=False):
           name in r['results']]
 
 
+# The CPU feature that sets a budget's speed, widest first: bfloat16
+# convolutions run on AMX or AVX512-BF16 and are emulated without them.
+CPU_TIERS = (('amx_bf16', 'AMX'), ('avx512_bf16', 'AVX512-BF16'),
+             ('avx512f', 'AVX-512'), ('avx2', 'AVX2'))
+
+
 def _hardware(record):
-  """'1 GPU', or '2 CPU cores (MODEL)': the CPU's model where the run
-  recorded it (a CPU budget's wall time and bfloat16 speed depend on it)."""
+  """'1 GPU', or '2 CPU cores (MODEL, FEATURE)': the CPU's model and
+  widest feature where the run recorded them (a CPU budget's wall time and
+  bfloat16 speed depend on them: one model name covers CPUs with and
+  without AVX-512)."""
   env = record.get('environment', {})
   gpus = [d for d in env.get('devices') or () if ':GPU:' in d]
   if gpus:
     return '%d GPU' % len(gpus)
   cores = '%s CPU cores' % env.get('cpu_count', '?')
-  model = (env.get('cpu') or {}).get('model')
-  return '%s (%s)' % (cores, model) if model else cores
+  cpu = env.get('cpu') or {}
+  features = cpu.get('features') or ()
+  tier = next((name for flag, name in CPU_TIERS if flag in features), None)
+  named = ', '.join(x for x in (cpu.get('model'), tier) if x)
+  return '%s (%s)' % (cores, named) if named else cores
 
 
 def _mean_sd(values):

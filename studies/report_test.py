@@ -80,13 +80,21 @@ class ReportTest(tf.test.TestCase):
         31.0, np.std([30.0, 32.0], ddof=1)))
     self.assertEqual(table[0]['neither'][0], '1.20 ± 0.28')
     self.assertEqual(table[0]['hardware'], '1 GPU')
-    # The CPU's model where the runs recorded it; each kind once, in order.
-    cpus = [testing.record('baseline', i, 100) for i in range(3)]
-    for r, model in zip(cpus, ('AMD EPYC', 'Intel(R) Xeon(R)', 'AMD EPYC')):
-      r['environment']['cpu'] = {'model': model, 'features': ['avx2']}
+    # The CPU's model and widest feature where the runs recorded them; each
+    # kind once, in order.
+    cpus = [testing.record('baseline', i, 100) for i in range(6)]
+    for r, model, features in zip(cpus, (
+        'AMD EPYC', 'Intel(R) Xeon(R)', 'AMD EPYC', 'AMD EPYC', None, None), (
+            ['avx', 'avx2', 'fma'],
+            ['avx2', 'avx512f', 'avx512_bf16', 'amx_bf16', 'amx_tile'],
+            ['avx2', 'avx512f', 'avx512_bf16'], ['avx2', 'fma'],
+            ['avx2', 'avx512f'], None)):
+      r['environment']['cpu'] = {'model': model, 'features': features}
     self.assertEqual(report.rows(catalog.get('table1', report.REPORT_DIRS,
                                              'budget'), cpus)[0]['hardware'],
-                     '2 CPU cores (AMD EPYC) / 2 CPU cores (Intel(R) Xeon(R))')
+                     '2 CPU cores (AMD EPYC, AVX2) / 2 CPU cores (Intel(R) '
+                     'Xeon(R), AMX) / 2 CPU cores (AMD EPYC, AVX512-BF16) / '
+                     '2 CPU cores (AVX-512) / 2 CPU cores')
     self.assertEqual(table[0]['paper both'], '5.2')
     ensemble = catalog.get('cifar10', report.REPORT_DIRS, 'budget')
     r = testing.record('capsule', None, 1100)
