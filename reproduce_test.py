@@ -256,7 +256,7 @@ class StudyRunTest(tf.test.TestCase):
                      r"bad/seed0 failed \(train exit 1\): .*unknown key "
                      r"'routng'.*; its log is %s$" % re.escape(log))
     self.assertNotIn('\n', str(raised.exception))
-    self.assertEqual([r.name for r in planned if runs.readtesting.record(r)],
+    self.assertEqual([r.name for r in planned if runs.read_record(r)],
                      ['tiny/budget/one/seed0'])
 
     # 2: an interrupted run (its training stopped at step 1) continues, the
