@@ -148,11 +148,7 @@ class CommandsTest(tf.test.TestCase):
       record = testing.record(run.setting, 0, wrong, steps=20)
       record['commands'] = [runs.shown(argv) for _, argv, _ in run.commands]
       kept[run.setting] = record
-      path = os.path.join(results, 'records', 'fashion', 'budget',
-                          '%s-seed0.json' % run.setting)
-      os.makedirs(os.path.dirname(path), exist_ok=True)
-      with open(path, 'w') as f:
-        json.dump(record, f)
+      testing.write_record(results, 'fashion', record)
     # The capsule run has a record of its own (made here): it stays.
     own = dict(kept['capsule'], results={'test': {'examples': 10000,
                                                   'wrong': 999}})

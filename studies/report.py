@@ -137,6 +137,14 @@ def welch(a, b):
   return difference, se, difference / se, df
 
 
+# A claim's verdicts: beyond the seeds' spread (the paper's way or the
+# other), within it, or not tested.
+YES = 'yes'
+OPPOSITE = 'yes, opposite to the paper'
+WITHIN = 'no: within the seed spread'
+UNTESTED = 'not tested: needs 2 seeds of each'
+
+
 def _whole_df(df):
   """The degrees of freedom rounded down for the table, within 1 to 30; a
   value a rounding error below a whole number is that number (Welch's df of
@@ -169,13 +177,13 @@ def comparisons(study, records):
                for name in (comparison.a, comparison.b)]
       paper = None if None in paper else paper[0] - paper[1]
       if t is None:
-        verdict = 'not tested: needs 2 seeds of each'
+        verdict = UNTESTED
       elif abs(t) <= T_CRITICAL_95[_whole_df(df) - 1]:
-        verdict = 'no: within the seed spread'
+        verdict = WITHIN
       elif paper is not None and paper * difference < 0:
-        verdict = 'yes, opposite to the paper'
+        verdict = OPPOSITE
       else:
-        verdict = 'yes'
+        verdict = YES
       out.append({'claim': comparison.claim, 'test': ev.name,
                   'paper': paper, 'difference': difference, 'se': se, 't': t,
                   'df': df, 'n': (len(values[0]), len(values[1])),
@@ -212,10 +220,9 @@ def _comparison_lines(study, records):
 
 def _summary(table):
   """One sentence: how many of the claims tested hold at this schedule."""
-  kinds = (('yes', 'beyond the seed spread as the paper says'),
-           ('yes, opposite to the paper', 'beyond it the other way'),
-           ('no: within the seed spread', 'within the seed spread'),
-           ('not tested: needs 2 seeds of each', 'not tested yet'))
+  kinds = ((YES, 'beyond the seed spread as the paper says'),
+           (OPPOSITE, 'beyond it the other way'),
+           (WITHIN, 'within the seed spread'), (UNTESTED, 'not tested yet'))
   counts = [(sum(row['verdict'] == verdict for row in table), text)
             for verdict, text in kinds]
   return 'At this schedule, of %d comparison%s: %s.' % (

@@ -6,7 +6,6 @@ Every expected value is a literal or computed here with numpy, by hand.
 """
 
 import dataclasses
-import json
 import math
 import os
 import re
@@ -21,17 +20,27 @@ from studies import testing
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _pairs(setting, seed, both=None, neither=None):
+  """A MultiMNIST record: wrong pairs ('both') and almost-wrong pairs
+  ('neither') of 10,000; an eval given None has no result."""
+  r = testing.record(setting, seed, 0)
+  r['run'] = r['run'].replace('table1', 'multimnist')
+  r['results'], r['metrics'] = {}, {}
+  for name, count, metric in (('both', both, 'wrong'),
+                              ('neither', neither, 'almost_wrong')):
+    if count is not None:
+      r['results'][name] = {'examples': 10000, 'wrong': count,
+                            'almost_wrong': count}
+      r['metrics'][name] = metric
+  return r
+
+
 class ReportTest(tf.test.TestCase):
 
   def _write(self, records):
     results = self.create_tempdir().full_path
     for r in records:
-      leaf = r['run'].split('/')[-1]
-      path = os.path.join(results, 'records', 'table1', 'budget',
-                          '%s-%s.json' % (r['setting'], leaf))
-      os.makedirs(os.path.dirname(path), exist_ok=True)
-      with open(path, 'w') as f:
-        json.dump(r, f)
+      testing.write_record(results, 'table1', r)
     return results
 
   def test_means_and_spreads_over_seeds(self):
@@ -68,11 +77,8 @@ class ReportTest(tf.test.TestCase):
     study = catalog.get('multimnist', report.REPORT_DIRS, 'budget')
     records = []
     for seed, (wrong, almost) in enumerate([(3000, 100), (3200, 140)]):
-      r = testing.record('routing3_recon', seed, wrong, almost=almost,
-                  devices=('/device:CPU:0', '/device:GPU:0'))
-      r['results'] = {'both': r['results']['test'],
-                      'neither': r['results']['test']}
-      r['metrics'] = {'both': 'wrong', 'neither': 'almost_wrong'}
+      r = _pairs('routing3_recon', seed, wrong, almost)
+      r['environment']['devices'] = ['/device:CPU:0', '/device:GPU:0']
       records.append(r)
     table = report.rows(study, records)
     self.assertLen(table, 1)
@@ -194,21 +200,6 @@ class EnsembleSentenceTest(tf.test.TestCase):
                                            'command').split()))
 
 
-def _pairs(setting, seed, both=None, neither=None):
-  """A MultiMNIST record: wrong pairs ('both') and almost-wrong pairs
-  ('neither') of 10,000; an eval given None has no result."""
-  r = testing.record(setting, seed, 0)
-  r['run'] = r['run'].replace('table1', 'multimnist')
-  r['results'], r['metrics'] = {}, {}
-  for name, count, metric in (('both', both, 'wrong'),
-                              ('neither', neither, 'almost_wrong')):
-    if count is not None:
-      r['results'][name] = {'examples': 10000, 'wrong': count,
-                            'almost_wrong': count}
-      r['metrics'][name] = metric
-  return r
-
-
 class TwoTestSetsTest(tf.test.TestCase):
   """A study with two evaluations (MultiMNIST's two metrics)."""
 
@@ -285,12 +276,8 @@ class TwoTestSetsTest(tf.test.TestCase):
   def test_where_the_reports_go_and_which_studies_have_records(self):
     results = self.create_tempdir().full_path
     self.assertEqual(report.studies_with_records(results), [])
-    path = os.path.join(results, 'records', 'table1', 'budget',
-                        'baseline-seed0.json')
-    os.makedirs(path.rsplit('/', 2)[0].replace('/table1', '/notastudy'))
-    os.makedirs(os.path.dirname(path))
-    with open(path, 'w') as f:
-      json.dump(testing.record('baseline', 0, 100), f)
+    os.makedirs(os.path.join(results, 'records', 'notastudy'))
+    testing.write_record(results, 'table1', testing.record('baseline', 0, 100))
     self.assertEqual([s.name for s in report.studies_with_records(results)],
                      ['table1'])
     study = catalog.get('table1', report.REPORT_DIRS, 'budget')

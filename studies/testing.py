@@ -1,5 +1,8 @@
 """Helpers of the studies' tests."""
 
+import json
+import os
+
 
 def record(setting, seed, wrong, examples=10000, almost=None, steps=1000,
            devices=('/device:CPU:0',), wall=(600.0, 30.0)):
@@ -15,3 +18,15 @@ def record(setting, seed, wrong, examples=10000, almost=None, steps=1000,
       'metrics': {'test': 'wrong'},
       'wall_seconds': {'train': wall[0], 'eval': wall[1]},
       'environment': {'devices': list(devices), 'cpu_count': 2}}
+
+
+def write_record(results_dir, study, record):
+  """Keeps record with study's records in results_dir, where reproduce.py
+  copies a finished run's: records/STUDY/budget/SETTING-LEAF.json."""
+  leaf = record['run'].split('/')[-1]
+  path = os.path.join(results_dir, 'records', study, 'budget',
+                      '%s-%s.json' % (record['setting'], leaf))
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, 'w') as f:
+    json.dump(record, f)
+  return path
