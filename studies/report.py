@@ -296,7 +296,7 @@ def markdown(study, by_schedule, command):
                 '%.1f' % row['epochs'], row['hardware'],
                 '%.1f min' % row['wall_minutes']]
       lines.append('| ' + ' | '.join(cells) + ' |')
-    lines.append('')
+    lines += ['', _wrap(_total_line(by_schedule[schedule_name])), '']
     lines += _comparison_lines(study, by_schedule[schedule_name])
     lines += _ensemble_lines(study, by_schedule[schedule_name])
     seeds = [r for r in by_schedule[schedule_name] if r['seed'] == 0]
@@ -307,6 +307,15 @@ def markdown(study, by_schedule, command):
         lines += record['commands']
       lines += ['```', '']
   return '\n'.join(lines)
+
+
+def _total_line(records):
+  """The schedule's wall time, summed over its records: what the study
+  cost on the hardware its rows name."""
+  seconds = sum(sum(r['wall_seconds'].values()) for r in records)
+  return ('Wall time, summed over the schedule\'s runs: %.2f h over %d '
+          'run%s (each run\'s data, training and evaluation).' % (
+              seconds / 3600.0, len(records), 's' if len(records) > 1 else ''))
 
 
 def csv_text(study, by_schedule):

@@ -62,6 +62,9 @@ class ReportTest(tf.test.TestCase):
     # 0.76 against 1.17: t -4.14 with df 2.45, within at 2 (4.303).
     self.assertIn('At this schedule, of 1 comparison: 1 within the seed '
                   'spread.', ' '.join(text.split()))
+    # Six runs of 630 seconds each: 3,780 s.
+    self.assertIn('Wall time, summed over the schedule\'s runs: 1.05 h over '
+                  '6 runs (each', ' '.join(text.split()))
     # Rows in the paper's order; settings without records left out.
     self.assertLess(text.index('baseline CNN'), text.index('capsule, 3'))
     self.assertNotIn('1 routing', text.split('```')[0])
@@ -351,12 +354,14 @@ class EdgeCasesTest(tf.test.TestCase):
     study = catalog.get('table1', report.REPORT_DIRS, 'budget')
     text = report.markdown(study, {
         'budget': [testing.record('notasetting', 0, 100)],
-        'paper': [testing.record('baseline', 0, 100, steps=300000)]},
-                           'command')
+        'paper': [testing.record('baseline', 0, 100, steps=300000,
+                                 wall=(5400.0, 360.0))]}, 'command')
     self.assertNotIn('## budget schedule', text)
     self.assertIn('## paper schedule', text)
     self.assertIn('| baseline CNN, cross-entropy | 1.00 | 0.39 | 1 | 300,000 '
                   '| 640.0 |', text)
+    self.assertIn('Wall time, summed over the schedule\'s runs: 1.60 h over '
+                  '1 run (each', ' '.join(text.split()))
 
   def test_long_words_and_hyphens_are_not_broken(self):
     study = dataclasses.replace(
