@@ -206,6 +206,56 @@ class CommandsTest(tf.test.TestCase):
                      'routing3: multimnist has no setting routing3 (its '
                      'settings: baseline, routing1_recon, routing3_recon)\n')
 
+class DamagedFilesTest(tf.test.TestCase):
+  """A damaged record, wall time or result is one line naming the file."""
+
+  def test_a_committed_record_with_conflict_markers(self):
+    results = self.create_tempdir().full_path
+    path = testing.write_record(results, 'table1',
+                                testing.record('baseline', 0, 100))
+    with open(path, 'w') as f:  # What a merge of two machines' runs leaves.
+      f.write('<<<<<<< HEAD\n{"steps": 1000}\n=======\n')
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'reproduce.py'), '--report',
+         '--results_dir=' + results], capture_output=True, text=True,
+        cwd=ROOT, timeout=120)
+    self.assertEqual(proc.returncode, 1)
+    self.assertEqual(proc.stderr, 'reproduce.py: %s: not a run record '
+                     '(Expecting value: line 1 column 1 (char 0))\n' % path)
+
+  def test_a_runs_own_record_wall_time_and_results(self):
+    root = self.create_tempdir().full_path
+    study = catalog.get('fashion', catalog.DataDirs(root, fashion='f'),
+                        'budget')
+    run = runs.plan(study, 'budget', study.schedules['budget'], root)[0]
+    os.makedirs(os.path.join(run.directory, 'test'))
+    record = os.path.join(run.directory, 'record.json')
+    with open(record, 'w') as f:
+      f.write('[1000]')
+    with self.assertRaisesWithLiteralMatch(
+        runs.StudyError, 'reproduce.py: %s: not a run record (a JSON list, '
+        'not an object)' % record):
+      runs.execute([run], [None], io.StringIO())
+    os.remove(record)
+    wall = os.path.join(run.directory, 'wall.json')
+    with open(wall, 'w') as f:
+      f.write('{"train": 12')
+    with self.assertRaisesWithLiteralMatch(
+        runs.StudyError, 'reproduce.py: %s: not the wall seconds of a run '
+        '(Expecting \',\' delimiter: line 1 column 13 (char 12))' % wall):
+      runs.wall_seconds(run)
+    os.remove(wall)
+    jsonl = os.path.join(run.directory, 'test', 'results.jsonl')
+    with open(jsonl, 'w') as f:
+      f.write('{"step": 1000}\n\n{"step": 10\n')
+    with mock.patch.object(runs.Executor, 'command'):
+      with self.assertRaisesWithLiteralMatch(
+          runs.StudyError, 'reproduce.py: %s line 3: not an evaluation\'s '
+          'result (Expecting \',\' delimiter)'
+          % jsonl):
+        runs.execute([run], [None], io.StringIO())
+
+
 def _tiny_study(settings):
   """MNIST on tiny IDX files, a capsule model with one primary capsule
   type, 2 steps of a one-checkpoint-a-step schedule."""

@@ -13,22 +13,21 @@ read, so the tables regenerate without training.
 import csv
 import glob
 import io
-import json
 import math
 import os
 import statistics
 import textwrap
 
 from studies import catalog
+from studies import runs
 
 
 def load(records_dir):
   """{schedule: [record, ...]} of a study's records, in file-name order."""
   out = {}
   for path in sorted(glob.glob(os.path.join(records_dir, '*', '*.json'))):
-    with open(path) as f:
-      out.setdefault(os.path.basename(os.path.dirname(path)), []).append(
-          json.load(f))
+    out.setdefault(os.path.basename(os.path.dirname(path)), []).append(
+        runs.read_json(path))
   return out
 
 

@@ -125,7 +125,14 @@ def _results(run):
   lines = []
   if os.path.exists(path):
     with open(path) as f:
-      lines = [json.loads(line) for line in f if line.strip()]
+      for number, line in enumerate(f, 1):
+        if not line.strip():
+          continue
+        try:
+          lines.append(json.loads(line))
+        except json.JSONDecodeError as e:
+          raise StudyError('reproduce.py: %s line %d: not an evaluation\'s '
+                           'result (%s)' % (path, number, e.msg))
   found = {}
   for name, (_, dataset, trials) in run.evals.items():
     for line in lines:
@@ -135,12 +142,25 @@ def _results(run):
   return found
 
 
+def read_json(path, what='a run record'):
+  """The JSON object in path. A damaged file (a merge's conflict markers
+  in a committed record, an edit) is a StudyError naming it in one line."""
+  try:
+    with open(path) as f:
+      value = json.load(f)
+  except ValueError as e:
+    raise StudyError('reproduce.py: %s: not %s (%s)' % (path, what, e))
+  if not isinstance(value, dict):
+    raise StudyError('reproduce.py: %s: not %s (a JSON %s, not an object)'
+                     % (path, what, type(value).__name__))
+  return value
+
+
 def read_record(run):
   path = os.path.join(run.directory, RECORD)
   if not os.path.exists(path):
     return None
-  with open(path) as f:
-    record = json.load(f)
+  record = read_json(path)
   return record if record.get('steps') == run.steps else None
 
 
@@ -253,8 +273,7 @@ def wall_seconds(run):
   path = os.path.join(run.directory, WALL)
   if not os.path.exists(path):
     return {}
-  with open(path) as f:
-    return json.load(f)
+  return read_json(path, 'the wall seconds of a run')
 
 
 def write_record(run, found, gpu):
@@ -385,11 +404,7 @@ def kept_records(runs, records_dir):
     path = record_path(run, records_dir)
     if read_record(run) is not None or not os.path.exists(path):
       continue
-    try:
-      with open(path) as f:
-        record = json.load(f)
-    except ValueError as e:
-      raise StudyError('reproduce.py: %s: not a run record (%s)' % (path, e))
+    record = read_json(path)
     if (record.get('steps') == run.steps and
         record.get('commands') == commands_shown(run)):
       kept.append((run, path))
