@@ -153,7 +153,8 @@ def main(argv):
                       FLAGS.results_dir, FLAGS.gpus, FLAGS.dry_run,
                       reuse_records=FLAGS.reuse_records,
                       settings=FLAGS.settings)
-  except (runs.StudyError, catalog.MissingData) as e:
+  except (runs.StudyError, catalog.MissingData, OSError) as e:
+    # OSError: a full disk or a path that cannot be written, in one line.
     sys.exit(str(e) if str(e).startswith('reproduce.py') else
              'reproduce.py: %s' % e)
   if not FLAGS.dry_run:

@@ -256,6 +256,51 @@ class DamagedFilesTest(tf.test.TestCase):
         runs.execute([run], [None], io.StringIO())
 
 
+  def test_a_full_disk_leaves_the_kept_record_whole(self):
+    root = self.create_tempdir().full_path
+    records = self.create_tempdir().full_path
+    study = catalog.get('fashion', catalog.DataDirs(root, fashion='f'),
+                        'budget')
+    run = runs.plan(study, 'budget', study.schedules['budget'], root)[0]
+    os.makedirs(run.directory)
+    with open(os.path.join(run.directory, 'record.json'), 'w') as f:
+      json.dump(testing.record('baseline', 0, 1234), f)
+    kept = runs.record_path(run, records)
+    os.makedirs(os.path.dirname(kept))
+    with open(kept, 'w') as f:
+      f.write('{"old": 1}')
+    # The copy's temporary name, pointed at /dev/full: a real ENOSPC.
+    os.symlink('/dev/full', '%s.tmp-%d' % (kept, os.getpid()))
+    with self.assertRaisesRegex(OSError, 'No space left on device'):
+      runs.copy_records([run], records)
+    with open(kept) as f:
+      self.assertEqual(f.read(), '{"old": 1}')
+
+  def test_a_report_that_cannot_be_written(self):
+    results = self.create_tempdir().full_path
+    testing.write_record(results, 'table1', testing.record('baseline', 0, 100))
+    os.makedirs(os.path.join(results, 'table1.md'))
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'reproduce.py'), '--report',
+         '--results_dir=' + results], capture_output=True, text=True,
+        cwd=ROOT, timeout=120)
+    self.assertEqual(proc.returncode, 1)
+    self.assertRegex(proc.stderr, r"^reproduce.py: \[Errno 21\] Is a "
+                     r"directory: .*'%s'\n$" % re.escape(
+                         os.path.join(results, 'table1.md')))
+    # A full disk keeps the old report whole.
+    os.rmdir(os.path.join(results, 'table1.md'))
+    with open(os.path.join(results, 'table1.md'), 'w') as f:
+      f.write('the old report')
+    os.symlink('/dev/full', '%s.tmp-%d' % (
+        os.path.join(results, 'table1.md'), os.getpid()))
+    with self.assertRaisesRegex(OSError, 'No space left on device'):
+      report.write(catalog.get('table1', report.REPORT_DIRS, 'budget'),
+                   results)
+    with open(os.path.join(results, 'table1.md')) as f:
+      self.assertEqual(f.read(), 'the old report')
+
+
 def _tiny_study(settings):
   """MNIST on tiny IDX files, a capsule model with one primary capsule
   type, 2 steps of a one-checkpoint-a-step schedule."""

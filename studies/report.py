@@ -18,6 +18,7 @@ import os
 import statistics
 import textwrap
 
+from runner import files
 from studies import catalog
 from studies import runs
 
@@ -358,8 +359,7 @@ def write(study, results_dir):
   paths = (os.path.join(results_dir, study.name + '.md'),
            os.path.join(results_dir, study.name + '.csv'))
   for path, text in zip(paths, generated):
-    with open(path, 'w') as f:
-      f.write(text)
+    files.write_whole(path, text)  # A report cut short is never left.
   return paths
 
 

@@ -14,7 +14,6 @@ the row of all seeds together is run after them (ROOT/.../ensemble).
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -390,7 +389,7 @@ def copy_records(runs, records_dir):
       continue
     target = record_path(run, records_dir)
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    shutil.copyfile(os.path.join(run.directory, RECORD), target)
+    _copy_whole(os.path.join(run.directory, RECORD), target)
     copied.append(target)
   return copied
 
@@ -414,4 +413,11 @@ def kept_records(runs, records_dir):
 def restore_record(run, path):
   """The kept record becomes the run's own: the run counts as done."""
   os.makedirs(run.directory, exist_ok=True)
-  shutil.copyfile(path, os.path.join(run.directory, RECORD))
+  _copy_whole(path, os.path.join(run.directory, RECORD))
+
+
+def _copy_whole(source, target):
+  """A copy that is whole or not made: a study killed or a disk filled
+  mid-copy leaves no record cut short."""
+  with open(source, 'rb') as f:
+    files.write_whole(target, f.read())
