@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import tensorflow as tf
 
 from runner import checkpoints
@@ -30,6 +31,20 @@ class ShippedCheckpointTest(tf.test.TestCase):
     wrong, total = evaluation.evaluate_checkpoints(
         config, registry.get_source(config, 'test'))
     self.assertEqual((wrong, total), (EXPECTED_WRONG, SUBSET))
+
+  @pytest.mark.slow
+  def test_the_readme_error_on_all_test_digits(self):
+    config = config_lib.RunConfig(
+        data_dir=os.path.join(ROOT, 'data', 'mnist'), data_source='idx',
+        checkpoint=CHECKPOINT)
+    wrong, total = evaluation.evaluate_checkpoints(
+        config, registry.get_source(config, 'test'))
+    self.assertEqual(total, 10000)
+    with open(os.path.join(ROOT, 'README.md')) as f:
+      readme = f.read()
+    # The README's first result row is this checkpoint's measured error.
+    self.assertIn('(`checkpoints/mnist/model.ckpt-8000`) | 8,000 | **%.2f%%** |'
+                  % (100.0 * wrong / total), readme)
 
   def test_exports_a_saved_model_that_scores_as_the_checkpoint(self):
     out = os.path.join(self.create_tempdir().full_path, 'saved')
