@@ -223,45 +223,37 @@ class DamagedFilesTest(tf.test.TestCase):
     self.assertEqual(proc.stderr, 'reproduce.py: %s: not a run record '
                      '(Expecting value: line 1 column 1 (char 0))\n' % path)
 
-  def test_a_runs_own_record_wall_time_and_results(self):
+  def _first_run(self):
+    """The first run of the fashion study's budget, in a new root."""
     root = self.create_tempdir().full_path
     study = catalog.get('fashion', catalog.DataDirs(root, fashion='f'),
                         'budget')
-    run = runs.plan(study, 'budget', study.schedules['budget'], root)[0]
-    os.makedirs(os.path.join(run.directory, 'test'))
-    record = os.path.join(run.directory, 'record.json')
-    with open(record, 'w') as f:
-      f.write('[1000]')
-    with self.assertRaisesWithLiteralMatch(
-        runs.StudyError, 'reproduce.py: %s: not a run record (a JSON list, '
-        'not an object)' % record):
-      runs.execute([run], [None], io.StringIO())
-    os.remove(record)
-    wall = os.path.join(run.directory, 'wall.json')
-    with open(wall, 'w') as f:
-      f.write('{"train": 12')
-    with self.assertRaisesWithLiteralMatch(
-        runs.StudyError, 'reproduce.py: %s: not the wall seconds of a run '
-        '(Expecting \',\' delimiter: line 1 column 13 (char 12))' % wall):
-      runs.wall_seconds(run)
-    os.remove(wall)
-    jsonl = os.path.join(run.directory, 'test', 'results.jsonl')
-    with open(jsonl, 'w') as f:
-      f.write('{"step": 1000}\n\n{"step": 10\n')
-    with mock.patch.object(runs.Executor, 'command'):
-      with self.assertRaisesWithLiteralMatch(
-          runs.StudyError, 'reproduce.py: %s line 3: not an evaluation\'s '
-          'result (Expecting \',\' delimiter)'
-          % jsonl):
-        runs.execute([run], [None], io.StringIO())
+    return runs.plan(study, 'budget', study.schedules['budget'], root)[0]
 
+  def test_a_runs_own_record_wall_time_and_results(self):
+    run = self._first_run()
+    os.makedirs(os.path.join(run.directory, 'test'))
+    execute = lambda: runs.execute([run], [None], io.StringIO())
+    for name, text, call, message in (
+        ('record.json', '[1000]', execute,
+         ': not a run record (a JSON list, not an object)'),
+        ('wall.json', '{"train": 12', lambda: runs.wall_seconds(run),
+         ': not the wall seconds of a run (Expecting \',\' delimiter: line 1 '
+         'column 13 (char 12))'),
+        ('test/results.jsonl', '{"step": 1000}\n\n{"step": 10\n', execute,
+         ' line 3: not an evaluation\'s result (Expecting \',\' delimiter)')):
+      path = os.path.join(run.directory, name)
+      with open(path, 'w') as f:
+        f.write(text)
+      with mock.patch.object(runs.Executor, 'command'):
+        with self.assertRaisesWithLiteralMatch(
+            runs.StudyError, 'reproduce.py: %s%s' % (path, message)):
+          call()
+      os.remove(path)
 
   def test_a_full_disk_leaves_the_kept_record_whole(self):
-    root = self.create_tempdir().full_path
+    run = self._first_run()
     records = self.create_tempdir().full_path
-    study = catalog.get('fashion', catalog.DataDirs(root, fashion='f'),
-                        'budget')
-    run = runs.plan(study, 'budget', study.schedules['budget'], root)[0]
     os.makedirs(run.directory)
     with open(os.path.join(run.directory, 'record.json'), 'w') as f:
       json.dump(testing.record('baseline', 0, 1234), f)
