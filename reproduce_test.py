@@ -222,6 +222,14 @@ class DamagedFilesTest(tf.test.TestCase):
     self.assertEqual(proc.returncode, 1)
     self.assertEqual(proc.stderr, 'reproduce.py: %s: not a run record '
                      '(Expecting value: line 1 column 1 (char 0))\n' % path)
+    # A record of another format, without its wall time.
+    record = testing.record('baseline', 0, 100)
+    del record['wall_seconds']
+    testing.write_record(results, 'table1', record)
+    with self.assertRaisesWithLiteralMatch(
+        runs.StudyError, 'reproduce.py: %s: not a run record (no '
+        'wall_seconds)' % path):
+      report.load(os.path.dirname(os.path.dirname(path)))
 
   def _first_run(self):
     """The first run of the fashion study's budget, in a new root."""
@@ -237,6 +245,9 @@ class DamagedFilesTest(tf.test.TestCase):
     for name, text, call, message in (
         ('record.json', '[1000]', execute,
          ': not a run record (a JSON list, not an object)'),
+        ('record.json', '{"steps": 1000, "results": {}}', execute,
+         ': not a run record (no run, setting, seed, batch_size, commands, '
+         'metrics, wall_seconds)'),
         ('wall.json', '{"train": 12', lambda: runs.wall_seconds(run),
          ': not the wall seconds of a run (Expecting \',\' delimiter: line 1 '
          'column 13 (char 12))'),

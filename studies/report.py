@@ -28,7 +28,7 @@ def load(records_dir):
   out = {}
   for path in sorted(glob.glob(os.path.join(records_dir, '*', '*.json'))):
     out.setdefault(os.path.basename(os.path.dirname(path)), []).append(
-        runs.read_json(path))
+        runs.read_json(path, keys=runs.RECORD_KEYS))
   return out
 
 

@@ -141,9 +141,15 @@ def _results(run):
   return found
 
 
-def read_json(path, what='a run record'):
-  """The JSON object in path. A damaged file (a merge's conflict markers
-  in a committed record, an edit) is a StudyError naming it in one line."""
+# What a report reads of every record (write_record writes them all).
+RECORD_KEYS = ('run', 'setting', 'seed', 'steps', 'batch_size', 'commands',
+               'results', 'metrics', 'wall_seconds')
+
+
+def read_json(path, what='a run record', keys=()):
+  """The JSON object in path, with keys. A damaged file (a merge's
+  conflict markers in a committed record, an edit) is a StudyError naming
+  it in one line."""
   try:
     with open(path) as f:
       value = json.load(f)
@@ -152,6 +158,10 @@ def read_json(path, what='a run record'):
   if not isinstance(value, dict):
     raise StudyError('reproduce.py: %s: not %s (a JSON %s, not an object)'
                      % (path, what, type(value).__name__))
+  missing = [k for k in keys if k not in value]
+  if missing:
+    raise StudyError('reproduce.py: %s: not %s (no %s)' % (
+        path, what, ', '.join(missing)))
   return value
 
 
@@ -159,8 +169,8 @@ def read_record(run):
   path = os.path.join(run.directory, RECORD)
   if not os.path.exists(path):
     return None
-  record = read_json(path)
-  return record if record.get('steps') == run.steps else None
+  record = read_json(path, keys=RECORD_KEYS)
+  return record if record['steps'] == run.steps else None
 
 
 def shown(argv, gpu=None):
