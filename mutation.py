@@ -65,6 +65,10 @@ CORE = {
     'runner/evaluation.py': ['runner/evaluation_test.py'],
     # The studies' numbers: means, spreads and Welch's t of the reports.
     'studies/report.py': ['studies/report_test.py'],
+    # The studies' runs: which commands, what counts as done, the records.
+    # Not the end-to-end StudyRunTest: a minute of experiment.py a mutant.
+    'studies/runs.py': ['reproduce_test.py::CommandsTest',
+                        'reproduce_test.py::DamagedFilesTest'],
 }
 PACKAGES = ('models', 'input_data', 'runner', 'studies')
 # Imported once by mutmut's fork server, not once per mutant (5 s each):
@@ -98,7 +102,8 @@ def _config(module, tests):
 def _fingerprint(module):
   """A hash of the code a module's mutants run: the module, its tests and
   every project file they import, directly or not, and conftest.py."""
-  files, todo = set(), [module, 'conftest.py'] + CORE[module]
+  files, todo = set(), [module, 'conftest.py'] + [
+      test.split('::')[0] for test in CORE[module]]  # FILE::CLASS: FILE.
   while todo:
     path = todo.pop()
     if path not in files:
