@@ -33,37 +33,44 @@ from studies import runs
 FLAGS = flags.FLAGS
 
 
-def define_flags():
-  flags.DEFINE_enum('study', None, list(catalog.STUDIES), 'The study to run.')
+def define_flags(flag_values=FLAGS):
+  """The command line, in flag_values (absl's, or a test's own)."""
+  fv = {'flag_values': flag_values}
+  flags.DEFINE_enum('study', None, list(catalog.STUDIES), 'The study to run.',
+                    **fv)
   flags.DEFINE_enum('schedule', 'budget', list(catalog.SCHEDULES),
-                    'budget: CPU-sized; paper: the authors\' steps and data.')
+                    'budget: CPU-sized; paper: the authors\' steps and data.',
+                    **fv)
   flags.DEFINE_integer('steps', None, 'Training steps of each run (default: '
-                       'the schedule\'s).')
+                       'the schedule\'s).', **fv)
   flags.DEFINE_integer('seeds', None, 'Seeds per setting (default: the '
-                       'schedule\'s).')
+                       'schedule\'s).', **fv)
   flags.DEFINE_string('root', 'runs/studies', 'Where the runs and generated '
-                      'data go.')
+                      'data go.', **fv)
   flags.DEFINE_string('results_dir', 'docs/results', 'Where the records and '
-                      'reports go.')
+                      'reports go.', **fv)
   flags.DEFINE_list('settings', [], 'Run only these settings of the study '
                     '(its report keeps every setting\'s records): a study '
-                    'split across machines. Default: all.')
+                    'split across machines. Default: all.', **fv)
   flags.DEFINE_list('gpus', [], 'GPU ids: one run per GPU at a time '
-                    '(CUDA_VISIBLE_DEVICES); none: one run at a time.')
-  flags.DEFINE_boolean('dry_run', False, 'Print the commands it would run.')
+                    '(CUDA_VISIBLE_DEVICES); none: one run at a time.', **fv)
+  flags.DEFINE_boolean('dry_run', False, 'Print the commands it would run.',
+                       **fv)
   flags.DEFINE_boolean('reuse_records', False, 'Count as done the runs '
                        'whose record is already in --results_dir/records '
                        '(the same steps and commands): a study committed by '
-                       'one checkout is continued by another.')
+                       'one checkout is continued by another.', **fv)
   flags.DEFINE_boolean('report', False, 'Only write the reports (of --study, '
-                       'or of every study with records) from the records.')
-  flags.DEFINE_string('mnist_dir', 'data/mnist', 'The MNIST IDX files.')
-  flags.DEFINE_string('fashion_dir', None, 'The Fashion-MNIST IDX files.')
-  flags.DEFINE_string('norb_dir', None, 'smallNORB records.')
+                       'or of every study with records) from the records.',
+                       **fv)
+  flags.DEFINE_string('mnist_dir', 'data/mnist', 'The MNIST IDX files.', **fv)
+  flags.DEFINE_string('fashion_dir', None, 'The Fashion-MNIST IDX files.',
+                      **fv)
+  flags.DEFINE_string('norb_dir', None, 'smallNORB records.', **fv)
   flags.DEFINE_string('cifar_dir', None, 'The directory of '
-                      'cifar-10-batches-bin/.')
+                      'cifar-10-batches-bin/.', **fv)
   flags.DEFINE_string('affnist_dir', None, 'affNIST test .mat files (the '
-                      'affine study then scores them too).')
+                      'affine study then scores them too).', **fv)
 
 
 def study_schedule(study, name, steps=None, seeds=None):
@@ -129,36 +136,45 @@ def run_study(study, schedule_name, schedule, root, results_dir, gpus=(),
           for ext in ('.md', '.csv')]
 
 
+def run_flags(values, out=sys.stdout):
+  """What the command line in values asks: a study's runs and report, or
+  the reports only; StudyError, MissingData or OSError for the user."""
+  dirs = catalog.DataDirs(
+      root=values.root, mnist=values.mnist_dir, fashion=values.fashion_dir,
+      norb=values.norb_dir, cifar=values.cifar_dir,
+      affnist=values.affnist_dir)
+  if values.report:
+    studies = ([catalog.get(values.study, report.REPORT_DIRS, 'budget')]
+               if values.study else
+               report.studies_with_records(values.results_dir))
+    for study in studies:
+      paths = report.write(study, values.results_dir)
+      print('wrote %s' % ', '.join(paths) if paths else
+            '%s: no records in %s' % (study.name, values.results_dir),
+            file=out)
+    return
+  if not values.study:
+    raise runs.StudyError('reproduce.py: --study is required (one of %s)' %
+                          ', '.join(catalog.STUDIES))
+  study = catalog.get(values.study, dirs, values.schedule)
+  schedule = study_schedule(study, values.schedule, values.steps,
+                            values.seeds)
+  paths = run_study(study, values.schedule, schedule, values.root,
+                    values.results_dir, values.gpus, values.dry_run, out=out,
+                    reuse_records=values.reuse_records,
+                    settings=values.settings)
+  if not values.dry_run:
+    print('wrote %s' % ', '.join(paths), file=out)
+
+
 def main(argv):
   del argv
-  dirs = catalog.DataDirs(
-      root=FLAGS.root, mnist=FLAGS.mnist_dir, fashion=FLAGS.fashion_dir,
-      norb=FLAGS.norb_dir, cifar=FLAGS.cifar_dir, affnist=FLAGS.affnist_dir)
   try:
-    if FLAGS.report:
-      studies = ([catalog.get(FLAGS.study, report.REPORT_DIRS, 'budget')]
-                 if FLAGS.study else
-                 report.studies_with_records(FLAGS.results_dir))
-      for study in studies:
-        paths = report.write(study, FLAGS.results_dir)
-        print('wrote %s' % ', '.join(paths) if paths else
-              '%s: no records in %s' % (study.name, FLAGS.results_dir))
-      return 0
-    if not FLAGS.study:
-      raise runs.StudyError('reproduce.py: --study is required (one of %s)' %
-                            ', '.join(catalog.STUDIES))
-    study = catalog.get(FLAGS.study, dirs, FLAGS.schedule)
-    schedule = study_schedule(study, FLAGS.schedule, FLAGS.steps, FLAGS.seeds)
-    paths = run_study(study, FLAGS.schedule, schedule, FLAGS.root,
-                      FLAGS.results_dir, FLAGS.gpus, FLAGS.dry_run,
-                      reuse_records=FLAGS.reuse_records,
-                      settings=FLAGS.settings)
+    run_flags(FLAGS)
   except (runs.StudyError, catalog.MissingData, OSError) as e:
     # OSError: a full disk or a path that cannot be written, in one line.
     sys.exit(str(e) if str(e).startswith('reproduce.py') else
              'reproduce.py: %s' % e)
-  if not FLAGS.dry_run:
-    print('wrote %s' % ', '.join(paths))
   return 0
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from unittest import mock
 
+from absl import flags
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -29,11 +30,14 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 def dry_run(*args):
-  proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'reproduce.py'), '--dry_run',
-       *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
-  assert proc.returncode == 0, proc.stderr
-  return proc.stdout.splitlines()
+  """The lines `python reproduce.py --dry_run ARGS` prints, in this process
+  (so that mutation testing sees the code it runs)."""
+  values = flags.FlagValues()
+  reproduce.define_flags(values)
+  values(['reproduce.py', '--dry_run', *args])
+  out = io.StringIO()
+  reproduce.run_flags(values, out)
+  return out.getvalue().splitlines()
 
 
 class CommandsTest(tf.test.TestCase):
