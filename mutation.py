@@ -68,7 +68,8 @@ CORE = {
     # The studies' runs: which commands, what counts as done, the records.
     # Not the end-to-end StudyRunTest: a minute of experiment.py a mutant.
     'studies/runs.py': ['reproduce_test.py::CommandsTest',
-                        'reproduce_test.py::DamagedFilesTest'],
+                        'reproduce_test.py::DamagedFilesTest',
+                        'reproduce_test.py::StudyLogicTest'],
 }
 PACKAGES = ('models', 'input_data', 'runner', 'studies')
 # Imported once by mutmut's fork server, not once per mutant (5 s each):

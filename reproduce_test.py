@@ -308,6 +308,192 @@ class DamagedFilesTest(tf.test.TestCase):
       self.assertEqual(f.read(), 'the old report')
 
 
+class FakeExperiment:
+  """Stands in for subprocess.Popen of experiment.py and the generators:
+  writes what they would (a checkpoint's index, run.json, a results.jsonl
+  line of `wrong` errors; a generator's file), so that a study runs in this
+  process in a second. A command with --seed=7 fails."""
+
+  def __init__(self):
+    self.calls = []  # (script, flags, CUDA_VISIBLE_DEVICES)
+    self.wrong = 100
+
+  def __call__(self, argv, env, stdout, stderr):
+    del stderr
+    script, flag_list = os.path.basename(argv[1]), argv[2:]
+    self.calls.append((script, flag_list, env.get('CUDA_VISIBLE_DEVICES')))
+    value = lambda name: catalog.flag_value(flag_list, name, None)
+    self.returncode = 0
+    if '--seed=7' in flag_list:
+      stdout.write('ValueError: seed 7 fails\n')
+      self.returncode = 1
+    elif script != 'experiment.py':  # A generator: made-SPLIT.
+      os.makedirs(value('output_dir'), exist_ok=True)
+      open(os.path.join(value('output_dir'), 'made-' + value('split')),
+           'w').close()
+    elif value('train') != 'false':
+      train = os.path.join(value('summary_dir'), 'train')
+      os.makedirs(train, exist_ok=True)
+      open(os.path.join(train, 'model.ckpt-%s.index' % value('max_steps')),
+           'w').close()
+      with open(os.path.join(train, 'run.json'), 'w') as f:
+        json.dump({'starts': [{'host': 'h', 'python': '3.11.2',
+                               'revision': 'abc', 'devices': ['/CPU:0'],
+                               'cpu': {'model': 'M', 'features': ['avx2']}}]},
+                  f)
+      stdout.write('trained\n')
+    else:
+      trials = int(value('num_trials') or 1)
+      paths = [value('checkpoint').format(i) for i in range(trials)]
+      results = os.path.join(os.path.dirname(os.path.dirname(paths[0])),
+                             'test', 'results.jsonl')
+      os.makedirs(os.path.dirname(results), exist_ok=True)
+      self.wrong += 1
+      with open(results, 'a') as f:
+        f.write(json.dumps({
+            'checkpoints': paths, 'step': int(paths[0].split('-')[-1]),
+            'dataset': value('dataset') or 'mnist', 'examples': 10000,
+            'wrong': self.wrong, 'wrong_percent': self.wrong / 100.0,
+            'almost_wrong': 7, 'examples_per_sec': 99.5, 'time': 't'}) + '\n')
+    return self
+
+  def wait(self, timeout=None):
+    del timeout
+    return self.returncode
+
+  def poll(self):
+    return self.returncode
+
+  def terminate(self):
+    pass
+
+
+class StudyLogicTest(tf.test.TestCase):
+  """runs.execute and prepare with FakeExperiment: what is run, in which
+  order, on which GPU, what each record keeps, what is skipped."""
+
+  def setUp(self):
+    super().setUp()
+    self.root = self.create_tempdir().full_path
+    self.fake = FakeExperiment()
+    self.enter_context(mock.patch.object(runs.subprocess, 'Popen', self.fake))
+
+  def _plan(self, name, seeds=1, schedule='budget'):
+    study = catalog.get(name, catalog.DataDirs(self.root, fashion='f',
+                                               cifar='c'), schedule)
+    return study, runs.plan(study, schedule, reproduce.study_schedule(
+        study, schedule, 20, seeds), self.root)
+
+  def test_records_of_a_multimnist_study(self):
+    _, planned = self._plan('multimnist')
+    out = io.StringIO()
+    runs.execute(planned, [None], out)
+    # A training and one evaluation (both metrics) a run, in the plan's
+    # order; every command printed as typed.
+    self.assertEqual([(c[0], c[1][-1] if c[0] == 'experiment.py' else None)
+                      for c in self.fake.calls],
+                     [('experiment.py', '--log_every_secs=60'),
+                      ('experiment.py', '--checkpoint=%s/multimnist/budget/'
+                       'baseline/seed0/train/model.ckpt-20' % self.root)] +
+                     [('experiment.py', mock.ANY)] * 4)
+    self.assertEqual(out.getvalue().splitlines(),
+                     [runs.shown(argv) for run in planned
+                      for _, argv, _ in run.commands])
+    record = runs.read_record(planned[0])
+    self.assertEqual(record['run'], 'multimnist/budget/baseline/seed0')
+    self.assertEqual((record['setting'], record['seed'], record['steps'],
+                      record['batch_size']), ('baseline', 0, 20, 128))
+    self.assertEqual(record['commands'], runs.commands_shown(planned[0]))
+    self.assertEqual(record['metrics'], {'both': 'wrong',
+                                         'neither': 'almost_wrong'})
+    self.assertEqual(record['results']['both'], {
+        'examples': 10000, 'wrong': 101, 'wrong_percent': 1.01,
+        'almost_wrong': 7, 'step': 20, 'dataset': 'mnist',
+        'examples_per_sec': 99.5})
+    self.assertEqual(record['results']['neither'], record['results']['both'])
+    self.assertEqual(sorted(record['wall_seconds']), ['both', 'train'])
+    self.assertEqual(record['environment'], {
+        'python': '3.11.2', 'tensorflow': None, 'numpy': None,
+        'revision': 'abc', 'uncommitted_changes': None,
+        'devices': ['/CPU:0'], 'cpu': {'model': 'M', 'features': ['avx2']},
+        'cpu_count': os.cpu_count(), 'cuda_visible_devices': None})
+    with open(os.path.join(planned[0].directory, 'log.txt')) as f:
+      self.assertEqual(f.read(), '$ %s\ntrained\n$ %s\n' % tuple(
+          runs.commands_shown(planned[0])))
+    self.assertEqual([runs.read_record(r)['results']['both']['wrong']
+                      for r in planned], [101, 102, 103])
+    # Done runs are skipped: nothing runs again.
+    out = io.StringIO()
+    runs.execute(planned, [None], out)
+    self.assertLen(self.fake.calls, 6)
+    self.assertEqual(out.getvalue().splitlines(),
+                     ['# done: ' + r.name for r in planned])
+
+  def test_a_run_without_its_evaluation_is_continued(self):
+    _, planned = self._plan('fashion')
+    run = planned[0]
+    os.makedirs(os.path.join(run.directory, 'train'))
+    open(run.checkpoint + '.index', 'w').close()  # Trained, not evaluated.
+    runs.execute([run], [None], io.StringIO())
+    self.assertEqual([c[1][-1] for c in self.fake.calls],
+                     ['--checkpoint=' + run.checkpoint])
+    # A result of other steps is not this run's.
+    os.remove(os.path.join(run.directory, 'record.json'))
+    with open(os.path.join(run.directory, 'test', 'results.jsonl'), 'w') as f:
+      f.write(json.dumps({'step': 19, 'dataset': 'fashion_mnist',
+                          'checkpoints': [run.checkpoint]}) + '\n')
+    with mock.patch.object(runs.Executor, 'command'):
+      with self.assertRaisesWithLiteralMatch(
+          runs.StudyError, 'reproduce.py: run fashion/budget/baseline/seed0: '
+          'no result of test in its results.jsonl'):
+        runs.execute([run], [None], io.StringIO())
+
+  def test_gpus_and_the_ensemble_row_last(self):
+    _, planned = self._plan('cifar10', seeds=2)
+    runs.execute(planned, ['3', '5'], io.StringIO())
+    gpus = {}
+    for script, flag_list, gpu in self.fake.calls:
+      gpus.setdefault(catalog.flag_value(flag_list, 'summary_dir', None) or
+                      catalog.flag_value(flag_list, 'checkpoint', None),
+                      set()).add(gpu)
+    self.assertTrue(all(len(g) == 1 and g <= {'3', '5'}
+                        for g in gpus.values()), gpus)
+    # The ensemble's evaluation after every seed's training.
+    last = self.fake.calls[-1][1]
+    self.assertIn('--num_trials=2', last)
+    self.assertEqual(runs.read_record(planned[-1])['results']['test'][
+        'step'], 20)
+    self.assertIsNone(runs.read_record(planned[-1])['seed'])
+
+  def test_a_failing_run_is_one_line_and_stops_the_study(self):
+    _, planned = self._plan('fashion')
+    failing = dataclasses.replace(planned[0], commands=[
+        (kind, argv + ('--seed=7',), scores)
+        for kind, argv, scores in planned[0].commands])
+    with self.assertRaises(runs.StudyError) as raised:
+      runs.execute([failing, planned[1]], [None], io.StringIO())
+    log = os.path.join(failing.directory, 'log.txt')
+    self.assertEqual(str(raised.exception), 'reproduce.py: run fashion/'
+                     'budget/baseline/seed0 failed (train exit 1): '
+                     'ValueError: seed 7 fails; its log is %s' % log)
+    self.assertLen(self.fake.calls, 1)  # The next run never started.
+    self.assertIsNone(runs.read_record(planned[1]))
+
+  def test_prepare_runs_a_missing_generator_once(self):
+    study, _ = self._plan('multimnist', schedule='paper')
+    made = [(argv, os.path.join(os.path.dirname(makes), 'made-' +
+                                catalog.flag_value(argv, 'split', None)))
+            for argv, makes in study.prepare]
+    out = io.StringIO()
+    runs.prepare(made, out, dry_run=False)
+    self.assertEqual([c[0] for c in self.fake.calls], ['mnist_shift.py'] * 2)
+    runs.prepare(made, out, dry_run=True)
+    self.assertLen(self.fake.calls, 2)
+    self.assertEqual(out.getvalue().splitlines(),
+                     [runs.shown(a) for a, _ in made] +
+                     ['# done: ' + runs.shown(a) for a, _ in made])
+
+
 def _tiny_study(settings):
   """MNIST on tiny IDX files, a capsule model with one primary capsule
   type, 2 steps of a one-checkpoint-a-step schedule."""
