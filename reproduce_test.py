@@ -317,15 +317,17 @@ class FakeExperiment:
   def __init__(self):
     self.calls = []  # (script, flags, CUDA_VISIBLE_DEVICES)
     self.wrong = 100
+    self.timeouts = 0  # How many waits of each command time out first.
+    self.failure = 'Traceback (most recent call last):\nValueError: boom\n'
 
   def __call__(self, argv, env, stdout, stderr):
     del stderr
     script, flag_list = os.path.basename(argv[1]), argv[2:]
     self.calls.append((script, flag_list, env.get('CUDA_VISIBLE_DEVICES')))
     value = lambda name: catalog.flag_value(flag_list, name, None)
-    self.returncode = 0
+    self.returncode, self.waits = 0, 0
     if '--seed=7' in flag_list:
-      stdout.write('ValueError: seed 7 fails\n')
+      stdout.write(self.failure)
       self.returncode = 1
     elif script != 'experiment.py':  # A generator: made-SPLIT.
       os.makedirs(value('output_dir'), exist_ok=True)
@@ -338,7 +340,9 @@ class FakeExperiment:
            'w').close()
       with open(os.path.join(train, 'run.json'), 'w') as f:
         json.dump({'starts': [{'host': 'h', 'python': '3.11.2',
-                               'revision': 'abc', 'devices': ['/CPU:0'],
+                               # Which run's record this is.
+                               'revision': value('summary_dir')[-5:],
+                               'devices': ['/CPU:0'],
                                'cpu': {'model': 'M', 'features': ['avx2']}}]},
                   f)
       stdout.write('trained\n')
@@ -358,7 +362,9 @@ class FakeExperiment:
     return self
 
   def wait(self, timeout=None):
-    del timeout
+    self.waits += 1
+    if self.waits <= self.timeouts:
+      raise subprocess.TimeoutExpired('experiment.py', timeout)
     return self.returncode
 
   def poll(self):
@@ -414,7 +420,7 @@ class StudyLogicTest(tf.test.TestCase):
     self.assertEqual(sorted(record['wall_seconds']), ['both', 'train'])
     self.assertEqual(record['environment'], {
         'python': '3.11.2', 'tensorflow': None, 'numpy': None,
-        'revision': 'abc', 'uncommitted_changes': None,
+        'revision': 'seed0', 'uncommitted_changes': None,
         'devices': ['/CPU:0'], 'cpu': {'model': 'M', 'features': ['avx2']},
         'cpu_count': os.cpu_count(), 'cuda_visible_devices': None})
     with open(os.path.join(planned[0].directory, 'log.txt')) as f:
@@ -429,6 +435,24 @@ class StudyLogicTest(tf.test.TestCase):
     self.assertEqual(out.getvalue().splitlines(),
                      ['# done: ' + r.name for r in planned])
 
+  def test_wall_time_is_saved_while_a_command_runs(self):
+    _, planned = self._plan('fashion')
+    run = planned[0]
+    self.fake.timeouts = 1  # Each command is seen running once.
+    clock = iter([100.0, 112.34, 120.04, 200.0, 201.5, 210.0])
+    with mock.patch.object(runs.time, 'time', lambda: next(clock)):
+      runs.execute([run], [None], io.StringIO())
+    # Training: 12.34 s at its first save, 7.7 more at its end; evaluation
+    # 1.5 + 8.5, each rounded to a tenth as saved.
+    self.assertEqual(runs.wall_seconds(run), {'train': 20.0, 'test': 10.0})
+    with open(os.path.join(run.directory, 'wall.json')) as f:
+      self.assertEqual(f.read(), '{"test": 10.0, "train": 20.0}\n')
+    with open(os.path.join(run.directory, 'record.json')) as f:
+      text = f.read()
+    self.assertEqual(json.loads(text)['wall_seconds'],
+                     {'train': 20.0, 'test': 10.0})
+    self.assertTrue(text.startswith('{\n  "batch_size": 128,\n  "commands"'))
+
   def test_a_run_without_its_evaluation_is_continued(self):
     _, planned = self._plan('fashion')
     run = planned[0]
@@ -437,6 +461,15 @@ class StudyLogicTest(tf.test.TestCase):
     runs.execute([run], [None], io.StringIO())
     self.assertEqual([c[1][-1] for c in self.fake.calls],
                      ['--checkpoint=' + run.checkpoint])
+    # Trained and evaluated, its record lost: made again from its results.
+    os.remove(os.path.join(run.directory, 'record.json'))
+    done = []
+    runs.execute([run], [None], io.StringIO(), on_done=done.append)
+    self.assertLen(self.fake.calls, 1)
+    self.assertEqual(done, [run])
+    self.assertEqual(runs.read_record(run)['results']['test']['wrong'], 101)
+    # A record of other steps is not this run's.
+    self.assertIsNone(runs.read_record(dataclasses.replace(run, steps=30)))
     # A result of other steps is not this run's.
     os.remove(os.path.join(run.directory, 'record.json'))
     with open(os.path.join(run.directory, 'test', 'results.jsonl'), 'w') as f:
@@ -450,7 +483,22 @@ class StudyLogicTest(tf.test.TestCase):
 
   def test_gpus_and_the_ensemble_row_last(self):
     _, planned = self._plan('cifar10', seeds=2)
-    runs.execute(planned, ['3', '5'], io.StringIO())
+    out = io.StringIO()
+    runs.execute(planned, ['3', '5'], out)
+    self.assertEqual(planned[-1].name, 'cifar10/budget/capsule/ensemble')
+    self.assertEqual(planned[-1].directory, os.path.join(
+        self.root, 'cifar10', 'budget', 'capsule', 'ensemble'))
+    for run in planned:
+      gpu = runs.read_record(run)['environment']['cuda_visible_devices']
+      self.assertIn(gpu, ('3', '5'))
+      with open(os.path.join(run.directory, 'log.txt')) as f:
+        self.assertTrue(f.read().startswith(
+            '$ CUDA_VISIBLE_DEVICES=%s python experiment.py' % gpu))
+      self.assertIn('CUDA_VISIBLE_DEVICES=%s %s' % (
+          gpu, runs.commands_shown(run)[-1]), out.getvalue())
+    # The ensemble's environment is its seed 0's training's.
+    self.assertEqual(runs.read_record(planned[-1])['environment'][
+        'revision'], 'seed0')
     gpus = {}
     for script, flag_list, gpu in self.fake.calls:
       gpus.setdefault(catalog.flag_value(flag_list, 'summary_dir', None) or
@@ -473,11 +521,19 @@ class StudyLogicTest(tf.test.TestCase):
     with self.assertRaises(runs.StudyError) as raised:
       runs.execute([failing, planned[1]], [None], io.StringIO())
     log = os.path.join(failing.directory, 'log.txt')
+    # The log's last line.
     self.assertEqual(str(raised.exception), 'reproduce.py: run fashion/'
                      'budget/baseline/seed0 failed (train exit 1): '
-                     'ValueError: seed 7 fails; its log is %s' % log)
+                     'ValueError: boom; its log is %s' % log)
     self.assertLen(self.fake.calls, 1)  # The next run never started.
     self.assertIsNone(runs.read_record(planned[1]))
+    self.fake.failure = ''
+    with self.assertRaisesRegex(runs.StudyError, r'\(train exit 1\): '
+                                r'\$ python experiment.py .*--seed=7; its'):
+      runs.execute([failing], [None], io.StringIO())
+    self.assertEqual(runs._last_line(log + '.missing'), 'no log')
+    open(log, 'w').close()
+    self.assertEqual(runs._last_line(log), 'no output')
 
   def test_prepare_runs_a_missing_generator_once(self):
     study, _ = self._plan('multimnist', schedule='paper')
