@@ -326,7 +326,7 @@ class FakeExperiment:
     self.calls.append((script, flag_list, env.get('CUDA_VISIBLE_DEVICES')))
     value = lambda name: catalog.flag_value(flag_list, name, None)
     self.returncode, self.waits = 0, 0
-    if '--seed=7' in flag_list:
+    if '--seed=7' in flag_list or '--num_pairs=7' in flag_list:
       stdout.write(self.failure)
       self.returncode = 1
     elif script != 'experiment.py':  # A generator: made-SPLIT.
@@ -363,7 +363,7 @@ class FakeExperiment:
 
   def wait(self, timeout=None):
     self.waits += 1
-    if self.waits <= self.timeouts:
+    if timeout is not None and self.waits <= self.timeouts:
       raise subprocess.TimeoutExpired('experiment.py', timeout)
     return self.returncode
 
@@ -404,6 +404,9 @@ class StudyLogicTest(tf.test.TestCase):
                      [('experiment.py', mock.ANY)] * 4)
     self.assertEqual(out.getvalue().splitlines(),
                      [runs.shown(argv) for run in planned
+                      for _, argv, _ in run.commands])
+    self.assertEqual([c[1] for c in self.fake.calls],  # Every flag passed.
+                     [list(argv[2:]) for run in planned
                       for _, argv, _ in run.commands])
     record = runs.read_record(planned[0])
     self.assertEqual(record['run'], 'multimnist/budget/baseline/seed0')
@@ -470,6 +473,14 @@ class StudyLogicTest(tf.test.TestCase):
     self.assertEqual(runs.read_record(run)['results']['test']['wrong'], 101)
     # A record of other steps is not this run's.
     self.assertIsNone(runs.read_record(dataclasses.replace(run, steps=30)))
+    # Records are copied for the runs that have one, whatever their order;
+    # a kept one is restored into the run's existing directory.
+    records = self.create_tempdir().full_path
+    self.assertEqual(runs.copy_records([planned[1], run], records),
+                     [runs.record_path(run, records)])
+    os.remove(os.path.join(run.directory, 'record.json'))
+    runs.restore_record(run, runs.record_path(run, records))
+    self.assertEqual(runs.read_record(run)['results']['test']['wrong'], 101)
     # A result of other steps is not this run's.
     os.remove(os.path.join(run.directory, 'record.json'))
     with open(os.path.join(run.directory, 'test', 'results.jsonl'), 'w') as f:
@@ -534,6 +545,9 @@ class StudyLogicTest(tf.test.TestCase):
     self.assertEqual(runs._last_line(log + '.missing'), 'no log')
     open(log, 'w').close()
     self.assertEqual(runs._last_line(log), 'no output')
+    with open(log, 'wb') as f:  # Output that is not UTF-8.
+      f.write(b'first\nbad byte \xff\n')
+    self.assertEqual(runs._last_line(log), 'bad byte \ufffd')
 
   def test_prepare_runs_a_missing_generator_once(self):
     study, _ = self._plan('multimnist', schedule='paper')
@@ -545,6 +559,12 @@ class StudyLogicTest(tf.test.TestCase):
     self.assertEqual([c[0] for c in self.fake.calls], ['mnist_shift.py'] * 2)
     runs.prepare(made, out, dry_run=True)
     self.assertLen(self.fake.calls, 2)
+    failing = (made[0][0] + ('--num_pairs=7',), made[0][1] + '-other')
+    with self.assertRaisesRegex(runs.StudyError, r'^reproduce.py: run data '
+                                r'failed \(prepare exit 1\): ValueError: '
+                                r'boom; its log is \S+/log.txt$'):
+      runs.prepare([failing], io.StringIO(), dry_run=False)
+    self.assertLen(self.fake.calls, 3)
     self.assertEqual(out.getvalue().splitlines(),
                      [runs.shown(a) for a, _ in made] +
                      ['# done: ' + runs.shown(a) for a, _ in made])
