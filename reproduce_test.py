@@ -29,6 +29,15 @@ import reproduce
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
+def _plan(root, name, steps=None, seeds=None, schedule='budget'):
+  """A study on stand-in data directories, its runs under root: (the
+  study, its schedule with steps and seeds, its planned runs)."""
+  study = catalog.get(name, catalog.DataDirs(root, fashion='f', cifar='c'),
+                      schedule)
+  chosen = reproduce.study_schedule(study, schedule, steps, seeds)
+  return study, chosen, runs.plan(study, schedule, chosen, root)
+
+
 def dry_run(*args):
   """The lines `python reproduce.py --dry_run ARGS` prints, in this process
   (so that mutation testing sees the code it runs)."""
@@ -142,10 +151,7 @@ class CommandsTest(tf.test.TestCase):
   def test_a_kept_record_becomes_the_runs_own(self):
     root = self.create_tempdir().full_path
     results = self.create_tempdir().full_path
-    study = catalog.get('fashion', catalog.DataDirs(root, fashion='f'),
-                        'budget')
-    schedule = reproduce.study_schedule(study, 'budget', 20, 1)
-    planned = runs.plan(study, 'budget', schedule, root)
+    study, schedule, planned = _plan(root, 'fashion', 20, 1)
     self.assertEqual([r.setting for r in planned], ['baseline', 'capsule'])
     kept = {}
     for run, wrong in zip(planned, (1111, 1234)):
@@ -210,6 +216,7 @@ class CommandsTest(tf.test.TestCase):
                      'routing3: multimnist has no setting routing3 (its '
                      'settings: baseline, routing1_recon, routing3_recon)\n')
 
+
 class DamagedFilesTest(tf.test.TestCase):
   """A damaged record, wall time or result is one line naming the file."""
 
@@ -237,10 +244,7 @@ class DamagedFilesTest(tf.test.TestCase):
 
   def _first_run(self):
     """The first run of the fashion study's budget, in a new root."""
-    root = self.create_tempdir().full_path
-    study = catalog.get('fashion', catalog.DataDirs(root, fashion='f'),
-                        'budget')
-    return runs.plan(study, 'budget', study.schedules['budget'], root)[0]
+    return _plan(self.create_tempdir().full_path, 'fashion')[2][0]
 
   def test_a_runs_own_record_wall_time_and_results(self):
     run = self._first_run()
@@ -272,7 +276,7 @@ class DamagedFilesTest(tf.test.TestCase):
     os.makedirs(run.directory)
     with open(os.path.join(run.directory, 'record.json'), 'w') as f:
       json.dump(testing.record('baseline', 0, 1234), f)
-    kept = runs.record_path(run, records)
+    kept = runs.record_path(run.name, records)
     os.makedirs(os.path.dirname(kept))
     with open(kept, 'w') as f:
       f.write('{"old": 1}')
@@ -385,10 +389,8 @@ class StudyLogicTest(tf.test.TestCase):
     self.enter_context(mock.patch.object(runs.subprocess, 'Popen', self.fake))
 
   def _plan(self, name, seeds=1, schedule='budget'):
-    study = catalog.get(name, catalog.DataDirs(self.root, fashion='f',
-                                               cifar='c'), schedule)
-    return study, runs.plan(study, schedule, reproduce.study_schedule(
-        study, schedule, 20, seeds), self.root)
+    study, _, planned = _plan(self.root, name, 20, seeds, schedule)
+    return study, planned
 
   def test_records_of_a_multimnist_study(self):
     _, planned = self._plan('multimnist')
@@ -477,9 +479,9 @@ class StudyLogicTest(tf.test.TestCase):
     # a kept one is restored into the run's existing directory.
     records = self.create_tempdir().full_path
     self.assertEqual(runs.copy_records([planned[1], run], records),
-                     [runs.record_path(run, records)])
+                     [runs.record_path(run.name, records)])
     os.remove(os.path.join(run.directory, 'record.json'))
-    runs.restore_record(run, runs.record_path(run, records))
+    runs.restore_record(run, runs.record_path(run.name, records))
     self.assertEqual(runs.read_record(run)['results']['test']['wrong'], 101)
     # A result of other steps is not this run's.
     os.remove(os.path.join(run.directory, 'record.json'))

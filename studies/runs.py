@@ -384,9 +384,10 @@ def _execute_parallel(runs, gpus, out, on_done):
     raise errors[0]
 
 
-def record_path(run, records_dir):
-  """Where the run's record is kept with the study's: SCHEDULE/NAME.json."""
-  _, schedule, setting, leaf = run.name.split('/')
+def record_path(name, records_dir):
+  """Where the record of the run named STUDY/SCHEDULE/SETTING/LEAF is kept
+  with the study's: records_dir/SCHEDULE/SETTING-LEAF.json."""
+  _, schedule, setting, leaf = name.split('/')
   return os.path.join(records_dir, schedule, '%s-%s.json' % (setting, leaf))
 
 
@@ -397,7 +398,7 @@ def copy_records(runs, records_dir):
   for run in runs:
     if read_record(run) is None:
       continue
-    target = record_path(run, records_dir)
+    target = record_path(run.name, records_dir)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     _copy_whole(os.path.join(run.directory, RECORD), target)
     copied.append(target)
@@ -410,7 +411,7 @@ def kept_records(runs, records_dir):
   seed), so that they would make it again: [(run, its kept record path)]."""
   kept = []
   for run in runs:
-    path = record_path(run, records_dir)
+    path = record_path(run.name, records_dir)
     if read_record(run) is not None or not os.path.exists(path):
       continue
     record = read_json(path)

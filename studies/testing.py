@@ -3,6 +3,8 @@
 import json
 import os
 
+from studies import runs
+
 
 def record(setting, seed, wrong, examples=10000, almost=None, steps=1000,
            devices=('/device:CPU:0',), wall=(600.0, 30.0)):
@@ -22,10 +24,10 @@ def record(setting, seed, wrong, examples=10000, almost=None, steps=1000,
 
 def write_record(results_dir, study, record):
   """Keeps record with study's records in results_dir, where reproduce.py
-  copies a finished run's: records/STUDY/budget/SETTING-LEAF.json."""
-  leaf = record['run'].split('/')[-1]
-  path = os.path.join(results_dir, 'records', study, 'budget',
-                      '%s-%s.json' % (record['setting'], leaf))
+  copies a finished run's (runs.record_path of its name):
+  records/STUDY/SCHEDULE/SETTING-LEAF.json."""
+  path = runs.record_path(record['run'],
+                          os.path.join(results_dir, 'records', study))
   os.makedirs(os.path.dirname(path), exist_ok=True)
   with open(path, 'w') as f:
     json.dump(record, f)
