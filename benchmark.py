@@ -33,21 +33,15 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from input_data import datasets
 from runner import command_line
 
-# (image size, depth, classes) of each dataset's model input, by
-# experiment.py's --dataset names (runner.registry.DATASETS); --num_targets=2
-# is MultiMNIST's 36x36 pairs. The hparams the authors used there are
-# models.hparams.PAPER_OVERRIDES.
-SHAPES = {
-    'mnist': (28, 1, 10),
-    'fashion_mnist': (28, 1, 10),
-    'norb': (32, 2, 5),
-    'cifar10': (24, 3, 10),
-    'affnist': (40, 1, 10),
-    'affine_mnist': (40, 1, 10),
-    'expanded_mnist': (40, 1, 10),
-}
+# (image size, depth, classes) of each dataset's model input whose shape
+# is known without data, by experiment.py's --dataset names (from
+# input_data/datasets/); --num_targets=2 is MultiMNIST's 36x36 pairs. The
+# hparams the authors used there are models.hparams.PAPER_OVERRIDES.
+SHAPES = {name: (shape.height, shape.channels, shape.classes)
+          for name, shape in datasets.fixed_shapes().items()}
 MULTIMNIST_SIZE = 36
 
 

@@ -37,7 +37,9 @@ def define_flags():
   command_line.define('data_dir', 'hparams_override', 'model', 'dataset',
                       'num_targets')
   flags.DEFINE_integer('eval_size', 10000, 'Examples evaluated (all of them, '
-                       'in batches of 100, the last one partial).')
+                       'in batches of 100, the last one partial); own images '
+                       '(folder, tfds:NAME): the whole test split unless '
+                       'given.')
   flags.DEFINE_integer('max_steps', 1000, 'Training steps (global batch 128). '
                        'The validation job stops after the checkpoint at or '
                        'past it only when this flag is given; otherwise, as '
@@ -58,7 +60,8 @@ def define_flags():
                        'the original.')
   # Added by this project.
   command_line.define('data_source', 'xla', 'mixed_precision',
-                      'steps_per_loop', 'deterministic')
+                      'steps_per_loop', 'deterministic',
+                      *command_line.OWN_DATA)
   flags.DEFINE_integer('seed', 0, 'Seed of initialisation and data order.')
   flags.DEFINE_integer('eval_timeout_secs', 6 * 3600, 'Validation job: stop '
                        'after this long without a new checkpoint.')
@@ -108,7 +111,8 @@ def run_config():
       log_every_secs=FLAGS.log_every_secs,
       steps_per_loop=FLAGS.steps_per_loop,
       skip_nonfinite=FLAGS.skip_nonfinite, xla=FLAGS.xla,
-      mixed_precision=FLAGS.mixed_precision, eval_size=FLAGS.eval_size,
+      mixed_precision=FLAGS.mixed_precision,
+      eval_size=_eval_size(),
       checkpoint=FLAGS.checkpoint, num_trials=FLAGS.num_trials,
       export_weights=FLAGS.export_weights,
       export_saved_model=FLAGS.export_saved_model,
@@ -118,7 +122,17 @@ def run_config():
       eval_stop_at_step=(FLAGS.max_steps if FLAGS['max_steps'].present
                          else None),
       train=FLAGS.train, deterministic=FLAGS.deterministic,
-      cpu_threads=FLAGS.cpu_threads)
+      cpu_threads=FLAGS.cpu_threads, **command_line.own_data_config(FLAGS))
+
+
+def _eval_size():
+  """--eval_size; for data whose size is its own (one's own images), their
+  whole test split unless the flag is given."""
+  from input_data import datasets  # pylint: disable=g-import-not-at-top
+  spec = datasets.lookup(FLAGS.dataset)
+  if FLAGS['eval_size'].present or not spec or spec.shape:
+    return FLAGS.eval_size
+  return None
 
 
 def _run_record():

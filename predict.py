@@ -68,47 +68,72 @@ def load_model(path):
 
 
 def reconstruction_png(path, seen, reconstruction, scale=4):
-  """Writes [seen | reconstruction] (each [h, w] in [0, 1]) to path."""
+  """Writes [seen | reconstruction] (each [h, w, c] in [0, 1]) to path."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from input_data import pixels  # pylint: disable=g-import-not-at-top
-  gap = np.full([seen.shape[0], 1], 0.5, np.float32)
+  gap = np.full([seen.shape[0], 1, seen.shape[2]], 0.5, np.float32)
   pair = np.concatenate([seen, gap, reconstruction], axis=1)
-  pixels.write_png(path, pair[..., None], scale)
+  pixels.write_png(path, pair, scale)
+
+
+def _own_image(path, size, channels, max_pixels):
+  """uint8 [size, size, channels] of a file, prepared as a model of one's own
+  images was trained: resized (aspect kept) and centre-cropped, grey or
+  RGB (input_data/own/image_set.py)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from input_data.own import image_set  # pylint: disable=g-import-not-at-top
+  rgb = image_set.to_rgb(digit_images.decode(path, max_pixels))
+  square = image_set.to_square(rgb, size).numpy()[None]  # [1, s, s, 3]
+  grey = np.array([(square[..., 0] == square[..., 1]).all() and
+                   (square[..., 1] == square[..., 2]).all()])
+  return image_set.to_channels(square, grey, channels, path)[0]
 
 
 def predict_files(model, files, polarity='auto', write_reconstructions=False,
                   out=sys.stdout, err=sys.stderr, max_pixels=None):
-  """Prints one line per file; returns the number of files that failed."""
+  """Prints one line per file; returns the number of files that failed.
+
+  A model of one's own images (its outputs name the classes) gets each
+  image as its training data was made; a digit model, the image made to
+  look like MNIST (polarity, 20x20 box, centre of mass)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from input_data import errors  # pylint: disable=g-import-not-at-top
   from runner import export  # pylint: disable=g-import-not-at-top
   height, width, depth = model.input_shape
-  if height != width or depth != 1:
+  named = 'names' in model.output_names
+  if height != width or (depth != 1 and not named):
     raise ValueError('the model takes %s images; predict.py makes square '
                      'grayscale digits only' % (model.input_shape,))
+  max_pixels = max_pixels or digit_images.MAX_PIXELS
   ready, seen, failed = [], [], 0
   for path in files:
     try:
-      seen.append(digit_images.to_mnist(digit_images.read_grayscale(
-          path, max_pixels or digit_images.MAX_PIXELS), height, polarity,
-                                        path))
+      if named:
+        seen.append(_own_image(path, height, depth, max_pixels))
+      else:
+        seen.append(digit_images.to_uint8(digit_images.to_mnist(
+            digit_images.read_grayscale(path, max_pixels), height, polarity,
+            path))[..., None])
       ready.append(path)
     except errors.DataError as e:
       print('%s' % e, file=err)
       failed += 1
   if not ready:
     return failed
-  images = digit_images.to_uint8(np.stack(seen))[..., None]  # [n, h, w, 1]
+  images = np.stack(seen)  # [n, h, w, c] uint8
   outputs = export.predict_in_batches(model, images)
   for i, path in enumerate(ready):
     classes = outputs['classes'][i]
     scores = outputs['scores'][i][classes]
+    labels = ([n.decode() for n in outputs['names'][i]] if named
+              else [str(c) for c in classes])
     print('%s: %s (score %s)' % (
-        path, ', '.join(str(c) for c in classes),
-        ', '.join('%.3f' % s for s in scores)), file=out)
+        path, ', '.join(labels), ', '.join('%.3f' % s for s in scores)),
+          file=out)
     if write_reconstructions and 'reconstructions' in outputs:
       target = os.path.splitext(path)[0] + SUFFIX
-      reconstruction_png(target, seen[i], outputs['reconstructions'][i, 0, ..., 0])
+      reconstruction_png(target, images[i] / 255.0,
+                         outputs['reconstructions'][i, 0])
   return failed
 
 

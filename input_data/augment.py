@@ -55,19 +55,24 @@ def depth_major(image):
 
 
 def random_shift(image, max_shift, seed):
-  """image [h, w] moved by a uniform (dy, dx) in [-max_shift, max_shift]^2.
+  """image [h, w] (or [h, w, c], all channels alike) moved by a uniform
+  (dy, dx) in [-max_shift, max_shift]^2, zeros moved in.
 
   The same distribution as drawing uniformly from the (2s+1)^2 copies that
   mnist_shift.py writes. `seed` is a stateless seed [2].
   """
-  h, w = image.shape
   offset = tf.random.stateless_uniform([2], seed, -max_shift, max_shift + 1,
                                        dtype=tf.int32)
-  padded = tf.pad(image, [[max_shift, max_shift], [max_shift, max_shift]])
-  return tf.slice(padded, max_shift - offset, [h, w])
+  channels = [[0, 0]] * (image.shape.rank - 2)  # [] for [h, w]
+  padded = tf.pad(image, [[max_shift, max_shift], [max_shift, max_shift]] +
+                  channels)
+  begin = max_shift - offset
+  if channels:
+    begin = tf.concat([begin, tf.zeros([len(channels)], tf.int32)], 0)
+  return tf.slice(padded, begin, image.shape)
 
 
 def random_flip(image, seed):
-  """image [h, w] mirrored left-right with probability 1/2."""
+  """image [h, w] (or [h, w, c]) mirrored left-right with probability 1/2."""
   flip = tf.random.stateless_uniform([], seed) < 0.5
   return tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image)

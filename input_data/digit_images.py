@@ -107,6 +107,23 @@ def read_grayscale(path, max_pixels=MAX_PIXELS):
   DataError naming the file if it cannot be read or decoded, or declares
   more than max_pixels pixels (all frames of a GIF counted: the decoder
   decodes them all), checked before any pixel is decoded."""
+  image = decode(path, max_pixels, 'float32')  # 16-bit PNGs too.
+  channels = image.shape[-1]
+  if channels in (2, 4):  # Alpha: composite over white paper.
+    alpha = image[..., -1:]
+    image = image[..., :-1] * alpha + (1.0 - alpha)
+  if image.shape[-1] == 3:
+    image = image @ np.array([0.299, 0.587, 0.114], np.float32)
+  else:
+    image = image[..., 0]
+  return image.astype(np.float32)
+
+
+def decode(path, max_pixels=MAX_PIXELS, dtype='uint8'):
+  """The image of a PNG, JPEG, BMP or GIF file (first frame), [h, w, c] numpy
+  of dtype ('uint8', or 'float32' in [0, 1]), as stored (1 to 4 channels); a
+  DataError naming the file if it cannot be read or decoded, or declares
+  more than max_pixels pixels, checked before any pixel is decoded."""
   try:
     with open(path, 'rb') as f:
       data = f.read()
@@ -124,7 +141,7 @@ def read_grayscale(path, max_pixels=MAX_PIXELS):
                         max_pixels))
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   try:
-    image = tf.io.decode_image(data, dtype=tf.float32,  # 16-bit PNGs too.
+    image = tf.io.decode_image(data, dtype=tf.as_dtype(dtype),
                                expand_animations=False)
   except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
     # The op's message without its node and op names: '{{function_node
@@ -133,18 +150,10 @@ def read_grayscale(path, max_pixels=MAX_PIXELS):
                     e.message.splitlines()[0])
     raise DataError('%s: not a PNG, JPEG, BMP or GIF image (%s)' %
                     (path, reason)) from e
-  image = image.numpy()  # [h, w, c] in [0, 1]
+  image = image.numpy()
   if image.shape[0] == 0 or image.shape[1] == 0:
     raise DataError('%s: image has no pixels' % path)
-  channels = image.shape[-1]
-  if channels in (2, 4):  # Alpha: composite over white paper.
-    alpha = image[..., -1:]
-    image = image[..., :-1] * alpha + (1.0 - alpha)
-  if image.shape[-1] == 3:
-    image = image @ np.array([0.299, 0.587, 0.114], np.float32)
-  else:
-    image = image[..., 0]
-  return image.astype(np.float32)
+  return image
 
 
 def _border(image):

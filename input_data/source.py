@@ -257,14 +257,20 @@ class ExampleSource:
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def _uint8_features(images_u8, labels, num_classes):
-  """Batched uint8 images [b, pixels] and labels [b] -> the feature dict."""
+def _uint8_features(images_u8, labels, num_classes, height=None, depth=1):
+  """Batched uint8 images [b, pixels] (rows, columns, channels: HWC) and
+  labels [b] -> the feature dict (images depth-major)."""
+  if depth > 1:  # [b, h*w*c] HWC -> [b, c*h*w] depth-major.
+    images_u8 = tf.reshape(tf.transpose(tf.reshape(
+        images_u8, [-1, height, height, depth]), [0, 3, 1, 2]),
+                           [-1, depth * height * height])
   return one_target_features(pixels.to_unit(images_u8), labels, num_classes)
 
 
 class InMemorySource:
-  """Single-digit depth-1 images held in memory as uint8: MNIST (records or
-  IDX files), Fashion-MNIST, expanded MNIST, affNIST and affine-MNIST.
+  """Square images held in memory as uint8: MNIST (records or IDX files),
+  Fashion-MNIST, expanded MNIST, affNIST, affine-MNIST (depth 1), and one's
+  own images (input_data/own/: any depth and number of classes).
 
   Training draws a fresh uniform permutation of the whole split every epoch
   (a shuffled index stream: a few MB even for the 1.5M shifted records),
@@ -272,10 +278,10 @@ class InMemorySource:
   """
 
   def __init__(self, images, labels, height, describe, num_classes=10,
-               shift=0, flip=False):
-    self.images = images  # uint8 [n, h*w] (depth 1)
+               shift=0, flip=False, depth=1):
+    self.images = images  # uint8 [n, h*w*depth], each image HWC
     self.labels = labels  # int [n]
-    self.info = DatasetInfo(height, 1, num_classes, 1)
+    self.info = DatasetInfo(height, depth, num_classes, 1)
     self.describe = describe
     self.shift = shift
     self.flip = flip
@@ -287,19 +293,22 @@ class InMemorySource:
   def train_dataset(self, batch_size, seed, input_context=None, start=0):
     """Endless shuffled batches of batch_size (per replica if input_context),
     from position `start` of the stream (positional_stream)."""
-    n, height = self.num_examples, self.info.height
+    n, height, depth = self.num_examples, self.info.height, self.info.depth
     images = tf.constant(self.images)
     labels = tf.constant(self.labels)
     shift, flip = self.shift, self.flip
+    # [h, w] for depth 1: the MNIST family's graph as it always was.
+    shape = [height, height] + ([depth] if depth > 1 else [])
 
     def example(index, element_seed):
-      image = tf.reshape(tf.gather(images, index), [height, height])
+      image = tf.reshape(tf.gather(images, index), shape)
       seeds = tf.random.experimental.stateless_split(element_seed, 2)
       if shift:
         image = augment.random_shift(image, shift, seeds[0])
       if flip:
         image = augment.random_flip(image, seeds[1])
-      return tf.reshape(image, [height * height]), tf.gather(labels, index)
+      return (tf.reshape(image, [height * height * depth]),
+              tf.gather(labels, index))
 
     # Shuffle indices, not images: a permutation costs 8 bytes an example,
     # a new uniform one each epoch. Order and per-element stateless seeds
@@ -308,9 +317,12 @@ class InMemorySource:
     ds = positional_stream(n, seed, input_context, start)
     ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=True)
-    ds = ds.map(lambda x, y: _uint8_features(x, y, self.info.num_classes),
-                num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(self._features, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+  def _features(self, images_u8, labels):
+    return _uint8_features(images_u8, labels, self.info.num_classes,
+                           self.info.height, self.info.depth)
 
   def eval_dataset(self, batch_size, eval_size):
     """The first eval_size examples, in order, the last batch partial."""
@@ -318,5 +330,5 @@ class InMemorySource:
     ds = tf.data.Dataset.from_tensor_slices(
         (self.images[:eval_size], self.labels[:eval_size]))
     ds = ds.batch(batch_size)
-    ds = ds.map(lambda x, y: _uint8_features(x, y, self.info.num_classes))
+    ds = ds.map(self._features)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,5 +1,7 @@
 """Tests of the shared flags: their names, defaults and choices."""
 
+import os
+
 from absl import flags
 from absl.testing import absltest
 
@@ -21,7 +23,20 @@ class CommandLineTest(absltest.TestCase):
         {'model': 'capsule', 'hparams_override': None, 'num_targets': 1,
          'data_dir': None, 'dataset': 'mnist', 'data_source': 'records',
          'xla': False, 'mixed_precision': 'none', 'steps_per_loop': 1,
-         'deterministic': False})
+         'deterministic': False, 'image_size': 0, 'channels': 0,
+         'holdout': 0.1, 'train_split': 'train', 'test_split': 'test',
+         'image_key': None, 'label_key': None, 'skip_bad_images': False,
+         'max_shift': -1, 'random_flip': False,
+         'cache_dir': '~/.cache/capsules'})
+
+  def test_own_data_config_expands_the_cache_directory(self):
+    values = self._parse('--cache_dir=~/c', '--image_size=40', '--holdout=0.25')
+    config = command_line.own_data_config(values)
+    self.assertEqual(
+        (config['cache_dir'], config['image_size'], config['holdout']),
+        (os.path.join(os.path.expanduser('~'), 'c'), 40, 0.25))
+    self.assertIsNone(command_line.own_data_config(
+        self._parse('--cache_dir='))['cache_dir'])
 
   def test_values_and_choices(self):
     values = self._parse('--data_source=idx', '--mixed_precision=float16',

@@ -14,6 +14,7 @@ import json
 import os
 from typing import Any, Optional
 
+from input_data import datasets
 from models import hparams as hparams_lib
 from runner import files
 from runner.errors import ExperimentError
@@ -22,13 +23,13 @@ CONFIG_FILE = 'config.json'
 # Written by earlier versions: the resolved hparams and the model name only.
 LEGACY_HPARAMS_FILE = 'hparams.json'
 # What defines the model and its objective: a resumed run may not change it.
-MODEL_KEYS = ('model', 'dataset', 'num_targets') + tuple(
+MODEL_KEYS = ('model', 'dataset', 'num_targets', 'image_size', 'channels',
+              'class_names') + tuple(
     'hparams.' + f.name for f in dataclasses.fields(hparams_lib.HParams))
 MIXED_PRECISIONS = ('none', 'bfloat16', 'float16')
 # Datasets whose readers only scale the pixels (runner/export.py does the
 # same in the SavedModel's serving signature).
-SERVED_DATASETS = ('mnist', 'fashion_mnist', 'affnist', 'affine_mnist',
-                   'expanded_mnist')
+SERVED_DATASETS = datasets.served()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +46,24 @@ class RunConfig:
   validate: bool = False
   seed: int = 0
   summary_dir: Optional[str] = None
+  # One's own images (--dataset=folder, tfds:NAME; input_data/own/): the
+  # square side and channels (0: the data's own), the fraction held out as
+  # the test split without one (and as valid_test with --validate), the
+  # tfds splits and features, the shifts (-1: 2 pixels per 28) and flips
+  # of training, where decoded images are cached (None: not cached).
+  image_size: int = 0
+  channels: int = 0
+  holdout: float = 0.1
+  train_split: str = 'train'
+  test_split: str = 'test'
+  image_key: Optional[str] = None
+  label_key: Optional[str] = None
+  skip_bad_images: bool = False
+  max_shift: int = -1
+  random_flip: bool = False
+  cache_dir: Optional[str] = None
+  # The class names of the data (own images), set from the data source.
+  class_names: Optional[tuple[str, ...]] = None
   # Training.
   max_steps: int = 1000
   save_step: int = 1500
@@ -58,7 +77,7 @@ class RunConfig:
   xla: bool = False
   mixed_precision: str = 'none'
   # Evaluation.
-  eval_size: int = 10000
+  eval_size: Optional[int] = 10000  # None: the whole test split.
   checkpoint: Optional[str] = None
   num_trials: int = 1
   export_weights: Optional[str] = None
@@ -91,19 +110,29 @@ class RunConfig:
          self.num_gpus),
         (self.num_targets in (1, 2), '--num_targets must be 1 or 2, got %d' %
          self.num_targets),
-        (self.eval_size > 0, '--eval_size must be > 0, got %d' %
-         self.eval_size),
+        (self.eval_size is None or self.eval_size > 0,
+         '--eval_size must be > 0, got %s' % self.eval_size),
         (self.num_trials >= 1, '--num_trials must be >= 1, got %d' %
          self.num_trials),
         (self.cpu_threads >= 0, '--cpu_threads must be >= 0, got %d' %
          self.cpu_threads),
-        (not self.export_saved_model or self.dataset in SERVED_DATASETS,
+        (not self.export_saved_model or
+         self.dataset.split(':')[0] in SERVED_DATASETS,
          '--export_saved_model serves the models of %s, whose readers only '
          'scale the pixels; --dataset=%s crops and standardizes its images '
-         '(not exported yet)' % (', '.join(SERVED_DATASETS), self.dataset)),
+         '(not exported yet)' % (', '.join(datasets.names(served=True)),
+                                 self.dataset)),
         (self.mixed_precision in MIXED_PRECISIONS, '--mixed_precision must '
          'be one of %s, got %r' % (', '.join(MIXED_PRECISIONS),
                                    self.mixed_precision)),
+        (self.image_size >= 0, '--image_size must be >= 0 (0: the data\'s '
+         'own), got %d' % self.image_size),
+        (self.channels in (0, 1, 3), '--channels must be 1 (grey), 3 (RGB) '
+         'or 0 (the data\'s), got %d' % self.channels),
+        (0.0 <= self.holdout < 1.0, '--holdout must be in [0, 1), got %g' %
+         self.holdout),
+        (self.max_shift >= -1, '--max_shift must be >= 0, or -1 (2 pixels '
+         'per 28), got %d' % self.max_shift),
     )
     for ok, message in checks:
       if not ok:
@@ -174,6 +203,35 @@ def check_resume(config, train_dir):
             '%s: %s -> %s' % (k, changed[k][0], changed[k][1])
             for k in refused)))
   return changed
+
+
+def with_data(config, source):
+  """config with the class names of its data source (own images; None for
+  the paper's datasets, whose classes are numbers)."""
+  names = getattr(source, 'class_names', None)
+  return config.replace(class_names=tuple(names) if names else None)
+
+
+def check_class_names(config, checkpoint):
+  """Raises ExperimentError when the run that wrote checkpoint (its
+  config.json beside it) had other class names than config's data."""
+  saved = saved_config(os.path.dirname(os.path.abspath(checkpoint)))
+  if saved is None:
+    return
+  saved_names = saved.get('class_names') or None
+  names = list(config.class_names) if config.class_names else None
+  if saved_names != names:
+    raise ExperimentError(
+        '%s was trained on the classes %s, but the data has %s; evaluate it '
+        'on the data it was trained on' % (checkpoint, _names(saved_names),
+                                           _names(names)))
+
+
+def _names(names):
+  if not names:
+    return 'of the dataset\'s numbers'
+  shown = ', '.join(names[:12]) + (', ...' if len(names) > 12 else '')
+  return '%d (%s)' % (len(names), shown)
 
 
 def save(config, train_dir, step, changed=None):

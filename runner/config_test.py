@@ -38,9 +38,9 @@ class RunConfigTest(tf.test.TestCase):
         (dict(num_trials=0), '--num_trials must be >= 1, got 0'),
         (dict(cpu_threads=-1), '--cpu_threads must be >= 0, got -1'),
         (dict(export_saved_model='/tmp/s', dataset='cifar10'),
-         '--export_saved_model serves the models of mnist, fashion_mnist, '
-         'affnist, affine_mnist, expanded_mnist, whose readers only scale '
-         'the pixels; --dataset=cifar10 crops and standardizes its images '
+         '--export_saved_model serves the models of affine_mnist, affnist, '
+         'expanded_mnist, fashion_mnist, folder, mnist, tfds:NAME, whose '
+         'readers only scale the pixels; --dataset=cifar10 crops and standardizes its images '
          r'\(not exported yet\)'),
         (dict(mixed_precision='int8'), "--mixed_precision must be one of "
          "none, bfloat16, float16, got 'int8'")):
@@ -59,7 +59,8 @@ class RunConfigTest(tf.test.TestCase):
   def test_what_a_resumed_run_may_not_change(self):
     # What defines the model and its objective, literally: every hparam
     # too. Everything else may change, and is recorded.
-    refused = {'model': 'baseline', 'dataset': 'norb', 'num_targets': 2}
+    refused = {'model': 'baseline', 'dataset': 'norb', 'num_targets': 2,
+               'image_size': 40, 'channels': 3, 'class_names': ('a', 'b')}
     refused.update({'hparams.' + f.name: '?' for f in
                     dataclasses.fields(hparams_lib.HParams)})
     self.assertCountEqual(config_lib.MODEL_KEYS, refused)

@@ -50,15 +50,17 @@ def evaluate_checkpoints(config, source, paths=None):
   """
   paths = paths or config_lib.trial_checkpoints(config.checkpoint,
                                                 config.num_trials)
-  eval_size = config.eval_size
+  eval_size = config.eval_size or source.num_examples
   code = run_record.code_version()  # The tree as the evaluation starts.
   if (config.export_weights or config.export_saved_model) and len(paths) != 1:
     raise ExperimentError('--export_weights and --export_saved_model need a '
                           'single --checkpoint')
+  config = config_lib.with_data(config, source)
   for path in paths:
     if not tf.io.gfile.exists(path + '.index'):
       raise ExperimentError('--checkpoint: %s does not exist (no %s.index)' %
                             (path, path))
+    config_lib.check_class_names(config, path)
   try:
     dataset = source.eval_dataset(EVAL_BATCH, eval_size)
   except errors.DataError as e:
@@ -77,7 +79,7 @@ def evaluate_checkpoints(config, source, paths=None):
           model, config.export_weights))
     if config.export_saved_model:
       print('wrote %s' % export.export_saved_model(
-          model, config.export_saved_model), flush=True)
+          model, config.export_saved_model, config.class_names), flush=True)
     logits, labels, totals = _evaluate_logits(eval_step, dataset, source)
     # Only the running sum is kept: memory does not grow with the trials.
     summed = logits if summed is None else summed + logits

@@ -3,8 +3,9 @@ project needed to load and serve it).
 
 Serving signature `serving_default`:
   input   images: uint8 [N, H, W, C], the model's dataset shape (MNIST
-          [N, 28, 28, 1]); scaled as the MNIST-family readers do (times
-          1/255): models of those datasets only (config.SERVED_DATASETS).
+          [N, 28, 28, 1]; own images: the size and channels they were made
+          into); scaled as the readers do (times 1/255): models of those
+          datasets only (config.SERVED_DATASETS).
   outputs scores: float32 [N, classes], the class scores (capsule lengths
                   for the capsule model, logits for the baseline);
           classes: int64 [N, num_targets], the top-1 (top-2 for
@@ -12,7 +13,9 @@ Serving signature `serving_default`:
           capsules: float32 [N, classes, atoms] (capsule model);
           reconstructions: float32 [N, targets, H, W, C] in [0, 1], each
                   from the capsule of a predicted class (capsule model
-                  with a decoder).
+                  with a decoder);
+          names: string [N, num_targets], the classes' names (a model of
+                  one's own images, whose classes have names).
 """
 
 import os
@@ -28,9 +31,10 @@ from runner.errors import ExperimentError
 class _Serving(tf.Module):
   """The model and its serving function; saved together."""
 
-  def __init__(self, model):
+  def __init__(self, model, class_names=None):
     super().__init__(name='serving')
     self.model = model
+    self.class_names = list(class_names) if class_names else None
     size, depth = model.image_size, model.image_depth
     self.serve = tf.function(self._serve, input_signature=[
         tf.TensorSpec([None, size, size, depth], tf.uint8, name='images')])
@@ -47,6 +51,8 @@ class _Serving(tf.Module):
     _, classes = tf.math.top_k(inferred.logits, k=model.num_targets)
     classes = tf.cast(classes, tf.int64)  # [N, targets]
     outputs = {'scores': inferred.logits, 'classes': classes}
+    if self.class_names:
+      outputs['names'] = tf.gather(tf.constant(self.class_names), classes)
     if inferred.capsules is not None:
       outputs['capsules'] = inferred.capsules
     if model.reconstruction is not None:
@@ -60,14 +66,15 @@ class _Serving(tf.Module):
     return outputs
 
 
-def export_saved_model(model, directory):
-  """Writes model (weights restored) as a SavedModel at directory.
+def export_saved_model(model, directory, class_names=None):
+  """Writes model (weights restored) as a SavedModel at directory; with
+  class_names, its signature also outputs the predicted classes' names.
 
   Written beside it first and renamed when whole (an existing directory is
   replaced only then): an export that fails or is interrupted leaves no
   directory that looks like a SavedModel.
   """
-  serving = _Serving(model)
+  serving = _Serving(model, class_names)
   directory = directory.rstrip('/')
   temporary = '%s.tmp-%d' % (directory, os.getpid())
   try:
@@ -97,6 +104,7 @@ class Served:
     self._serve = tf.saved_model.load(directory).signatures['serving_default']
     spec = self._serve.structured_input_signature[1]['images']
     self.input_shape = tuple(spec.shape[1:])
+    self.output_names = set(self._serve.structured_outputs)
 
   def __call__(self, images):
     outputs = self._serve(images=tf.constant(images, tf.uint8))

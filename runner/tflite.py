@@ -51,6 +51,7 @@ class TFLiteModel:
     self._runner = self._interpreter.get_signature_runner('serving_default')
     (detail,) = self._runner.get_input_details().values()
     self.input_shape = tuple(int(d) for d in detail['shape_signature'][1:])
+    self.output_names = set(self._runner.get_output_details())
 
   def __call__(self, images):
     # The runner resizes its input to each call's batch size.

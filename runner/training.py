@@ -75,6 +75,7 @@ def train(config, source, strategy=None, record=None):
     TrainResult(step, model): the final global step and the trained model.
   """
   strategy = strategy or tf.distribute.get_strategy()
+  config = config_lib.with_data(config, source)  # Saved, checked on resume.
   if not config.summary_dir:
     raise ExperimentError('--summary_dir is required to train')
   train_dir = os.path.join(config.summary_dir, 'train')
