@@ -300,5 +300,65 @@ class ExperimentCliTest(tf.test.TestCase):
       self.assertIn(message, lines[-1])
 
 
+class OwnImagesTest(tf.test.TestCase):
+  """--dataset=folder through the command line: train, evaluate, export,
+  predict with class names; resume and evaluation refuse other classes."""
+
+  def test_folder_train_evaluate_export_predict(self):
+    tmp = self.create_tempdir().full_path
+    data, _ = testdata.write_image_folder(
+        os.path.join(tmp, 'data'), classes=3, per_class=(3, 2),
+        names=['zero', 'one', 'two'])
+    run = os.path.join(tmp, 'run')
+    common = ['--dataset=folder', '--data_dir=' + data,
+              '--cache_dir=' + os.path.join(tmp, 'cache'),
+              '--hparams_override=num_prime_capsules=2']
+    run_experiment(*common, '--summary_dir=' + run, '--max_steps=1',
+                   '--save_step=1')
+    with open(os.path.join(run, 'train', 'config.json')) as f:
+      self.assertEqual(json.load(f)['class_names'], ['one', 'two', 'zero'])
+    checkpoint = os.path.join(run, 'train', 'model.ckpt-1')
+    exported = os.path.join(tmp, 'exported')
+    proc = run_experiment(*common, '--train=false',
+                          '--checkpoint=' + checkpoint,
+                          '--export_saved_model=' + exported)
+    # The whole test split (6 images) without --eval_size.
+    with open(os.path.join(run, 'test', 'results.jsonl')) as f:
+      result = json.loads(f.readline())
+    self.assertEqual((result['examples'], result['dataset']), (6, 'folder'))
+    self.assertEqual(_wrong(proc.stdout)[0], result['wrong'])
+    self.assertIn('wrote %s' % exported, proc.stdout)
+    digit = os.path.join(data, 'test', 'two', sorted(os.listdir(
+        os.path.join(data, 'test', 'two')))[0])
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', CUDA_VISIBLE_DEVICES='')
+    predicted = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'predict.py'),
+         '--model=' + exported, digit], capture_output=True, text=True,
+        env=env, timeout=300)
+    self.assertEqual(predicted.returncode, 0, predicted.stderr)
+    self.assertRegex(predicted.stdout, r'^%s: (one|two|zero) \(score '
+                     r'0\.\d{3}\)\n$' % re.escape(digit))
+    # Another class: resume and evaluation refuse, one line each.
+    os.rename(os.path.join(data, 'train', 'two'),
+              os.path.join(data, 'train', 'three'))
+    os.rename(os.path.join(data, 'test', 'two'),
+              os.path.join(data, 'test', 'three'))
+    proc = run_experiment(*common, '--summary_dir=' + run, '--max_steps=2',
+                          check=False)
+    self.assertEqual(proc.returncode, 1)
+    self.assertEqual(proc.stderr.strip().splitlines()[-1], (
+        'experiment.py: %s/train holds a run of another model or objective: '
+        'class_names: [\'one\', \'two\', \'zero\'] -> [\'one\', '
+        '\'three\', \'zero\']; give a new --summary_dir, or the same flags'
+        % run))
+    proc = run_experiment(*common, '--train=false',
+                          '--checkpoint=' + checkpoint, check=False)
+    self.assertEqual(proc.returncode, 1)
+    self.assertEqual(proc.stderr.strip().splitlines()[-1], (
+        'experiment.py: %s was trained on the classes 3 (one, two, zero), but '
+        'the data has 3 (one, three, zero); evaluate it on the data it was '
+        'trained on' % checkpoint))
+
+
 if __name__ == '__main__':
   tf.test.main()

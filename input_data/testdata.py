@@ -78,3 +78,48 @@ def make_mnist_records(tmp):
   mnist_shift.generate(idx_dir, data_dir, 'train', shift=2)
   mnist_shift.generate(idx_dir, data_dir, 'test', shift=0)
   return data_dir
+
+
+REAL_MNIST = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), 'data', 'mnist')
+
+
+def write_image_folder(directory, classes=3, per_class=(4, 2), size=None,
+                       rgb=False, formats=('png',), names=None):
+  """A folder of real MNIST digits in --dataset=folder's layout:
+  DIRECTORY/{train,test}/CLASS/NNNNN.EXT, class i the digit i (names: the
+  folders' names, default c00, c01, ...; more than 10 classes reuse digits
+  i % 10, inverted for the second ten). size (height, width) resizes
+  them (nearest), rgb puts the digit in the red and green channels only,
+  formats cycles over 'png', 'jpg', 'bmp', 'gif' per file. per_class:
+  (train, test) images of each class; test 0 writes no test/.
+
+  Returns:
+    (directory, {path: (label, uint8 [h, w, c] as written)}).
+  """
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  images, labels = idx.load_mnist(REAL_MNIST, 'test')
+  names = names or ['c%02d' % i for i in range(classes)]
+  written = {}
+  k = 0
+  for split, count in zip(('train', 'test'), per_class):
+    for label in range(classes if count else 0):
+      folder = os.path.join(directory, split, names[label])
+      os.makedirs(folder, exist_ok=True)
+      chosen = np.flatnonzero(labels == label % 10)[
+          (0 if split == 'train' else 50):][:count]
+      for i in chosen:
+        image = images[i] if label < 10 else 255 - images[i]
+        if size:
+          image = np.array(Image.fromarray(image).resize(size[::-1],
+                                                         Image.NEAREST))
+        if rgb:
+          image = np.stack([image, image // 2, np.zeros_like(image)], -1)
+        ext = formats[k % len(formats)]
+        k += 1
+        path = os.path.join(folder, '%05d.%s' % (i, ext))
+        Image.fromarray(image).save(path, quality=95)
+        with Image.open(path) as saved:
+          kept = np.array(saved.convert('RGB' if rgb else 'L'))
+        written[path] = (label, kept if rgb else kept[..., None])
+  return directory, written

@@ -172,8 +172,10 @@ def _load(data_dir, image_size, channels, skip_bad, cache_dir):
       arrays[split + '_rgb'], arrays[split + '_labels'] = rgb, labels
       header[split + '_keys'] = keys
       header['bad'] += bad
-    if not len(arrays['train_labels']):
-      raise errors.DataError('%s: no image decodes' % train_dir)
+    for split in splits:
+      if not len(arrays[split + '_labels']):
+        raise errors.DataError('%s: no image decodes' %
+                               os.path.join(data_dir, split))
     for split in splits:
       arrays[split + '_images'] = image_set.to_channels(
           arrays.pop(split + '_rgb'), greys[split],
