@@ -5,6 +5,7 @@ import os
 import re
 import zlib
 
+from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
@@ -15,6 +16,8 @@ from input_data import records
 from input_data import source as source_lib
 from input_data.mnist import mnist_input_record as reader
 from input_data.mnist import mnist_shift
+from runner import config as config_lib
+from runner import registry
 
 
 class ReaderTest(tf.test.TestCase):
@@ -134,20 +137,29 @@ class ReaderTest(tf.test.TestCase):
                           num_targets=2)
 
 
-class OnTheFlyTest(tf.test.TestCase):
+class OnTheFlyTest(tf.test.TestCase, parameterized.TestCase):
 
-  def test_on_the_fly_shifts_match_the_generator_distribution(self):
+  @parameterized.parameters('mnist', 'folder')
+  def test_on_the_fly_shifts_match_the_generator_distribution(self, dataset):
     # The generator writes each of the 25 shifts once per image; on the fly,
     # each training example should land on the 25 positions uniformly.
+    # Through the reader experiment.py builds (runner.registry): the IDX
+    # files, or the same image as PNG files of --dataset=folder.
     idx_dir = testdata.write_mnist(self.create_tempdir().full_path,
-                                           n_train=1, n_test=1)
+                                   n_train=1, n_test=1)
     images, _ = idx.load_mnist(idx_dir, 'train')
-    images = images.copy()
-    images[0, 3, 3] = 0  # Only the bright pixel at (10, 12) is left.
+    self.assertEqual(images[0, 3, 3], 0)  # Only the pixel at (10, 12).
     generated = collections.Counter(
         int(np.argmax(c)) for c in mnist_shift.all_shifts(images, 2)[0])
-    source = source_lib.InMemorySource(images.reshape(1, -1), np.array([0]), 28,
-                                   'one image', shift=2)
+    data_dir = idx_dir
+    if dataset == 'folder':  # Two classes of that one image.
+      data_dir = self.create_tempdir().full_path
+      for name in ('a', 'b'):
+        os.makedirs(os.path.join(data_dir, 'train', name))
+        tf.io.write_file(os.path.join(data_dir, 'train', name, '0.png'),
+                         tf.io.encode_png(images[0][..., None]))
+    source = registry.get_source(config_lib.RunConfig(
+        dataset=dataset, data_dir=data_dir, data_source='idx'), 'train')
     batches = iter(source.train_dataset(batch_size=500, seed=0))
     drawn = collections.Counter(
         int(i) for b in (next(batches) for _ in range(10))
@@ -245,6 +257,11 @@ class ShardResumeTest(tf.test.TestCase):
                                    for w in range(0, len(shard), 3)])
         at += len(shard)
     self.assertNotEqual(read[:14], read[14:])  # Each epoch its own order.
+    # Within the shards too, not only the shards' order: the windows'
+    # shuffles are drawn anew each epoch.
+    def shard_orders(epoch):
+      return {path: [i for p, i in epoch if p == path] for path in self.paths}
+    self.assertNotEqual(shard_orders(read[:14]), shard_orders(read[14:]))
 
   def test_the_stream_from_a_position_is_the_stream_from_zero(self):
     source = self._source()
