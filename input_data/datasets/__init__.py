@@ -7,18 +7,21 @@ TensorFlow (each spec's `build` imports its reader when called).
 """
 
 import importlib
+import os
 import pkgutil
 
 from input_data import dataset_spec
 
 
-def _collect():
+def collect(path, package):
+  """{name: DatasetSpec} of the modules of package (a folder on path), each
+  declaring DATASET; TypeError for a module without one, or two of one
+  name."""
   found = {}
-  for module_info in sorted(pkgutil.iter_modules(__path__),
-                            key=lambda m: m.name):
+  for module_info in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
     if module_info.name.endswith('_test'):
       continue
-    module = importlib.import_module('%s.%s' % (__name__, module_info.name))
+    module = importlib.import_module('%s.%s' % (package, module_info.name))
     spec = getattr(module, 'DATASET', None)
     if not isinstance(spec, dataset_spec.DatasetSpec):
       raise TypeError('%s declares no DATASET = DatasetSpec(...)' %
@@ -29,7 +32,8 @@ def _collect():
   return found  # By name: the modules were read in their names' order.
 
 
-DATASETS = _collect()
+# (__package__: also when this file is imported by its own module name.)
+DATASETS = collect([os.path.dirname(os.path.abspath(__file__))], __package__)
 
 
 def lookup(name):
