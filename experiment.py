@@ -83,6 +83,9 @@ def define_flags():
                       '(serving signature: uint8 images [N, H, W, C] -> '
                       'scores, classes, capsules, reconstructions; see runner/'
                       'export.py).')
+  flags.DEFINE_float('max_memory_gb', 0.0, 'Training refuses, before it '
+                     'builds the model, a step estimated to need more (0: '
+                     'the machine\'s memory; on a GPU, no check).')
   flags.DEFINE_boolean('skip_nonfinite', False, 'Skip batches whose loss or '
                        'gradients are not finite, instead of stopping (they '
                        'never change the weights either way).')
@@ -122,7 +125,8 @@ def run_config():
       eval_stop_at_step=(FLAGS.max_steps if FLAGS['max_steps'].present
                          else None),
       train=FLAGS.train, deterministic=FLAGS.deterministic,
-      cpu_threads=FLAGS.cpu_threads, **command_line.own_data_config(FLAGS))
+      cpu_threads=FLAGS.cpu_threads, max_memory_gb=FLAGS.max_memory_gb,
+      **command_line.own_data_config(FLAGS))
 
 
 def _eval_size():

@@ -62,6 +62,9 @@ class RunConfig:
   max_shift: int = -1
   random_flip: bool = False
   cache_dir: Optional[str] = None
+  # Training refuses a step estimated above this many GB (0: the machine's
+  # memory, unless on a GPU): models/footprint.py.
+  max_memory_gb: float = 0.0
   # The class names of the data (own images), set from the data source.
   class_names: Optional[tuple[str, ...]] = None
   # Training.
@@ -131,6 +134,8 @@ class RunConfig:
          'or 0 (the data\'s), got %d' % self.channels),
         (0.0 <= self.holdout < 1.0, '--holdout must be in [0, 1), got %g' %
          self.holdout),
+        (self.max_memory_gb >= 0, '--max_memory_gb must be >= 0, got %g' %
+         self.max_memory_gb),
         (self.max_shift >= -1, '--max_shift must be >= 0, or -1 (2 pixels '
          'per 28), got %d' % self.max_shift),
     )

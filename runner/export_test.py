@@ -18,6 +18,7 @@ from models import hparams as hparams_lib
 from models import testing
 from runner import checkpoints
 from runner import export
+from runner import tflite
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A fresh process whose path holds no code of this project.
@@ -51,6 +52,31 @@ class ExportTest(tf.test.TestCase):
     self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
     return {int(k): v for k, v in json.loads(
         proc.stdout.strip().splitlines()[-1]).items()}
+
+  def test_class_names_are_served_beside_the_classes(self):
+    # A model of one's own RGB images: 20x20x3, four named classes; the
+    # names come out of the SavedModel and of its TFLite conversion.
+    tf.random.set_seed(3)
+    model = capsule_model.CapsuleModel(hparams_lib.HParams(), 20, 3, 4,
+                                       **testing.TINY['capsule'])
+    names = ['ant', 'bee', 'cat', 'dog']
+    directory = export.export_saved_model(
+        model, os.path.join(self.create_tempdir().full_path, 'own'), names)
+    images = np.random.RandomState(0).randint(0, 256, [6, 20, 20, 3]).astype(
+        np.uint8)
+    served = export.Served(directory)
+    self.assertEqual(served.input_shape, (20, 20, 3))
+    self.assertIn('names', served.output_names)
+    out = served(images)
+    self.assertEqual(out['names'].shape, (6, 1))
+    self.assertEqual([n.decode() for n in out['names'][:, 0]],
+                     [names[c] for c in out['classes'][:, 0]])
+    lite = tflite.TFLiteModel(content=tflite.convert(directory))
+    self.assertAllEqual(lite(images)['names'], out['names'])
+    # A digit model has no names.
+    digits = export.export_saved_model(
+        model, os.path.join(self.create_tempdir().full_path, 'digits'))
+    self.assertNotIn('names', export.Served(digits).output_names)
 
   def test_capsule_model_serves_its_scores_alone(self):
     tf.random.set_seed(2)

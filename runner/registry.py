@@ -7,10 +7,13 @@ module each); the hparams the authors gave per dataset are
 models.hparams.PAPER_OVERRIDES.
 """
 
+import os
+
 from input_data import datasets
 from input_data import errors
 from models import capsule_model
 from models import conv_model
+from models import footprint
 from runner.errors import ExperimentError
 
 MODELS = {'capsule': capsule_model.CapsuleModel,
@@ -68,3 +71,33 @@ def build_model(model_name, hparams, info, conv_dtype=None):
   if conv_dtype:
     model.set_conv_dtype(conv_dtype)
   return model
+
+
+def machine_bytes():
+  """The machine's physical memory in bytes."""
+  return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+
+
+def check_memory(config, info, batch_size, on_gpu=False):
+  """Refuses, before any model is built, a training step estimated
+  (models/footprint.py) to need more than --max_memory_gb, or without it
+  (and without a GPU, whose memory is its own) the machine's memory: one
+  line with the numbers and the flags that lower them."""
+  if config.max_memory_gb:
+    limit, what = config.max_memory_gb * footprint.GIB, '--max_memory_gb'
+  elif on_gpu:
+    return
+  else:
+    limit, what = machine_bytes(), 'this machine\'s memory'
+  size = footprint.FOOTPRINTS[config.model](
+      config.hparams, info.height, info.depth, info.num_classes, batch_size)
+  if size.step_bytes <= limit:
+    return
+  raise ExperimentError(
+      '--dataset=%s at %dx%dx%d with %d classes: %s, more than %s (%s); '
+      'lower it with --image_size, --channels=1, --hparams_override='
+      'num_prime_capsules=N (now %d) or padding, or fewer classes; '
+      '--max_memory_gb sets the limit' % (
+          config.dataset, info.height, info.height, info.depth,
+          info.num_classes, footprint.describe(size, batch_size), what,
+          footprint.bytes_text(limit), config.hparams.num_prime_capsules))

@@ -109,6 +109,8 @@ def _train(config, source, strategy, train_dir, chief, record):
   save_dir = train_dir if chief else os.path.join(
       train_dir, 'workertemp_%d' % distribution.task_id(strategy))
   os.makedirs(save_dir, exist_ok=True)
+  registry.check_memory(config, source.info, config.batch_size,
+                        on_gpu=bool(tf.config.list_logical_devices('GPU')))
   with strategy.scope():
     tf.random.set_seed(config.seed)
     model = registry.build_model(config.model, config.hparams, source.info,
