@@ -172,7 +172,7 @@ def define_flags():
   """The command line; defined only when run as a program."""
   flags.DEFINE_string('checkpoint', None, 'Checkpoint (native or TF1).')
   command_line.define('data_dir', 'dataset', 'data_source', 'num_targets',
-                      'hparams_override')
+                      'hparams_override', *command_line.OWN_DATA)
   flags.DEFINE_string('output_dir', 'figures', 'Where to write the PNGs.')
 
 
@@ -191,7 +191,8 @@ def main(argv):
         hparams=hparams_lib.default_hparams().parse(
             FLAGS.hparams_override or ''),
         dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
-        data_source=FLAGS.data_source, num_targets=FLAGS.num_targets)
+        data_source=FLAGS.data_source, num_targets=FLAGS.num_targets,
+        **command_line.own_data_config(FLAGS))
     source = registry.get_source(config, 'test')
     model = registry.build_model('capsule', config.hparams, source.info)
     checkpoints.restore_model(model, FLAGS.checkpoint)

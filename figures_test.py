@@ -63,6 +63,27 @@ class FiguresTest(tf.test.TestCase):
     self.assertTrue(np.all(cell(2, 2) == 255))  # Blank after the 12th.
     self.assertTrue(np.all(pixels[0] == 255))  # The white grid.
 
+  def test_rgb_images_of_named_classes(self):
+    # One's own RGB images, 20x20, 3 classes: depth-major features drawn
+    # as RGB cells.
+    out = self.create_tempdir().full_path
+    model = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 20, 3,
+                                       3, **testing.TINY['capsule'])
+    features = testing.feature_batch(4, image_size=20, depth=3,
+                                     num_classes=3)
+    paths = figures.make_figures(model, features,
+                                 source.DatasetInfo(20, 3, 3, 1), out)
+    self.assertCountEqual([os.path.basename(p) for p in paths], [
+        'reconstructions.png', 'dimensions_0.png', 'dimensions_1.png',
+        'dimensions_2.png'])
+    image = tf.io.decode_png(tf.io.read_file(
+        os.path.join(out, 'reconstructions.png'))).numpy()[::2, ::2]
+    self.assertEqual(image.shape[2], 3)
+    # The second image's cell, [c, h, w] planes back to [h, w, c].
+    expected = np.transpose(np.reshape(features['images'][1], [3, 20, 20]),
+                            [1, 2, 0])
+    self.assertAllEqual(image[1:21, 22:42], np.round(expected * 255))
+
   def test_multimnist_figure(self):
     out = self.create_tempdir().full_path
     model = capsule_model.CapsuleModel(hparams_lib.default_hparams(), 36, 1,
