@@ -131,8 +131,9 @@ def _sync(out):
 
 def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
                    warmup, xla, mixed_precision, overrides, eval_only=False,
-                   steps_per_loop=1, num_targets=1):
-  """Times the TensorFlow model; returns a dict of measurements."""
+                   steps_per_loop=1, num_targets=1, info=None):
+  """Times the TensorFlow model; returns a dict of measurements. info: the
+  input's DatasetInfo (default the dataset's fixed shape)."""
   # pylint: disable=g-import-not-at-top
   import tensorflow as tf
   from input_data import source
@@ -145,7 +146,7 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
   paper = hparams_lib.PAPER_OVERRIDES.get(dataset, '')
   hparams = hparams_lib.default_hparams(model_name).parse(
       ','.join(x for x in (paper, overrides) if x))
-  info = input_info(dataset, num_targets)
+  info = info or input_info(dataset, num_targets)
   conv_dtype = None if mixed_precision == 'none' else mixed_precision
   model = registry.build_model(model_name, hparams, info, conv_dtype)
   optimizer = optimizer_lib.Adam(model.trainable_variables)
@@ -220,8 +221,10 @@ def define_flags():
   """The command line; defined only when run as a program."""
   command_line.define('model', 'hparams_override', 'num_targets', 'xla',
                       'mixed_precision', 'steps_per_loop', 'deterministic')
-  flags.DEFINE_enum('dataset', 'mnist', sorted(SHAPES), 'Input shape to time '
-                    '(experiment.py\'s names).')
+  flags.DEFINE_string('dataset', 'mnist', 'Input shape to time '
+                      '(experiment.py\'s names: %s; with --data_dir, also '
+                      'folder and tfds:NAME, shaped by their data).' %
+                      ', '.join(sorted(SHAPES)))
   flags.DEFINE_integer('batch_size', 128, 'Training batch.')
   flags.DEFINE_integer('eval_batch_size', 100, 'Evaluation batch.')
   flags.DEFINE_integer('steps', 20, 'Timed steps.')
@@ -232,7 +235,10 @@ def define_flags():
   flags.DEFINE_boolean('eval_only', False, 'Time (and measure the memory of) '
                        'evaluation alone.')
   flags.DEFINE_string('data_dir', None, 'Also time the real training input '
-                      'pipeline of --dataset from here, alone.')
+                      'pipeline of --dataset from here, alone, and how long '
+                      'reading the data takes (own images: decoding, or '
+                      'the cache).')
+  command_line.define(*command_line.OWN_DATA)
   flags.DEFINE_enum('data_source', 'records', command_line.DATA_SOURCES,
                     'The files in --data_dir, as experiment.py.')
   flags.DEFINE_integer('input_batches', 200, 'Batches the input timing reads.')
@@ -252,21 +258,27 @@ def main(argv):
   if FLAGS.deterministic:
     tf.config.experimental.enable_op_determinism()
     tf.random.set_seed(0)  # Random ops need one then.
-  source = None
+  source, load_seconds = None, None
   if FLAGS.data_dir:  # Bad files fail here, before any timing.
+    start = time.perf_counter()
     try:
       source = registry.get_source(config_lib.RunConfig(
           dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
-          data_source=FLAGS.data_source, num_targets=FLAGS.num_targets),
-                                   'train')
+          data_source=FLAGS.data_source, num_targets=FLAGS.num_targets,
+          **command_line.own_data_config(FLAGS)), 'train')
     except ValueError as e:
       sys.exit('benchmark.py: %s' % e)
+    load_seconds = time.perf_counter() - start
+  elif FLAGS.dataset not in SHAPES:
+    sys.exit('benchmark.py: --dataset=%s takes its shape from its data: give '
+             '--data_dir' % FLAGS.dataset)
   try:
     result = run_tensorflow(FLAGS.model, FLAGS.dataset, FLAGS.batch_size,
                             FLAGS.eval_batch_size, FLAGS.steps, FLAGS.warmup,
                             FLAGS.xla, FLAGS.mixed_precision,
                             FLAGS.hparams_override or '', FLAGS.eval_only,
-                            FLAGS.steps_per_loop, FLAGS.num_targets)
+                            FLAGS.steps_per_loop, FLAGS.num_targets,
+                            source and source.info)
   except ValueError as e:
     sys.exit('benchmark.py: %s' % e)
   result.update(model=FLAGS.model, dataset=FLAGS.dataset,
@@ -280,6 +292,8 @@ def main(argv):
     result['share_of_matmul_peak'] = (result['train_gflops'] /
                                       result['matmul_peak_gflops'])
   if source is not None:
+    result['data_load_seconds'] = load_seconds
+    result['data_examples'] = source.num_examples
     result['input_examples_per_sec'] = input_examples_per_sec(
         source, FLAGS.batch_size, FLAGS.input_batches)
   if FLAGS.compare_pytorch:

@@ -88,8 +88,10 @@ def _declared_pixels(path):
 
 
 def _decode(path):
-  return tf.io.decode_image(tf.io.read_file(path), dtype=tf.uint8,
-                            expand_animations=False)
+  """uint8 [h, w, 3] of an image file: grey repeated, alpha dropped (the
+  decoders' own conversion)."""
+  return tf.io.decode_image(tf.io.read_file(path), channels=3,
+                            dtype=tf.uint8, expand_animations=False)
 
 
 def _reason(path):
@@ -125,15 +127,13 @@ def _decode_split(files, size, reference, skip_bad, split_dir):
         raise errors.DataError(message + ' (--skip_bad_images skips it)')
       bad.append(path)
   wanted = [i for i, p in enumerate(paths) if p not in set(bad)]
-  decoded = tf.data.Dataset.from_tensor_slices((
+  items = tf.data.Dataset.from_tensor_slices((
       tf.constant(wanted, tf.int64),
       tf.constant([paths[i] for i in wanted] or [''], tf.string)[
           :len(wanted)],
-      tf.constant([files[i][1] for i in wanted], tf.int64))).map(
-          lambda i, p, label: (i, _decode(p), label),
-          num_parallel_calls=tf.data.AUTOTUNE)
+      tf.constant([files[i][1] for i in wanted], tf.int64)))
   rgb, grey, labels, read = image_set.collect(
-      decoded, len(wanted), size, lambda i: paths[i], reference)
+      items, _decode, len(wanted), size, lambda i: paths[i], reference)
   missing = sorted(set(wanted) - set(read.tolist()))
   if missing and not skip_bad:
     raise errors.DataError('%s (%d file%s of %s; --skip_bad_images skips '

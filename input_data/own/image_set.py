@@ -66,24 +66,14 @@ def to_square(image, size):
                          [size, size, 3])
 
 
-def _prepared(index, image, size):
-  """What collect keeps of one decoded image, and what it checks."""
-  shape = tf.shape(image)  # [h, w, c]
-  rgb = to_rgb(image)
-  grey = tf.reduce_all(tf.logical_and(rgb[..., 0] == rgb[..., 1],
-                                      rgb[..., 1] == rgb[..., 2]))
-  return dict(index=index, image=to_square(rgb, size), height=shape[0],
-              width=shape[1], grey=grey)
-
-
-def collect(decoded, count, size, describe_image, reference=None):
-  """The images of a reader's pipeline, in memory.
+def collect(items, decode, count, size, describe_image, reference=None):
+  """The images of a reader's pipeline, decoded once, in memory.
 
   Args:
-    decoded: tf.data.Dataset of (index int64, image uint8 [h, w, c], label
-      int64) for at most count images, in order; an image that fails to
-      decode raises within the pipeline (it is then missing from the
-      result).
+    items: tf.data.Dataset of (index int64, item, label int64) for at most
+      count images, in order.
+    decode: item -> image uint8 [h, w, 3] (to_rgb's); one that fails raises
+      (the image is then missing from the result).
     count: the number of images.
     size: the square side to make them.
     describe_image: index -> its name in messages (a path).
@@ -101,14 +91,19 @@ def collect(decoded, count, size, describe_image, reference=None):
   labels = np.empty([count], np.int64)
   read = np.empty([count], np.int64)
   n = 0
-  pipeline = decoded.map(lambda i, image, label: dict(
-      _prepared(i, image, size), label=label),
-                         num_parallel_calls=tf.data.AUTOTUNE)
+  def prepared(index, item, label):  # One map: decoded and made square.
+    image = decode(item)
+    shape = tf.shape(image)  # [h, w, 3]
+    return dict(index=index, image=to_square(image, size), height=shape[0],
+                width=shape[1], label=label)
+  pipeline = items.map(prepared, num_parallel_calls=tf.data.AUTOTUNE)
   for batch in pipeline.ignore_errors().batch(_BATCH).prefetch(2):
     batch = {k: v.numpy() for k, v in batch.items()}
     k = len(batch['index'])
     rgb[n:n + k] = batch['image']
-    grey[n:n + k] = batch['grey']
+    image = batch['image']
+    grey[n:n + k] = ((image[..., 0] == image[..., 1]) &
+                     (image[..., 1] == image[..., 2])).all(axis=(1, 2))
     read[n:n + k] = batch['index']
     labels[n:n + k] = batch['label']
     sizes = np.stack([batch['height'], batch['width']], 1)

@@ -96,10 +96,10 @@ def _split(builder, split, image_key, label_key, size, reference):
     raise errors.DataError('%s: split %r does not read (%s); it has %s' % (
         builder.info.full_name, split, e, ', '.join(builder.info.splits)))
   del tfds
-  decoded = ds.enumerate().map(lambda i, ex: (
+  items = ds.enumerate().map(lambda i, ex: (
       i, ex[image_key], tf.cast(ex[label_key], tf.int64)))
   rgb, grey, labels, read = image_set.collect(
-      decoded, count, size, lambda i: '%s %s example %d' % (
+      items, image_set.to_rgb, count, size, lambda i: '%s %s example %d' % (
           builder.info.full_name, split, i), reference)
   if len(read) != count:
     raise errors.DataError('%s %s: %d of %d examples do not decode' % (
