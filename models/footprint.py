@@ -4,10 +4,10 @@ memory before it starts instead of dying out of memory minutes in.
 
 The capsule model's step is dominated by the vote tensor [batch, primary
 capsules, classes, 16]: routing keeps several of its size, forward and
-backward. Resident memory of a training step measured on the CPU (the
-process's peak, after two steps: docs/own_data.md's table) is, within a
-tenth: RUNTIME_BYTES + 16 bytes a parameter (weights, gradients, Adam's two
-moments) + VOTE_COPIES vote tensors.
+backward. The peak resident memory of benchmark.py's training steps on the
+CPU (docs/own_data.md's table: 28, 40 and 48 pixels, float32 and bfloat16)
+is, within a tenth: RUNTIME_BYTES + 16 bytes a parameter (weights,
+gradients, Adam's two moments) + VOTE_COPIES vote tensors.
 """
 
 import collections
@@ -15,8 +15,8 @@ import collections
 from models.layers import layers
 
 GIB = 2 ** 30
-RUNTIME_BYTES = 0.75 * GIB  # TensorFlow's runtime and the input pipeline.
-VOTE_COPIES = 10  # Measured: 9.6 vote tensors a step (28 to 56 pixels).
+RUNTIME_BYTES = GIB  # TensorFlow's runtime, the data, the input pipeline.
+VOTE_COPIES = 11  # Fitted to the peaks measured at 28, 40 and 48 pixels.
 BYTES_PER_PARAM = 16  # float32 weights, gradients, Adam's m and v.
 
 # primary_capsules: 0 for the baseline; votes_bytes: float32 votes of a

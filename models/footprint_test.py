@@ -30,10 +30,10 @@ class FootprintTest(tf.test.TestCase, parameterized.TestCase):
     # 32 types of 6x6; votes 128 x 1152 x 10 x 16 float32.
     self.assertEqual(size.primary_capsules, 1152)
     self.assertEqual(size.votes_bytes, 128 * 1152 * 10 * 16 * 4)
-    self.assertEqual(size.step_bytes, int(0.75 * 2 ** 30 + 16 * 8215728 +
-                                          10 * 94371840))
+    self.assertEqual(size.step_bytes, int(2 ** 30 + 16 * 8215728 +
+                                          11 * 94371840))
     self.assertEqual(footprint.describe(size, 128), '1152 primary capsules, '
-                     'a vote tensor of 90 MB at batch 128, about 1.8 GB a '
+                     'a vote tensor of 90 MB at batch 128, about 2.1 GB a '
                      'training step')
     big = footprint.capsule_footprint(hparams_lib.HParams(), 128, 3, 1000, 128)
     self.assertEqual(big.primary_capsules, 32 * 56 * 56)
@@ -44,10 +44,10 @@ class FootprintTest(tf.test.TestCase, parameterized.TestCase):
     # Activations kept: 24x24x512 and 8x8x256 maps, three of each (conv,
     # ReLU, pooling input), float32, batch 128.
     self.assertEqual(size.step_bytes, int(
-        0.75 * 2 ** 30 + 16 * 7495946 +
+        2 ** 30 + 16 * 7495946 +
         128 * 4 * 3 * (24 * 24 * 512 + 8 * 8 * 256)))
     self.assertEqual(footprint.describe(size, 128), '7495946 parameters, '
-                     'about 1.3 GB a training step')
+                     'about 1.6 GB a training step')
 
 
 if __name__ == '__main__':

@@ -80,19 +80,19 @@ class RegistryTest(tf.test.TestCase, parameterized.TestCase):
     config = config_lib.RunConfig(dataset='folder')
     with self.assertRaises(ExperimentError) as caught:
       registry.check_memory(config, info, 128)
-    # 10 vote tensors (7,656 GB), 16 bytes of each of the 12.9G parameters
-    # (capsule2 alone: 100352 x 8 x 1000 x 16) and 0.75 GB: 7,849 GB.
+    # 11 vote tensors (8,422 GB), 16 bytes of each of the 12.9G parameters
+    # (capsule2 alone: 100352 x 8 x 1000 x 16) and 1 GB: 8,615 GB.
     self.assertEqual(str(caught.exception), (
         '--dataset=folder at 128x128x3 with 1000 classes: 100352 primary '
-        'capsules, a vote tensor of 765.6 GB at batch 128, about 7849.4 GB a '
+        'capsules, a vote tensor of 765.6 GB at batch 128, about 8615.2 GB a '
         'training step, more than this machine\'s memory (%s); lower it with '
         '--image_size, --channels=1, --hparams_override=num_prime_capsules=N '
         '(now 32) or padding, or fewer classes; --max_memory_gb sets the '
         'limit' % footprint.bytes_text(registry.machine_bytes())))
     registry.check_memory(config, info, 128, on_gpu=True)  # Its own memory.
     mnist = source_lib.DatasetInfo(28, 1, 10, 1)
-    registry.check_memory(config, mnist, 128)  # 1.8 GB.
-    with self.assertRaisesRegex(ExperimentError, r'about 1\.8 GB a training '
+    registry.check_memory(config, mnist, 128)  # 2.1 GB.
+    with self.assertRaisesRegex(ExperimentError, r'about 2\.1 GB a training '
                                 r'step, more than --max_memory_gb \(1\.5 GB\)'):
       registry.check_memory(config.replace(max_memory_gb=1.5), mnist, 128)
     with mock.patch.object(registry, 'machine_bytes', return_value=2 ** 30):
@@ -100,7 +100,7 @@ class RegistryTest(tf.test.TestCase, parameterized.TestCase):
                                   r"machine's memory \(1\.0 GB\)"):
         registry.check_memory(config, mnist, 128)
       # The limit given wins over the machine's.
-      registry.check_memory(config.replace(max_memory_gb=2), mnist, 128)
+      registry.check_memory(config.replace(max_memory_gb=3), mnist, 128)
 
   def test_bad_names_are_one_error(self):
     for changes, message in (
