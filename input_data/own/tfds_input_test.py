@@ -2,6 +2,7 @@
 offline (tfds' store_as_tfds_dataset, through idx_images.py) from real
 MNIST test digits."""
 
+import os
 import shutil
 import tempfile
 
@@ -14,6 +15,7 @@ from input_data import testdata
 from input_data.own import idx_images
 from input_data.own import tfds_input
 from runner import config as config_lib
+from runner import registry
 
 
 def _write_set(data_dir, name='digits_own/plain', test=True, n=(12, 6)):
@@ -106,6 +108,31 @@ class TfdsTest(tf.test.TestCase):
     self.assertAllEqual(np.bincount(test.labels, minlength=10),
                         [min(max(1, round(c / 2)), c - 1) if c > 1 else 0
                          for c in counts])
+
+
+class SameAsIdxTest(tf.test.TestCase):
+
+  def test_a_set_written_from_idx_files_trains_on_the_same_batches(self):
+    # idx_images.py keeps the IDX files' order (tfds' shuffling off), so a
+    # run on tfds:NAME reads the very batches --data_source=idx reads: the
+    # same pixels, labels, order and on-the-fly shifts.
+    tmp = self.create_tempdir().full_path
+    idx_dir = testdata.write_mnist(os.path.join(tmp, 'idx'), 30, 10)
+    written = list(idx_images.write(idx_dir, os.path.join(tmp, 'tfds'),
+                                    'tfds', name='tiny_idx:2.0.0'))
+    self.assertEqual(written, [os.path.join(tmp, 'tfds', 'tiny_idx',
+                                            '2.0.0')])
+    sources = [registry.get_source(config_lib.RunConfig(**kwargs), 'train')
+               for kwargs in (dict(data_dir=idx_dir, data_source='idx'),
+                              dict(dataset='tfds:tiny_idx',
+                                   data_dir=os.path.join(tmp, 'tfds'),
+                                   cache_dir=None))]
+    streams = [iter(s.train_dataset(8, seed=4)) for s in sources]
+    for _ in range(5):  # Past the first epoch (30 images, batch 8).
+      idx_batch, tfds_batch = (next(s) for s in streams)
+      for key in idx_batch:
+        self.assertAllEqual(tfds_batch[key], idx_batch[key], msg=key)
+    self.assertEqual(sources[1].class_names, tuple('0123456789'))
 
 
 if __name__ == '__main__':
