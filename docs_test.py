@@ -13,6 +13,8 @@ import shlex
 import subprocess
 import unittest
 
+from runner import command_line
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
 _SKIP_DIRS = {'.git', '.venv', 'runs', 'mutants', '.pytest_cache'}
 # absl's own flags, which every absl program accepts.
@@ -72,9 +74,12 @@ def defined_flags(script):
     source = f.read()
   names = set(re.findall(r"DEFINE_\w+\(\s*'(\w+)'", source))
   names |= set(re.findall(r"add_argument\(\s*'--(\w+)'", source))
-  # The shared flags it takes: command_line.define('model', 'xla', ...).
+  # The shared flags it takes: command_line.define('model', 'xla', ...),
+  # and those of one's own images (*command_line.OWN_DATA).
   for call in re.findall(r"command_line\.define\(([^)]*)\)", source):
     names |= set(re.findall(r"'(\w+)'", call))
+    if '*command_line.OWN_DATA' in call:
+      names |= set(command_line.OWN_DATA)
   return names
 
 
