@@ -1,4 +1,4 @@
-r"""Predicts the digit in each of one's own images with an exported model.
+r"""Predicts the class of each of one's own images with an exported model.
 
   python predict.py --model=/tmp/capsnet my_digits/ seven.png
   python predict.py --model=/tmp/capsnet.tflite --polarity=dark_on_light \
@@ -17,6 +17,12 @@ of its capsule, 0..1; the baseline CNN's logit). With
 --write_reconstructions, IMAGE.reconstruction.png is written beside each
 image: what the model saw, and its reconstruction from the predicted
 class's capsule, side by side.
+
+A model trained on one's own images (--dataset=folder or tfds:NAME; its
+SavedModel outputs the class names) gets each image as its training data was
+made instead: resized keeping its aspect ratio and centre-cropped to the
+model's size, grey or RGB as the model takes (docs/own_data.md); the line
+names the class by its folder name (`cat (score S)`).
 
 An image that cannot be read, or holds no digit, gets one line naming it;
 the other images are still predicted, and the exit status is then 1.
