@@ -55,6 +55,9 @@ def list_split(split_dir, names, known=None):
   present = sorted(n for n in os.listdir(split_dir)
                    if os.path.isdir(os.path.join(split_dir, n))
                    and not n.startswith('.'))
+  if not present:
+    raise errors.DataError('%s: no class folders (CLASS/IMAGE files)' %
+                           split_dir)
   unknown = [n for n in present if n not in names]
   if unknown:
     raise errors.DataError('%s: class folder%s %s not in %s' % (
@@ -126,7 +129,8 @@ def _decode_split(files, size, reference, skip_bad, split_dir):
       if not skip_bad:
         raise errors.DataError(message + ' (--skip_bad_images skips it)')
       bad.append(path)
-  wanted = [i for i, p in enumerate(paths) if p not in set(bad)]
+  refused = set(bad)
+  wanted = [i for i, p in enumerate(paths) if p not in refused]
   items = tf.data.Dataset.from_tensor_slices((
       tf.constant(wanted, tf.int64),
       tf.constant([paths[i] for i in wanted] or [''], tf.string)[

@@ -126,6 +126,12 @@ class BadFolderTest(tf.test.TestCase):
     self.assertEqual(self._error(root), '%s/test: class folder zebra not in '
                      '%s/train' % (root, root))
 
+  def test_a_test_folder_without_class_folders(self):
+    root, _ = self._folder(classes=2, per_class=(2, 0))
+    os.makedirs(os.path.join(root, 'test'))
+    self.assertEqual(self._error(root), '%s/test: no class folders '
+                     '(CLASS/IMAGE files)' % root)
+
   def test_a_file_that_is_not_an_image_and_a_truncated_one(self):
     root, paths = self._folder(classes=2)
     # paths: test/c00, test/c01, then train/c00 (two), train/c01 (two).
