@@ -40,10 +40,19 @@ class RunConfigTest(tf.test.TestCase):
         (dict(export_saved_model='/tmp/s', dataset='cifar10'),
          '--export_saved_model serves the models of affine_mnist, affnist, '
          'expanded_mnist, fashion_mnist, folder, mnist, tfds:NAME, whose '
-         'readers only scale the pixels; --dataset=cifar10 crops and standardizes its images '
-         r'\(not exported yet\)'),
+         'readers only scale the pixels; --dataset=cifar10 crops and '
+         r'standardizes its images \(not exported yet\)'),
         (dict(mixed_precision='int8'), "--mixed_precision must be one of "
-         "none, bfloat16, float16, got 'int8'")):
+         "none, bfloat16, float16, got 'int8'"),
+        (dict(image_size=-1), "--image_size must be >= 0 \\(0: the data's "
+         "own\\), got -1"),
+        (dict(channels=2), "--channels must be 1 \\(grey\\), 3 \\(RGB\\) or 0 "
+         "\\(the data's\\), got 2"),
+        (dict(holdout=1.0), r'--holdout must be in \[0, 1\), got 1'),
+        (dict(holdout=-0.1), r'--holdout must be in \[0, 1\), got -0.1'),
+        (dict(max_memory_gb=-1), '--max_memory_gb must be >= 0, got -1'),
+        (dict(max_shift=-2), r'--max_shift must be >= 0, or -1 \(2 pixels '
+         r'per 28\), got -2')):
       with self.assertRaisesRegex(ExperimentError, '^%s$' % message):
         config_lib.RunConfig(**changes)
     # The edges are allowed.
