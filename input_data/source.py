@@ -294,14 +294,14 @@ class InMemorySource:
     """Endless shuffled batches of batch_size (per replica if input_context),
     from position `start` of the stream (positional_stream)."""
     n, height, depth = self.num_examples, self.info.height, self.info.depth
-    images = tf.constant(self.images)
+    gather = self._gather()
     labels = tf.constant(self.labels)
     shift, flip = self.shift, self.flip
     # [h, w] for depth 1: the MNIST family's graph as it always was.
     shape = [height, height] + ([depth] if depth > 1 else [])
 
     def example(index, element_seed):
-      image = tf.reshape(tf.gather(images, index), shape)
+      image = tf.reshape(gather(index), shape)
       seeds = tf.random.experimental.stateless_split(element_seed, 2)
       if shift:
         image = augment.random_shift(image, shift, seeds[0])
@@ -320,6 +320,21 @@ class InMemorySource:
     ds = ds.map(self._features, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
+  def _gather(self):
+    """index (or indices) -> uint8 image(s) [..., pixels]: from a constant
+    of the split, or for a np.memmap (a split too large for memory:
+    input_data/own/image_cache.py) read from its file as asked for."""
+    if not isinstance(self.images, np.memmap):
+      images = tf.constant(self.images)
+      return lambda index: tf.gather(images, index)
+    images, pixels = self.images, self.images.shape[1]
+
+    def gather(index):
+      image = tf.numpy_function(lambda i: np.asarray(images[i]), [index],
+                                tf.uint8, stateful=False)
+      return tf.ensure_shape(image, index.shape.as_list() + [pixels])
+    return gather
+
   def _features(self, images_u8, labels):
     return _uint8_features(images_u8, labels, self.info.num_classes,
                            self.info.height, self.info.depth)
@@ -327,8 +342,13 @@ class InMemorySource:
   def eval_dataset(self, batch_size, eval_size):
     """The first eval_size examples, in order, the last batch partial."""
     errors.check_eval_size(eval_size, self.describe, self.num_examples)
-    ds = tf.data.Dataset.from_tensor_slices(
-        (self.images[:eval_size], self.labels[:eval_size]))
-    ds = ds.batch(batch_size)
+    if isinstance(self.images, np.memmap):  # Read a batch at a time.
+      gather, labels = self._gather(), tf.constant(self.labels[:eval_size])
+      ds = tf.data.Dataset.range(eval_size).batch(batch_size).map(
+          lambda index: (gather(index), tf.gather(labels, index)))
+    else:
+      ds = tf.data.Dataset.from_tensor_slices(
+          (self.images[:eval_size], self.labels[:eval_size]))
+      ds = ds.batch(batch_size)
     ds = ds.map(self._features)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -117,8 +117,9 @@ def _size_of_first(paths):
   return None
 
 
-def _decode_split(files, size, reference, skip_bad, split_dir):
-  """(rgb [n, s, s, 3], grey [n], labels [n], keys [n], bad paths)."""
+def _decode_split(files, size, reference, skip_bad, split_dir, allocate):
+  """(rgb [n, s, s, 3], grey [n], labels [n], keys [n], bad paths);
+  allocate(count, size): the rgb array to fill."""
   paths = [f[0] for f in files]
   bad = []
   for path in paths:  # Before any pixel is decoded.
@@ -137,7 +138,8 @@ def _decode_split(files, size, reference, skip_bad, split_dir):
           :len(wanted)],
       tf.constant([files[i][1] for i in wanted], tf.int64)))
   rgb, grey, labels, read = image_set.collect(
-      items, _decode, len(wanted), size, lambda i: paths[i], reference)
+      items, _decode, len(wanted), size, lambda i: paths[i], reference,
+      allocate(len(wanted), size))
   missing = sorted(set(wanted) - set(read.tolist()))
   if missing and not skip_bad:
     raise errors.DataError('%s (%d file%s of %s; --skip_bad_images skips '
@@ -160,7 +162,7 @@ def _load(data_dir, image_size, channels, skip_bad, cache_dir):
   if os.path.isdir(test_dir):
     splits['test'] = list_split(test_dir, names, known=train_dir)
 
-  def build():
+  def build(scratch):
     reference = None
     size = image_size
     if not size:
@@ -169,23 +171,11 @@ def _load(data_dir, image_size, channels, skip_bad, cache_dir):
         raise errors.DataError('%s: no image decodes (%s)' % (
             train_dir, _reason(splits['train'][0][0])))
       size = image_set.square_size(*reference[1], image_size, reference[0])
-    arrays, header, greys = {}, dict(bad=[]), {}
-    for split, files in splits.items():
-      rgb, greys[split], labels, keys, bad = _decode_split(
-          files, size, reference, skip_bad, os.path.join(data_dir, split))
-      arrays[split + '_rgb'], arrays[split + '_labels'] = rgb, labels
-      header[split + '_keys'] = keys
-      header['bad'] += bad
-    for split in splits:
-      if not len(arrays[split + '_labels']):
-        raise errors.DataError('%s: no image decodes' %
-                               os.path.join(data_dir, split))
-    for split in splits:
-      arrays[split + '_images'] = image_set.to_channels(
-          arrays.pop(split + '_rgb'), greys[split],
-          channels or (1 if greys['train'].all() else 3),
-          os.path.join(data_dir, split))
-    return arrays, header
+    return image_set.build_arrays(
+        scratch, list(splits), lambda role, allocate: _decode_split(
+            splits[role], size, reference, skip_bad,
+            os.path.join(data_dir, role), allocate),
+        channels, lambda role: os.path.join(data_dir, role))
 
   arrays, header = image_cache.cached(cache_dir, 'folder', dict(
       folder=os.path.abspath(data_dir), image_size=image_size,

@@ -10,6 +10,7 @@ import tensorflow as tf
 from input_data import errors
 from input_data import testdata
 from input_data.own import folder_input
+from input_data.own import image_cache
 from runner import config as config_lib
 
 
@@ -85,6 +86,42 @@ class FolderTest(tf.test.TestCase):
       folder_input.folder_source(config, 'train')
     self.assertEqual(decode.call_count, 2)  # train and test.
     self.assertLen(os.listdir(cache), 2)
+
+
+  def test_a_split_too_large_for_memory_streams_from_its_cache_file(self):
+    # With the memory limit below the images' size, they are decoded into
+    # the cache's .npy files and read from there (np.memmap) as training
+    # and evaluation ask: the same batches as the split held in memory.
+    for rgb in (False, True):
+      root, _ = testdata.write_image_folder(
+          self.create_tempdir().full_path, classes=3, per_class=(5, 2),
+          rgb=rgb)
+      cache = self.create_tempdir().full_path
+      held = _config(root, random_flip=True)
+      with mock.patch.object(image_cache, 'memory_limit', return_value=1000):
+        streamed = {split: folder_input.folder_source(
+            held.replace(cache_dir=cache), split) for split in ('train',
+                                                                'test')}
+        again = folder_input.folder_source(held.replace(cache_dir=cache),
+                                           'test')
+      self.assertIsInstance(streamed['train'].images, np.memmap)
+      self.assertIsInstance(again.images, np.memmap)
+      (folder,) = os.listdir(cache)
+      self.assertCountEqual(os.listdir(os.path.join(cache, folder)), [
+          'header.json', 'train_images.npy', 'train_labels.npy',
+          'test_images.npy', 'test_labels.npy'])
+      for split, source in streamed.items():
+        memory = folder_input.folder_source(held, split)
+        self.assertNotIsInstance(memory.images, np.memmap)
+        self.assertEqual(tuple(source.info), tuple(memory.info))
+        batches = [source.eval_dataset(4, source.num_examples),
+                   memory.eval_dataset(4, memory.num_examples)]
+        if split == 'train':
+          batches = [s.train_dataset(4, seed=3).take(6)
+                     for s in (source, memory)]
+        for a, b in zip(*batches):
+          for key in a:
+            self.assertAllEqual(a[key], b[key], msg=key)
 
 
 class BadFolderTest(tf.test.TestCase):

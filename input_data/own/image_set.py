@@ -13,6 +13,7 @@ pipeline of (index, decoded image); everything after that is here:
 
 import collections
 import hashlib
+import os
 
 from absl import logging
 import numpy as np
@@ -29,6 +30,7 @@ ImageSet = collections.namedtuple(
 
 MNIST_SIZE, MNIST_SHIFT = 28, 2  # The original's MNIST training shift.
 _BATCH = 256  # Images copied out of the pipeline at a time.
+_CHUNK = 4096  # Images converted at a time.
 
 
 def default_shift(size):
@@ -66,7 +68,8 @@ def to_square(image, size):
                          [size, size, 3])
 
 
-def collect(items, decode, count, size, describe_image, reference=None):
+def collect(items, decode, count, size, describe_image, reference=None,
+            rgb=None):
   """The images of a reader's pipeline, decoded once, in memory.
 
   Args:
@@ -80,13 +83,16 @@ def collect(items, decode, count, size, describe_image, reference=None):
     reference: None when size came from --image_size (images of any size
       are resized); else (name, (height, width)) of the image whose size
       every image must have.
+    rgb: the uint8 array [count, size, size, 3] to fill (a np.memmap for
+      images too many for memory); default a new one.
 
   Returns:
     (rgb uint8 [n, size, size, 3], grey bool [n], labels int64 [n], read
     int64 [n]: the indices that decoded). Raises DataError for an image
     whose size is not the reference's.
   """
-  rgb = np.empty([count, size, size, 3], np.uint8)
+  if rgb is None:
+    rgb = np.empty([count, size, size, 3], np.uint8)
   grey = np.empty([count], bool)
   labels = np.empty([count], np.int64)
   read = np.empty([count], np.int64)
@@ -133,27 +139,71 @@ def square_size(height, width, image_size, describe):
   return min(height, width)
 
 
-def to_channels(rgb, grey, channels, describe):
+def to_channels(rgb, grey, channels, describe, out=None):
   """[n, s, s, 3] -> [n, s, s, channels] (0: 1 when every image is grey,
   else 3): colour made grey by ITU-R 601 luma, grey repeated. Says once
-  when images of other channels were converted."""
+  when images of other channels were converted. out: where a grey result
+  goes (a np.memmap for images too many for memory); rgb itself is the
+  RGB result."""
   if not channels:
     channels = 1 if grey.all() else 3
-  if channels == 3:
-    converted = int(np.sum(grey))
-    out = rgb
-  else:
-    converted = int(np.sum(~grey))
-    out = rgb[..., :1].copy()
-    if converted:
-      colour = ~grey
-      luma = rgb[colour].astype(np.float32) @ np.array(
-          [0.299, 0.587, 0.114], np.float32)
-      out[colour, ..., 0] = np.clip(np.round(luma), 0, 255).astype(np.uint8)
+  converted = int(np.sum(grey if channels == 3 else ~grey))
   if converted and converted < len(rgb):
     logging.info('%s: %d of %d images converted to %s', describe, converted,
                  len(rgb), 'grey' if channels == 1 else 'RGB')
+  if channels == 3:
+    return rgb
+  if out is None:
+    out = np.empty(rgb.shape[:3] + (1,), np.uint8)
+  luma = np.array([0.299, 0.587, 0.114], np.float32)
+  for start in range(0, len(rgb), _CHUNK):  # A chunk in memory at a time.
+    part = np.asarray(rgb[start:start + _CHUNK])
+    colour = ~grey[start:start + _CHUNK]
+    grey_part = part[..., :1].copy()
+    if colour.any():
+      grey_part[colour, ..., 0] = np.clip(np.round(
+          part[colour].astype(np.float32) @ luma), 0, 255).astype(np.uint8)
+    out[start:start + _CHUNK] = grey_part
   return out
+
+
+def build_arrays(scratch, roles, decode_split, channels, describe):
+  """The cache's arrays and header of a reader's splits, decoded once.
+
+  Args:
+    scratch: image_cache.Scratch, where arrays go (memory, or a file).
+    roles: 'train' and, when the data has one, 'test'.
+    decode_split: (role, allocate) -> (rgb [n, s, s, 3], grey [n], labels
+      [n], keys [n], bad names); allocate(count, size) gives the rgb array
+      to fill (collect's rgb).
+    channels: --channels (0: 1 when every training image is grey, else 3).
+    describe: role -> the split's name in messages.
+
+  Returns:
+    ({ROLE_images, ROLE_labels}, {ROLE_keys, bad}).
+  """
+  arrays, header, greys = {}, dict(bad=[]), {}
+  for role in roles:
+    rgb, greys[role], labels, keys, bad = decode_split(
+        role, lambda count, size, name=role + '_rgb': scratch.allocate(
+            name, [count, size, size, 3]))
+    if not len(labels):
+      raise errors.DataError('%s: no image decodes' % describe(role))
+    arrays[role + '_rgb'], arrays[role + '_labels'] = rgb, labels
+    header[role + '_keys'] = keys
+    header['bad'] += bad
+  channels = channels or (1 if greys['train'].all() else 3)
+  for role in roles:
+    rgb = arrays.pop(role + '_rgb')
+    out = (scratch.allocate(role + '_images', rgb.shape[:3] + (1,))
+           if channels == 1 else None)
+    arrays[role + '_images'] = to_channels(rgb, greys[role], channels,
+                                           describe(role), out)
+    if out is not None and isinstance(rgb, np.memmap):
+      path = rgb.filename
+      del rgb
+      os.remove(path)  # The RGB scratch file, now grey in out.
+  return arrays, header
 
 
 def _rank(key, salt):

@@ -86,8 +86,9 @@ def _keys(info, image_key, label_key):
   return image_key, label_key, list(names)
 
 
-def _split(builder, split, image_key, label_key, size, reference):
-  """(rgb, grey, labels, keys) of a split, decoded once."""
+def _split(builder, split, image_key, label_key, size, reference, allocate):
+  """(rgb, grey, labels, keys, bad: none) of a split, decoded once;
+  allocate(count, size): the rgb array to fill."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   try:
     ds = builder.as_dataset(split=split, shuffle_files=False)
@@ -100,11 +101,12 @@ def _split(builder, split, image_key, label_key, size, reference):
       i, ex[image_key], tf.cast(ex[label_key], tf.int64)))
   rgb, grey, labels, read = image_set.collect(
       items, image_set.to_rgb, count, size, lambda i: '%s %s example %d' % (
-          builder.info.full_name, split, i), reference)
+          builder.info.full_name, split, i), reference,
+      allocate(count, size))
   if len(read) != count:
     raise errors.DataError('%s %s: %d of %d examples do not decode' % (
         builder.info.full_name, split, count - len(read), count))
-  return rgb, grey, labels, ['%s:%d' % (split, i) for i in read]
+  return rgb, grey, labels, ['%s:%d' % (split, i) for i in read], []
 
 
 def tfds_source(config, split):
@@ -124,7 +126,7 @@ def tfds_source(config, split):
         builder.info.full_name, config.test_split,
         ', '.join(builder.info.splits)))
 
-  def build():
+  def build(scratch):
     size, reference = config.image_size, None
     if not size:
       first = next(iter(builder.as_dataset(split=config.train_split,
@@ -134,17 +136,12 @@ def tfds_source(config, split):
                                         config.train_split),
                    (shape[0], shape[1]))
       size = image_set.square_size(shape[0], shape[1], 0, reference[0])
-    arrays, header, greys = {}, {}, {}
-    for role, tfds_split in splits.items():
-      rgb, greys[role], arrays[role + '_labels'], header[role + '_keys'] = (
-          _split(builder, tfds_split, image_key, label_key, size, reference))
-      arrays[role + '_rgb'] = rgb
-    for role in splits:
-      arrays[role + '_images'] = image_set.to_channels(
-          arrays.pop(role + '_rgb'), greys[role],
-          config.channels or (1 if greys['train'].all() else 3),
-          '%s %s' % (builder.info.full_name, splits[role]))
-    return arrays, header
+    return image_set.build_arrays(
+        scratch, list(splits), lambda role, allocate: _split(
+            builder, splits[role], image_key, label_key, size, reference,
+            allocate),
+        config.channels, lambda role: '%s %s' % (builder.info.full_name,
+                                                 splits[role]))
 
   info_file = os.path.join(directory, INFO_FILE)
   arrays, header = image_cache.cached(config.cache_dir, 'tfds', dict(
