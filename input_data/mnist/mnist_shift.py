@@ -212,7 +212,12 @@ def write_multi(images, labels, shift, pad, num_pairs, path, max_shard, rng,
         done = min(begin + block, total)
         print('%s: %d/%d pairs, %.0f pairs/s' %
               (path, done, total, done / (now - start)), flush=True)
-  return records.write_sharded(path, examples(), num_shards)
+  paths = records.write_sharded(path, examples(), num_shards)
+  # How many pairs depends on the seed (a digit may find fewer partners of
+  # another class): the evaluation's --eval_size.
+  print('%s: %d pairs in %d shard%s (--eval_size=%d evaluates them all)' % (
+      path, total, num_shards, 's' * (num_shards > 1), total), flush=True)
+  return paths
 
 
 def generate(data_dir, output_dir, split, *, shift=2, pad=0,

@@ -334,7 +334,10 @@ class ShiftTest(tf.test.TestCase):
     self.assertEqual([re.sub(r', \d+ pairs/s$', '', line) for line in
                       printed.getvalue().splitlines()],
                      ['%s: %d/%d pairs' % (path, done, total)
-                      for done in list(range(7, total, 7)) + [total]])
+                      for done in list(range(7, total, 7)) + [total]] +
+                     # The count the evaluation needs, from the records.
+                     ['%s: %d pairs in 1 shard (--eval_size=%d evaluates '
+                      'them all)' % (path, total, total)])
 
   def test_progress_rates_and_cadence(self):
     images = np.zeros([2001, 4, 4], np.uint8)
@@ -350,7 +353,8 @@ class ShiftTest(tf.test.TestCase):
       with mock.patch('sys.stdout', new_callable=io.StringIO) as printed:
         write(os.path.join(out, unit + '_every'), -1)
       elapsed = time.time() - start
-      lines = printed.getvalue().splitlines()
+      lines = [line for line in printed.getvalue().splitlines()
+               if '--eval_size' not in line]  # The count, after progress.
       self.assertNotEmpty(lines)
       for line in lines:
         done, rate = re.search(r': (\d+)/\d+ %s, (\d+) %s/s$' % (unit, unit),
@@ -358,10 +362,11 @@ class ShiftTest(tf.test.TestCase):
         # Written so far over the time since the start: no less than over
         # the whole call's time.
         self.assertGreaterEqual(int(rate), int(done) / elapsed - 1, line)
-      # Not due before log_every seconds: no line at all.
+      # Not due before log_every seconds: no progress line at all.
       with mock.patch('sys.stdout', new_callable=io.StringIO) as printed:
         write(os.path.join(out, unit + '_quiet'), 1e9)
-      self.assertEqual(printed.getvalue(), '')
+      self.assertEqual([line for line in printed.getvalue().splitlines()
+                        if '--eval_size' not in line], [])
 
   def test_generate_defaults(self):
     d = testdata.write_mnist(self.create_tempdir().full_path, 6, 4)
