@@ -306,6 +306,13 @@ def markdown(study, by_schedule, command):
       for record in seeds:
         lines += record['commands']
       lines += ['```', '']
+    together = [r for r in by_schedule[schedule_name] if r['seed'] is None]
+    if together:
+      lines += ['The ensembles\' evaluations (`--num_trials`: the seeds\' '
+                'checkpoints, their class scores summed):', '', '```sh']
+      for record in together:
+        lines += record['commands']
+      lines += ['```', '']
   return '\n'.join(lines)
 
 

@@ -194,7 +194,18 @@ class EnsembleSentenceTest(tf.test.TestCase):
                for i, w in enumerate([65, 72, 76])]
     text = report.markdown(study, {'budget': records}, 'command')
     self.assertNotIn('the ensemble errs', text)  # No ensemble yet.
+    self.assertNotIn('--num_trials', text)
     records.append(testing.record('routing3_recon', None, 57))
+    records[-1]['commands'] = ['python experiment.py --num_trials=3 '
+                               '--checkpoint=runs/seed{}/model.ckpt-9']
+    # The ensemble's command, after the seeds' (the page the README links
+    # for --num_trials shows it).
+    text = report.markdown(study, {'budget': records}, 'command')
+    self.assertIn('\n'.join([
+        'The ensembles\' evaluations (`--num_trials`: the seeds\' checkpoints,'
+        ' their class scores summed):', '', '```sh',
+        'python experiment.py --num_trials=3 '
+        '--checkpoint=runs/seed{}/model.ckpt-9', '```']), text)
     # Seeds 0.65, 0.72, 0.76: mean 0.71, best 0.65; (0.71 - 0.57) / 0.71.
     self.assertIn('Capsule, 3 routing, + reconstruction: the ensemble errs '
                   '0.57%, its 3 seeds alone 0.71% on average and 0.65% at '
