@@ -16,6 +16,7 @@ from input_data.mnist import mnist_shift
 from input_data.norb import smallnorb_convert
 from models import capsule_model
 from models import hparams as hparams_lib
+from models import steps as steps_lib
 from models import testing
 from runner import checkpoints
 from runner import config as config_lib
@@ -200,6 +201,36 @@ class TrainingTest(tf.test.TestCase):
       weights.append([v.numpy() for v in result.model.trainable_variables])
     for a, b in zip(*weights):
       self.assertAllClose(a, b, atol=1e-6)
+
+  @runner_testing.tiny_models()
+  def test_speed_options_reach_the_compiled_training_step(self):
+    # What the traced training loop really runs, read from its graph: the
+    # convolutions' dtype (bfloat16, float16 with its loss scale) and the
+    # XLA attribute of the compiled step, for each option.
+    made = []
+    make_train_loop = steps_lib.make_train_loop
+
+    def recorded(*args, **kwargs):
+      loop = make_train_loop(*args, **kwargs)
+
+      def call(iterator, num_steps):
+        made.append((loop, iterator, num_steps))
+        return loop(iterator, num_steps)
+      return call
+    facts = []
+    for options in ({}, dict(mixed_precision='bfloat16'),
+                    dict(mixed_precision='float16'), dict(xla=True)):
+      made.clear()
+      tmp, source, config = self._tiny_run(max_steps=1, batch_size=2,
+                                           **options)
+      with mock.patch.object(steps_lib, 'make_train_loop', recorded):
+        training.train(config, source)
+      facts.append(testing.compiled_graph_facts(*made[0]))
+    self.assertEqual(facts, [
+        {'xla': False, 'conv_dtypes': ['float32']},
+        {'xla': False, 'conv_dtypes': ['bfloat16']},
+        {'xla': False, 'conv_dtypes': ['float16']},
+        {'xla': True, 'conv_dtypes': ['float32']}])
 
   def _tiny_run(self, **config):
     """(a run directory, its IDX source, a config saving every step)."""
