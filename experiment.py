@@ -75,6 +75,10 @@ def define_flags():
                        'checkpoints (the original kept 1000: the validation '
                        'job and ensembles of one run need its history).')
   flags.DEFINE_float('log_every_secs', 10.0, 'Seconds between training logs.')
+  flags.DEFINE_float('max_train_secs', 0.0, 'Stop training after this many '
+                     'seconds, at a step saved as on SIGTERM (a job '
+                     'scheduler\'s time limit); the same command resumes. '
+                     '0: no limit.')
   flags.DEFINE_string('export_weights', None, 'With --checkpoint: also write '
                       'the model weights alone (no optimiser state) to this '
                       'prefix, e.g. checkpoints/mnist/model.ckpt-8000.')
@@ -112,6 +116,7 @@ def run_config():
       max_steps=FLAGS.max_steps, save_step=FLAGS.save_step,
       num_gpus=FLAGS.num_gpus, keep_checkpoints=FLAGS.keep_checkpoints,
       log_every_secs=FLAGS.log_every_secs,
+      max_train_secs=FLAGS.max_train_secs,
       steps_per_loop=FLAGS.steps_per_loop,
       skip_nonfinite=FLAGS.skip_nonfinite, xla=FLAGS.xla,
       mixed_precision=FLAGS.mixed_precision,
@@ -185,14 +190,16 @@ def main(argv):
     _configure_devices(config)
     from runner import distribution
     from runner import registry
+    from runner import stop_signals
     from runner import training
     # pylint: enable=g-import-not-at-top
     if config.train:
       # First: a multi-worker strategy must exist before any other TF op.
       strategy = distribution.make_strategy(config.num_gpus)
-      training.train(config, registry.get_source(config, 'train'), strategy,
-                     record=_run_record())
-      return 0
+      result = training.train(config, registry.get_source(config, 'train'),
+                              strategy, record=_run_record())
+      # Stopped on SIGTERM or --max_train_secs: 0; on Ctrl-C: 130.
+      return stop_signals.EXIT_STATUS.get(result.stopped, 0)
     source = registry.get_source(config, 'test')
     if config.checkpoint:
       evaluation.evaluate_checkpoints(config, source, paths)

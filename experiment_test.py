@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -358,6 +359,54 @@ class OwnImagesTest(tf.test.TestCase):
         'experiment.py: %s was trained on the classes 3 (one, two, zero), but '
         'the data has 3 (one, three, zero); evaluate it on the data it was '
         'trained on' % checkpoint))
+
+
+class StopSignalTest(tf.test.TestCase):
+  """SIGTERM and Ctrl-C sent to a real training process."""
+
+  def test_a_stop_saves_its_step_and_the_same_command_resumes_exactly(self):
+    tmp = self.create_tempdir().full_path
+    data = testdata.write_mnist(os.path.join(tmp, 'idx'), 20, 4)
+    common = ['--data_dir=' + data, '--data_source=idx', '--deterministic',
+              '--save_step=1000', '--max_steps=12', '--log_every_secs=0',
+              '--hparams_override=num_prime_capsules=2']
+    whole = os.path.join(tmp, 'whole')
+    run_experiment(*common, '--summary_dir=' + whole)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', CUDA_VISIBLE_DEVICES='')
+    for sig, status, name in ((signal.SIGTERM, 0, 'SIGTERM'),
+                              (signal.SIGINT, 130, 'SIGINT')):
+      run = os.path.join(tmp, name)
+      command = [sys.executable, os.path.join(ROOT, 'experiment.py'), *common,
+                 '--summary_dir=' + run]
+      proc = subprocess.Popen(command, stderr=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, text=True, env=env)
+      for line in proc.stderr:  # Sent once the first step is logged.
+        if re.search(r'\] step \d+: loss', line):
+          proc.send_signal(sig)
+          break
+      rest = proc.stderr.read()
+      proc.wait(timeout=300)
+      self.assertEqual(proc.returncode, status, rest[-2000:])
+      match = re.search(r'^stopped at step (\d+) on %s; checkpoint (\S+); the '
+                        r'same command resumes$' % name, rest, re.M)
+      self.assertIsNotNone(match, rest[-2000:])
+      step = int(match.group(1))
+      self.assertBetween(step, 1, 11)
+      self.assertEqual(match.group(2), os.path.join(
+          run, 'train', 'model.ckpt-%d' % step))
+      self.assertTrue(os.path.exists(match.group(2) + '.index'))
+      # The same command resumes from that step, to the bit of the run
+      # that never stopped.
+      proc = run_experiment(*common, '--summary_dir=' + run)
+      self.assertRegex(proc.stderr, r'resumed from .*model.ckpt-%d\n' % step)
+      for name_, _ in tf.train.list_variables(
+          os.path.join(whole, 'train', 'model.ckpt-12')):
+        if name_.startswith(('model/', 'optimizer/')):
+          self.assertAllEqual(
+              tf.train.load_variable(os.path.join(
+                  run, 'train', 'model.ckpt-12'), name_),
+              tf.train.load_variable(os.path.join(
+                  whole, 'train', 'model.ckpt-12'), name_), msg=name_)
 
 
 if __name__ == '__main__':

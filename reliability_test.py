@@ -300,6 +300,29 @@ class DeterminismTest(tf.test.TestCase):
     for name in whole:
       self.assertAllEqual(resumed[name], whole[name], msg=name)
 
+  @runner_testing.tiny_models()
+  def test_a_run_stopped_by_its_time_budget_resumes_exactly(self):
+    # --max_train_secs smaller than a step: each start trains one step,
+    # saves it (no --save_step falls there) and stops; four starts end with
+    # the weights of the run that never stopped, to the bit.
+    d = testdata.write_mnist(self.create_tempdir().full_path, 20, 4)
+    config = config_lib.RunConfig(
+        data_dir=d, data_source='idx', save_step=100, batch_size=4, seed=5,
+        log_every_secs=1e9)
+    source = registry.get_source(config, 'train')
+    whole = self._variables_after(config, source, [4])
+    run = self.create_tempdir().full_path
+    stops = [tuple(training.train(config.replace(
+        summary_dir=run, max_steps=4, max_train_secs=1e-6), source)[::2])
+             for _ in range(4)]
+    self.assertEqual(stops, [(1, '--max_train_secs=1e-06'),
+                             (2, '--max_train_secs=1e-06'),
+                             (3, '--max_train_secs=1e-06'), (4, None)])
+    resumed = _variables(os.path.join(run, 'train', 'model.ckpt-4'))
+    self.assertCountEqual(resumed, whole)
+    for name in whole:
+      self.assertAllEqual(resumed[name], whole[name], msg=name)
+
   def test_generator_is_reproducible(self):
     d = testdata.write_mnist(
         self.create_tempdir().full_path)

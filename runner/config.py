@@ -74,6 +74,9 @@ class RunConfig:
   num_gpus: int = 1
   keep_checkpoints: int = 1000  # The original's Saver(max_to_keep=1000).
   log_every_secs: float = 10.0
+  # Stop (saved, as on SIGTERM) after this many seconds of training; 0: no
+  # budget.
+  max_train_secs: float = 0.0
   steps_per_loop: int = 1
   skip_nonfinite: bool = False
   # Speed options of training and evaluation (same results).
@@ -134,6 +137,8 @@ class RunConfig:
          'or 0 (the data\'s), got %d' % self.channels),
         (0.0 <= self.holdout < 1.0, '--holdout must be in [0, 1), got %g' %
          self.holdout),
+        (self.max_train_secs >= 0, '--max_train_secs must be >= 0, got %g'
+         % self.max_train_secs),
         (self.max_memory_gb >= 0, '--max_memory_gb must be >= 0, got %g' %
          self.max_memory_gb),
         (self.max_shift >= -1, '--max_shift must be >= 0, or -1 (2 pixels '

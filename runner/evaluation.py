@@ -23,6 +23,7 @@ from runner import export
 from runner import files
 from runner import registry
 from runner import run_record
+from runner import stop_signals
 from runner import summaries
 from runner.errors import damaged_data
 from runner.errors import ExperimentError
@@ -192,9 +193,28 @@ def evaluate_continuously(config, source):
                           'job')
   train_dir = os.path.join(config.summary_dir, 'train')
   results = {}
+  # SIGTERM or Ctrl-C: the job ends after the evaluation in flight (its
+  # result recorded), or at once while it waits. The iterator looks every
+  # second; the idle timeout is counted here.
+  stop = stop_signals.StopRequest()
+  idle_since = [time.time()]
+
+  def stop_waiting():
+    return stop.due() or (time.time() - idle_since[0] >=
+                          config.eval_timeout_secs)
+  with stop.installed():
+    _evaluate_each(config, source, train_dir, results, stop, stop_waiting,
+                   idle_since)
+  return results
+
+
+def _evaluate_each(config, source, train_dir, results, stop, stop_waiting,
+                   idle_since):
+  """evaluate_continuously's loop: results[step] = wrong of each new
+  checkpoint until stop_waiting() says so."""
   for path in tf.train.checkpoints_iterator(
       train_dir, min_interval_secs=config.eval_poll_secs,
-      timeout=config.eval_timeout_secs):
+      timeout=min(1, config.eval_timeout_secs), timeout_fn=stop_waiting):
     step = checkpoints.step_of(path)
     try:
       wrong, _ = evaluate_checkpoints(config.replace(
@@ -212,10 +232,14 @@ def evaluate_continuously(config, source):
       continue
     results[step] = wrong
     logging.info('evaluated step %d', step)
-    if config.eval_stop_at_step is not None and (
-        step >= config.eval_stop_at_step):
+    idle_since[0] = time.time()
+    if stop.due() or (config.eval_stop_at_step is not None and
+                      step >= config.eval_stop_at_step):
       break
   else:
-    logging.info('no new checkpoint in %d s: stopping',
-                 config.eval_timeout_secs)
-  return results
+    if not stop.due():
+      logging.info('no new checkpoint in %d s: stopping',
+                   config.eval_timeout_secs)
+  if stop.due():
+    logging.info('stopped on %s after %d evaluation(s)', stop.reason,
+                 len(results))

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -257,6 +258,27 @@ class EvaluationTest(tf.test.TestCase):
     weights = 8215728 * 4 / 2 ** 20
     self.assertGreater(peaks[0], weights)
     self.assertLess(abs(peaks[1] - peaks[0]), 0.5 * weights)
+
+  @runner_testing.tiny_models()
+  def test_the_validation_job_ends_on_sigterm(self):
+    # One checkpoint, evaluated; then the job waits (an hour's idle
+    # timeout) and SIGTERM ends it within its next look, the result kept.
+    tmp = self.create_tempdir().full_path
+    source, test = testdata.idx_sources(tmp, n_test=10)
+    config = config_lib.RunConfig(
+        summary_dir=tmp, max_steps=1, save_step=1, batch_size=2, eval_size=10,
+        eval_poll_secs=0, eval_timeout_secs=3600)
+    training.train(config, source)
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    self.addCleanup(timer.cancel)
+    start = time.time()
+    with self.assertLogs(level='INFO') as logs:
+      results = evaluation.evaluate_continuously(config, test)
+    self.assertEqual(list(results), [1])
+    self.assertLess(time.time() - start, 60)
+    self.assertIn('stopped on SIGTERM after 1 evaluation(s)',
+                  '\n'.join(logs.output))
 
   @runner_testing.tiny_models()
   def test_validation_job_evaluates_each_new_checkpoint_once(self):

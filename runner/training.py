@@ -9,6 +9,7 @@ config.summary_dir/train (native, or the authors' TF1 one).
 import collections
 import contextlib
 import os
+import sys
 import time
 
 from absl import logging
@@ -25,12 +26,17 @@ from runner import errors
 from runner import registry
 from runner import run_lock
 from runner import run_record
+from runner import stop_signals
 from runner import summaries
 from runner.errors import damaged_data
 from runner.errors import ExperimentError
 
 VERBOSE_EXAMPLES = 100  # Examples whose activations verbose histograms show.
-TrainResult = collections.namedtuple('TrainResult', ('step', 'model'))
+# stopped: what stopped the run before max_steps (stop_signals.StopRequest's
+# reason), or None.
+TrainResult = collections.namedtuple('TrainResult', ('step', 'model',
+                                                     'stopped'),
+                                     defaults=(None,))
 
 
 def train(config, source, strategy=None, record=None):
@@ -82,8 +88,14 @@ def train(config, source, strategy=None, record=None):
   chief = distribution.writes_checkpoints(strategy)
   # One trainer per run directory: the chief holds its lock from before
   # anything is read there until it ends (run_lock.py).
-  with (run_lock.hold(train_dir) if chief else contextlib.nullcontext()):
-    return _train(config, source, strategy, train_dir, chief, record)
+  # SIGTERM, Ctrl-C and --max_train_secs stop at a step, saved. Not with
+  # several workers: one that stopped alone would leave the others waiting
+  # in their collectives.
+  stop = stop_signals.StopRequest(config.max_train_secs)
+  with (run_lock.hold(train_dir) if chief else contextlib.nullcontext()), (
+      stop.installed() if not distribution.is_multi_worker()
+      else contextlib.nullcontext()):
+    return _train(config, source, strategy, train_dir, chief, record, stop)
 
 
 def emulated_bfloat16(mixed_precision, cpu, gpus):
@@ -99,7 +111,7 @@ def emulated_bfloat16(mixed_precision, cpu, gpus):
           'than float32 (docs/performance.md)' % cpu['model'])
 
 
-def _train(config, source, strategy, train_dir, chief, record):
+def _train(config, source, strategy, train_dir, chief, record, stop):
   """train() once the run directory is this process's."""
   changed = config_lib.check_resume(config, train_dir)
   slow = emulated_bfloat16(config.mixed_precision, run_record.cpu_features(),
@@ -173,8 +185,12 @@ def _train(config, source, strategy, train_dir, chief, record):
     window = sums if window is None else {k: window[k] + sums[k]
                                           for k in sums}
     now = time.time()
-    if now - last_log >= config.log_every_secs or (
-        step == config.max_steps or step % config.save_step == 0):
+    # A stop request (SIGTERM, Ctrl-C, --max_train_secs) seen after the
+    # step: logged and saved at this step, then the run ends.
+    stopping = stop.due() and step < config.max_steps
+    saving = (step % config.save_step == 0 or step == config.max_steps or
+              stopping)
+    if now - last_log >= config.log_every_secs or saving:
       _check_finite(window, logged_step, step, config.skip_nonfinite,
                     manager)
       _write_train_log(writer, window, step, config, start_step,
@@ -182,7 +198,7 @@ def _train(config, source, strategy, train_dir, chief, record):
       if verbose_probe is not None:
         _write_verbose_summaries(writer, step, model, verbose_probe)
       window, last_log, logged_step = None, now, step
-    if step % config.save_step == 0 or step == config.max_steps:
+    if saving:
       checkpoints.save(manager, step)
       if not chief:
         tf.io.gfile.rmtree(save_dir)
@@ -190,6 +206,11 @@ def _train(config, source, strategy, train_dir, chief, record):
         summaries.write_reconstructions(
             writer, step, model, source.info,
             source_lib.first_examples(source, summaries.RECONSTRUCTION_IMAGES))
+    if stopping:
+      print('stopped at step %d on %s; checkpoint %s; the same command '
+            'resumes' % (step, stop.reason, manager.latest_checkpoint),
+            file=sys.stderr, flush=True)
+      return TrainResult(step, model, stop.reason)
   return TrainResult(step, model)
 
 
