@@ -183,6 +183,136 @@ def evaluate_continuously(config, source):
   warning. As the original, it stops after config.eval_timeout_secs without
   a new checkpoint; with config.eval_stop_at_step (experiment.py sets it to
   --max_steps only when that flag is given), also after evaluating a
+  checkpoint at or past that step. SIGTERM or Ctrl-C end it after the
+  evaluation in flight (its result recorded), or within a second while it
+  waits.
+
+  Returns:
+    {step: wrong predictions} of the checkpoints evaluated.
+  """
+  if not config.summary_dir:
+    raise ExperimentError('--summary_dir is required to run the validation '
+                          'job')
+  train_dir = os.path.join(config.summary_dir, 'train')
+  results = {}
+  stop = stop_signals.StopRequest()
+  with stop.installed():
+    for path in new_checkpoints(train_dir, config.eval_poll_secs,
+                                config.eval_timeout_secs, stop.due):
+      step = checkpoints.step_of(path)
+      try:
+        wrong, _ = evaluate_checkpoints(config.replace(
+            export_weights=None, export_saved_model=None),
+                                        source, [path])
+      except checkpoints.DamagedCheckpoint as e:
+        # The next checkpoint may well be whole: the job goes on.
+        logging.warning('skipped step %d: %s', step, e)
+        continue
+      except ExperimentError as e:
+        if tf.io.gfile.exists(path + '.index'):
+          raise
+        logging.warning('skipped %s: deleted before it could be read (%s)',
+                        path, e)
+        continue
+      results[step] = wrong
+      logging.info('evaluated step %d', step)
+      if stop.due() or (config.eval_stop_at_step is not None and
+                        step >= config.eval_stop_at_step):
+        break
+  if stop.due():
+    logging.info('stopped on %s after %d evaluation(s)', stop.reason,
+                 len(results))
+  return results
+
+
+def new_checkpoints(train_dir, min_interval_secs, timeout_secs, stopped):
+  """Each new newest checkpoint of train_dir, as tf.train.checkpoints_iterator
+  gives them (looking every second; starts at least min_interval_secs
+  apart), until timeout_secs pass without one, or stopped() (looked at every
+  second, while it waits too)."""
+  last = None
+  while True:
+    start = time.time()
+    logging.info('waiting for a new checkpoint in %s', train_dir)
+    while True:
+      if stopped():
+        return
+      path = tf.train.latest_checkpoint(train_dir)
+      if path and path != last:
+        break
+      if time.time() - start >= timeout_secs:
+        logging.info('no new checkpoint in %d s: stopping', timeout_secs)
+        return
+      time.sleep(1)
+    last = path
+    yield path
+    while time.time() < start + min_interval_secs:
+      if stopped():
+        return
+      time.sleep(min(1.0, start + min_interval_secs - time.time()))
+
+
+RESULTS_FILE = 'results.jsonl'
+
+
+def results_path(config, paths):
+  """Where an evaluation's result goes: summary_dir/test/results.jsonl;
+  without --summary_dir, RUN/test/results.jsonl for a checkpoint of
+  RUN/train, else CHECKPOINT.results.jsonl beside the (first) checkpoint."""
+  if config.summary_dir:
+    return os.path.join(config.summary_dir, 'test', RESULTS_FILE)
+  train_dir = os.path.dirname(os.path.abspath(paths[0]))
+  if os.path.basename(train_dir) == 'train':
+    return os.path.join(os.path.dirname(train_dir), 'test', RESULTS_FILE)
+  return paths[0] + '.' + RESULTS_FILE
+
+
+def write_result(path, result):
+  """Appends one evaluation's numbers as a JSON line (with the time), for
+  scripts and result tables to read instead of the printed lines."""
+  line = json.dumps(dict(time=files.utc_time(), **result), sort_keys=True)
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  with open(path, 'a') as f:
+    f.write(line + '\n')
+  return path
+
+
+def _evaluate_logits(eval_step, dataset, source):
+  """(logits [n, C], labels [n, C], summed metrics) over the whole dataset."""
+  logits, labels, totals = [], [], None
+  try:
+    for features in dataset:
+      sums, batch_logits = eval_step(features)
+      logits.append(batch_logits.numpy())
+      labels.append(features['labels'].numpy())
+      totals = sums if totals is None else {k: totals[k] + sums[k]
+                                            for k in sums}
+  except damaged_data() as e:
+    raise ExperimentError('damaged evaluation data in %s: %s' % (
+        source.describe, where_damaged(e, source))) from e
+  totals = {k: float(v) for k, v in totals.items()}
+  return np.concatenate(logits), np.concatenate(labels), totals
+
+
+def _write_eval_summaries(writer, step, totals, correct, almost, eval_size):
+  n = totals['examples']
+  summaries.write_scalars(writer, step, {
+      'total_loss': totals['total_loss'] / n,
+      'batch_classification_cost': totals['batch_classification_cost'] / n,
+      'reconstruction_error': totals['reconstruction_error'] / n,
+      'accuracy': correct / eval_size,
+      'correct_prediction': correct,
+      'wrong_prediction': eval_size - correct,
+      'almost_wrong_prediction': eval_size - almost})
+
+
+def evaluate_continuously(config, source):
+  """The validation job: evaluates each new checkpoint of summary_dir/train.
+
+  A damaged checkpoint (its data does not read back) is skipped with one
+  warning. As the original, it stops after config.eval_timeout_secs without
+  a new checkpoint; with config.eval_stop_at_step (experiment.py sets it to
+  --max_steps only when that flag is given), also after evaluating a
   checkpoint at or past that step.
 
   Returns:
@@ -194,27 +324,41 @@ def evaluate_continuously(config, source):
   train_dir = os.path.join(config.summary_dir, 'train')
   results = {}
   # SIGTERM or Ctrl-C: the job ends after the evaluation in flight (its
-  # result recorded), or at once while it waits. The iterator looks every
-  # second; the idle timeout is counted here.
+  # result recorded), or at once while it waits.
   stop = stop_signals.StopRequest()
-  idle_since = [time.time()]
-
-  def stop_waiting():
-    return stop.due() or (time.time() - idle_since[0] >=
-                          config.eval_timeout_secs)
   with stop.installed():
-    _evaluate_each(config, source, train_dir, results, stop, stop_waiting,
-                   idle_since)
+    _evaluate_each(config, source, train_dir, results, stop)
   return results
 
 
-def _evaluate_each(config, source, train_dir, results, stop, stop_waiting,
-                   idle_since):
+def new_checkpoints(train_dir, min_interval_secs, timeout_secs, stopped):
+  """Each new newest checkpoint of train_dir, as tf.train.checkpoints_iterator
+  gives them (looking every second, starts at least min_interval_secs
+  apart), until timeout_secs pass without one or stopped() says so."""
+  last = None
+  while True:
+    start = idle_since = time.time()
+    logging.info('waiting for a new checkpoint in %s', train_dir)
+    while True:
+      if stopped():
+        return
+      path = tf.train.latest_checkpoint(train_dir)
+      if path and path != last:
+        break
+      if time.time() - idle_since >= timeout_secs:
+        logging.info('no new checkpoint in %d s: stopping', timeout_secs)
+        return
+      time.sleep(1)
+    last = path
+    yield path
+    time.sleep(max(0.0, start + min_interval_secs - time.time()))
+
+
+def _evaluate_each(config, source, train_dir, results, stop):
   """evaluate_continuously's loop: results[step] = wrong of each new
-  checkpoint until stop_waiting() says so."""
-  for path in tf.train.checkpoints_iterator(
-      train_dir, min_interval_secs=config.eval_poll_secs,
-      timeout=min(1, config.eval_timeout_secs), timeout_fn=stop_waiting):
+  checkpoint until the job's end."""
+  for path in new_checkpoints(train_dir, config.eval_poll_secs,
+                              config.eval_timeout_secs, stop.due):
     step = checkpoints.step_of(path)
     try:
       wrong, _ = evaluate_checkpoints(config.replace(
@@ -232,14 +376,9 @@ def _evaluate_each(config, source, train_dir, results, stop, stop_waiting,
       continue
     results[step] = wrong
     logging.info('evaluated step %d', step)
-    idle_since[0] = time.time()
-    if stop.due() or (config.eval_stop_at_step is not None and
-                      step >= config.eval_stop_at_step):
+    if config.eval_stop_at_step is not None and (
+        step >= config.eval_stop_at_step):
       break
-  else:
-    if not stop.due():
-      logging.info('no new checkpoint in %d s: stopping',
-                   config.eval_timeout_secs)
   if stop.due():
     logging.info('stopped on %s after %d evaluation(s)', stop.reason,
                  len(results))

@@ -273,7 +273,7 @@ class EvaluationTest(tf.test.TestCase):
     timer.start()
     self.addCleanup(timer.cancel)
     start = time.time()
-    with self.assertLogs(level='INFO') as logs:
+    with self.assertLogs(logger='absl', level='INFO') as logs:
       results = evaluation.evaluate_continuously(config, test)
     self.assertEqual(list(results), [1])
     self.assertLess(time.time() - start, 60)
