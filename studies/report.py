@@ -299,21 +299,24 @@ def markdown(study, by_schedule, command):
     lines += ['', _wrap(_total_line(by_schedule[schedule_name])), '']
     lines += _comparison_lines(study, by_schedule[schedule_name])
     lines += _ensemble_lines(study, by_schedule[schedule_name])
-    seeds = [r for r in by_schedule[schedule_name] if r['seed'] == 0]
-    if seeds:
-      lines += ['The commands of seed 0 of each setting (the other seeds '
-                'differ in `--seed` and the directory):', '', '```sh']
-      for record in seeds:
-        lines += record['commands']
-      lines += ['```', '']
-    together = [r for r in by_schedule[schedule_name] if r['seed'] is None]
-    if together:
-      lines += ['The ensembles\' evaluations (`--num_trials`: the seeds\' '
-                'checkpoints, their class scores summed):', '', '```sh']
-      for record in together:
-        lines += record['commands']
-      lines += ['```', '']
+    records = by_schedule[schedule_name]
+    lines += _commands('The commands of seed 0 of each setting (the other '
+                       'seeds differ in `--seed` and the directory):',
+                       [r for r in records if r['seed'] == 0])
+    lines += _commands('The ensembles\' evaluations (`--num_trials`: the '
+                       'seeds\' checkpoints, their class scores summed):',
+                       [r for r in records if r['seed'] is None])
   return '\n'.join(lines)
+
+
+def _commands(intro, records):
+  """intro and the records' commands as a shell block (nothing without
+  records)."""
+  if not records:
+    return []
+  return ([intro, '', '```sh'] +
+          [command for r in records for command in r['commands']] +
+          ['```', ''])
 
 
 def _total_line(records):
