@@ -223,6 +223,12 @@ class DeterminismTest(tf.test.TestCase):
     self.assertEqual(orders[0], orders[1])
     self.assertNotEqual(orders[0], orders[2])
 
+  def _assert_same_variables(self, got, expected):
+    """The same saved variables, each to the bit."""
+    self.assertCountEqual(got, expected)
+    for name in expected:
+      self.assertAllEqual(got[name], expected[name], msg=name)
+
   def _variables_after(self, config, source, stops, strategy=None):
     """All saved variables (model and Adam) at the last of `stops`, trained
     in one run per stop, each resuming from the one before."""
@@ -245,9 +251,7 @@ class DeterminismTest(tf.test.TestCase):
     whole = self._variables_after(config, source, [7])
     for stops in ([3, 7], [2, 5, 7]):
       resumed = self._variables_after(config, source, stops)
-      self.assertCountEqual(resumed, whole)
-      for name in whole:
-        self.assertAllEqual(resumed[name], whole[name], msg=name)
+      self._assert_same_variables(resumed, whole)
 
   @runner_testing.tiny_models()
   def test_a_resumed_run_on_shards_continues_the_same_records(self):
@@ -262,9 +266,7 @@ class DeterminismTest(tf.test.TestCase):
         num_targets=2, save_step=1, batch_size=4, seed=5, log_every_secs=1e9)
     whole = self._variables_after(config, source, [7])
     resumed = self._variables_after(config, source, [3, 5, 7])
-    self.assertCountEqual(resumed, whole)
-    for name in whole:
-      self.assertAllEqual(resumed[name], whole[name], msg=name)
+    self._assert_same_variables(resumed, whole)
 
   @runner_testing.tiny_models()
   def test_two_replicas_resume_the_same_stream(self):
@@ -296,9 +298,7 @@ class DeterminismTest(tf.test.TestCase):
     self.assertEqual(tuple(source.info), (28, 3, 3, 1))
     whole = self._variables_after(config, source, [5])
     resumed = self._variables_after(config, source, [2, 5])
-    self.assertCountEqual(resumed, whole)
-    for name in whole:
-      self.assertAllEqual(resumed[name], whole[name], msg=name)
+    self._assert_same_variables(resumed, whole)
 
   @runner_testing.tiny_models()
   def test_a_run_stopped_by_its_time_budget_resumes_exactly(self):
@@ -319,9 +319,7 @@ class DeterminismTest(tf.test.TestCase):
                              (2, '--max_train_secs=1e-06'),
                              (3, '--max_train_secs=1e-06'), (4, None)])
     resumed = _variables(os.path.join(run, 'train', 'model.ckpt-4'))
-    self.assertCountEqual(resumed, whole)
-    for name in whole:
-      self.assertAllEqual(resumed[name], whole[name], msg=name)
+    self._assert_same_variables(resumed, whole)
 
   def test_generator_is_reproducible(self):
     d = testdata.write_mnist(
