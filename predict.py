@@ -86,13 +86,11 @@ def _own_image(path, size, channels, max_pixels):
   """uint8 [size, size, channels] of a file, prepared as a model of one's own
   images was trained: resized (aspect kept) and centre-cropped, grey or
   RGB (input_data/own/image_set.py)."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
   from input_data.own import image_set  # pylint: disable=g-import-not-at-top
   rgb = image_set.to_rgb(digit_images.decode(path, max_pixels))
   square = image_set.to_square(rgb, size).numpy()[None]  # [1, s, s, 3]
-  grey = np.array([(square[..., 0] == square[..., 1]).all() and
-                   (square[..., 1] == square[..., 2]).all()])
-  return image_set.to_channels(square, grey, channels, path)[0]
+  return image_set.to_channels(square, image_set.is_grey(square), channels,
+                               path)[0]
 
 
 def predict_files(model, files, polarity='auto', write_reconstructions=False,

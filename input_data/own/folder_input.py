@@ -170,7 +170,7 @@ def _load(data_dir, image_size, channels, skip_bad, cache_dir):
       if reference is None:
         raise errors.DataError('%s: no image decodes (%s)' % (
             train_dir, _reason(splits['train'][0][0])))
-      size = image_set.square_size(*reference[1], image_size, reference[0])
+      size = image_set.square_size(*reference[1], reference[0])
     return image_set.build_arrays(
         scratch, list(splits), lambda role, allocate: _decode_split(
             splits[role], size, reference, skip_bad,

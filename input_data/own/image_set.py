@@ -107,9 +107,7 @@ def collect(items, decode, count, size, describe_image, reference=None,
     batch = {k: v.numpy() for k, v in batch.items()}
     k = len(batch['index'])
     rgb[n:n + k] = batch['image']
-    image = batch['image']
-    grey[n:n + k] = ((image[..., 0] == image[..., 1]) &
-                     (image[..., 1] == image[..., 2])).all(axis=(1, 2))
+    grey[n:n + k] = is_grey(batch['image'])
     read[n:n + k] = batch['index']
     labels[n:n + k] = batch['label']
     sizes = np.stack([batch['height'], batch['width']], 1)
@@ -127,11 +125,15 @@ def collect(items, decode, count, size, describe_image, reference=None,
   return rgb[:n], grey[:n], labels[:n], read[:n]
 
 
-def square_size(height, width, image_size, describe):
-  """The square side of the model input: --image_size, or else the data's
-  own (the shorter side: a non-square image's centre is used, said once)."""
-  if image_size:
-    return image_size
+def is_grey(images):
+  """bool [n] of uint8 RGB images [n, h, w, 3]: R = G = B everywhere."""
+  return ((images[..., 0] == images[..., 1]) &
+          (images[..., 1] == images[..., 2])).all(axis=(1, 2))
+
+
+def square_size(height, width, describe):
+  """The square side of the data's own images without --image_size: the
+  shorter side (a non-square image's centre is used, said once)."""
   if height != width:
     logging.info('%s: images are %dx%d: their centre %dx%d is used '
                  '(--image_size=N resizes them instead)', describe, height,

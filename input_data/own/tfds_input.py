@@ -135,7 +135,7 @@ def tfds_source(config, split):
       reference = ('%s %s example 0' % (builder.info.full_name,
                                         config.train_split),
                    (shape[0], shape[1]))
-      size = image_set.square_size(shape[0], shape[1], 0, reference[0])
+      size = image_set.square_size(shape[0], shape[1], reference[0])
     return image_set.build_arrays(
         scratch, list(splits), lambda role, allocate: _split(
             builder, splits[role], image_key, label_key, size, reference,
