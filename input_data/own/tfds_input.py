@@ -89,14 +89,12 @@ def _keys(info, image_key, label_key):
 def _split(builder, split, image_key, label_key, size, reference, allocate):
   """(rgb, grey, labels, keys, bad: none) of a split, decoded once;
   allocate(count, size): the rgb array to fill."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   try:
     ds = builder.as_dataset(split=split, shuffle_files=False)
     count = int(ds.cardinality())
   except (ValueError, KeyError, AssertionError) as e:
     raise errors.DataError('%s: split %r does not read (%s); it has %s' % (
         builder.info.full_name, split, e, ', '.join(builder.info.splits)))
-  del tfds
   items = ds.enumerate().map(lambda i, ex: (
       i, ex[image_key], tf.cast(ex[label_key], tf.int64)))
   rgb, grey, labels, read = image_set.collect(
