@@ -85,11 +85,12 @@ def forward_flops(model):
   return flops
 
 
-def matmul_peak_gflops(tf, n=2048, repeats=10):
-  """Measured float32 matmul throughput of the default device, GFLOP/s."""
-  a = tf.random.normal([n, n])
-  b = tf.random.normal([n, n])
-  matmul = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
+def matmul_peak_gflops(tf, dtype='float32', n=2048, repeats=10):
+  """Measured matmul throughput of the default device in dtype, GFLOP/s."""
+  a = tf.cast(tf.random.normal([n, n]), dtype)
+  b = tf.cast(tf.random.normal([n, n]), dtype)
+  matmul = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y),
+                                                         tf.float32)))
   float(matmul(a, b))
   start = time.perf_counter()
   for _ in range(repeats):
@@ -131,9 +132,13 @@ def _sync(out):
 
 def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
                    warmup, xla, mixed_precision, overrides, eval_only=False,
-                   steps_per_loop=1, num_targets=1, info=None):
+                   steps_per_loop=1, num_targets=1, info=None,
+                   cpu_kernels=True, profile_steps=0):
   """Times the TensorFlow model; returns a dict of measurements. info: the
-  input's DatasetInfo (default the dataset's fixed shape)."""
+  input's DatasetInfo (default the dataset's fixed shape); cpu_kernels False:
+  without the CPU formulations (as a GPU runs the model); profile_steps:
+  also that many training steps under the profiler (`profile`: {op group:
+  ms per step}, runner/op_profile.py)."""
   # pylint: disable=g-import-not-at-top
   import tensorflow as tf
   from input_data import source
@@ -149,6 +154,8 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
   info = info or input_info(dataset, num_targets)
   conv_dtype = None if mixed_precision == 'none' else mixed_precision
   model = registry.build_model(model_name, hparams, info, conv_dtype)
+  if not cpu_kernels:
+    model.set_cpu_kernels(False)
   optimizer = optimizer_lib.Adam(model.trainable_variables)
   strategy = tf.distribute.get_strategy()
   gpus = tf.config.list_logical_devices('GPU')
@@ -173,6 +180,10 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
     train_secs /= steps_per_loop
   else:
     train_secs = None
+  profile = None
+  if profile_steps and not eval_only:
+    profile = _profile(lambda: _sync(train_steps(train_batches, tf.constant(
+        1))), profile_steps)
   # Evaluation's own peak: the weights stay allocated, the training step's
   # activations are freed, so the allocator's high-water mark restarts here.
   peak = _peak_mb(tf, memory_device, reset=True)
@@ -195,7 +206,16 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
       'train_gflop_per_example': flops / 1e9,
       'train_gflops': train_secs and flops * batch_size / train_secs / 1e9,
       'params': model.num_params(),
+      'profile': profile,
   }
+
+
+def _profile(step, steps):
+  """{op group: ms per step} of steps calls of step under the profiler."""
+  import tempfile  # pylint: disable=g-import-not-at-top
+  from runner import op_profile  # pylint: disable=g-import-not-at-top
+  with tempfile.TemporaryDirectory() as logdir:
+    return op_profile.by_group(op_profile.profile(step, steps, logdir), steps)
 
 
 def input_examples_per_sec(source, batch_size, batches, warmup=5):
@@ -231,7 +251,16 @@ def define_flags():
   flags.DEFINE_integer('warmup', 3, 'Untimed steps first.')
   flags.DEFINE_boolean('compare_pytorch', False, 'Also time a plain PyTorch '
                        'CapsNet of the MNIST architecture (needs torch).')
-  flags.DEFINE_boolean('matmul_peak', True, 'Measure the float32 matmul peak.')
+  flags.DEFINE_boolean('matmul_peak', True, 'Measure the matmul peak in the '
+                       'convolutions\' dtype (float32 or --mixed_precision\'s) '
+                       'and the training step\'s share of it.')
+  flags.DEFINE_integer('profile_steps', 0, 'Also run this many training steps '
+                       'under TensorFlow\'s profiler and print their time by '
+                       'op group (runner/op_profile.py).')
+  flags.DEFINE_boolean('cpu_kernels', True, 'On a CPU, the layers\' CPU '
+                       'formulations (models/layers/cpu_kernels.py); '
+                       '--nocpu_kernels times TensorFlow\'s own gradients and '
+                       'routing unfused, as a GPU runs them.')
   flags.DEFINE_boolean('eval_only', False, 'Time (and measure the memory of) '
                        'evaluation alone.')
   flags.DEFINE_string('data_dir', None, 'Also time the real training input '
@@ -278,7 +307,8 @@ def main(argv):
                             FLAGS.xla, FLAGS.mixed_precision,
                             FLAGS.hparams_override or '', FLAGS.eval_only,
                             FLAGS.steps_per_loop, FLAGS.num_targets,
-                            source and source.info)
+                            source and source.info, FLAGS.cpu_kernels,
+                            FLAGS.profile_steps)
   except ValueError as e:
     sys.exit('benchmark.py: %s' % e)
   result.update(model=FLAGS.model, dataset=FLAGS.dataset,
@@ -286,9 +316,14 @@ def main(argv):
                 batch_size=FLAGS.batch_size, xla=FLAGS.xla,
                 steps_per_loop=FLAGS.steps_per_loop,
                 mixed_precision=FLAGS.mixed_precision,
-                deterministic=FLAGS.deterministic)
+                deterministic=FLAGS.deterministic,
+                cpu_kernels=FLAGS.cpu_kernels)
   if FLAGS.matmul_peak and not FLAGS.eval_only:
-    result['matmul_peak_gflops'] = matmul_peak_gflops(tf)
+    # The peak of the dtype the convolutions run in.
+    result['matmul_peak_dtype'] = ('float32' if FLAGS.mixed_precision == 'none'
+                                   else FLAGS.mixed_precision)
+    result['matmul_peak_gflops'] = matmul_peak_gflops(
+        tf, result['matmul_peak_dtype'])
     result['share_of_matmul_peak'] = (result['train_gflops'] /
                                       result['matmul_peak_gflops'])
   if source is not None:
@@ -309,9 +344,18 @@ def main(argv):
     result['pytorch_train_examples_per_sec'] = torch_rate
     result['speedup_over_pytorch'] = (result['train_examples_per_sec'] /
                                       torch_rate)
+  profile = result.pop('profile')
+  if profile:
+    result['profile_ms_per_step'] = {k: round(v, 1) for k, v in
+                                     profile.items()}
+    total = sum(profile.values())
+    print('%-32s %8s %6s' % ('op group (profiler)', 'ms/step', 'share'))
+    for group, ms in profile.items():
+      print('%-32s %8.1f %5.1f%%' % (group, ms, 100.0 * ms / total))
   for key, value in result.items():
-    print('%-32s %s' % (key, '%.4g' % value if isinstance(value, float)
-                        else value))
+    if key != 'profile_ms_per_step':
+      print('%-32s %s' % (key, '%.4g' % value if isinstance(value, float)
+                          else value))
   if result['eval_peak_memory_mb'] is None:
     print('# peak_memory_mb: TensorFlow\'s allocator on %s keeps no '
           'statistics here (oneDNN off); TF_ENABLE_ONEDNN_OPTS=1 measures '

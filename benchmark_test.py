@@ -18,6 +18,7 @@ from input_data import testdata
 from models import hparams as hparams_lib
 from models import testing
 from runner import config as config_lib
+from runner import op_profile
 from runner import registry
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -134,10 +135,19 @@ class BenchmarkTest(tf.test.TestCase):
   def test_cli_last_line_is_json(self):
     result = self._run('--steps=2', '--warmup=1', '--batch_size=4',
                        '--eval_batch_size=4', '--dataset=norb',
-                       '--nomatmul_peak', '--steps_per_loop=2')
+                       '--nomatmul_peak', '--steps_per_loop=2',
+                       '--profile_steps=1')
     for key in ('train_examples_per_sec', 'eval_examples_per_sec',
                 'peak_memory_mb', 'device'):
       self.assertIn(key, result)
+    # One step's time by op group: every group, the primary capsules'
+    # strided convolution among both directions' (runner/op_profile.py).
+    profile = result['profile_ms_per_step']
+    self.assertCountEqual(profile, [g for g, _ in op_profile.GROUPS])
+    for group in ('convolutions forward', 'convolutions backward',
+                  'votes and routing (XLA)', 'optimizer'):
+      self.assertGreater(profile[group], 0.0, group)
+    self.assertTrue(result['cpu_kernels'])
     # The rate and the FLOP rate are of the same timed steps.
     self.assertAllClose(result['train_gflops'],
                         result['train_gflop_per_example'] *

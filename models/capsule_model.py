@@ -87,13 +87,17 @@ class CapsuleModel(model.Model):
                                  self.primary_atoms])
 
   def inference(self, features):
-    capsules = self.digit_capsules(self.primary(features['images']))  # [b,10,16]
-    logits = _safe_norm(capsules, axis=-1)  # [b, 10]
+    primary = self.primary(features['images'])
+    # Name scopes: the TF1 scopes, which runner/op_profile.py groups by.
+    with tf.name_scope('capsule2'):
+      capsules = self.digit_capsules(primary)  # [b, 10, 16]
+      logits = _safe_norm(capsules, axis=-1)  # [b, 10]
     remakes = None
     if self.reconstruction is not None:
       keys = ('recons_label', 'spare_label')[:self.num_targets]
       # The TRUE label masks the capsules, at evaluation too (the original).
-      remakes = [self.reconstruction(
-          tf.one_hot(features[key], self.num_classes), capsules)
-                 for key in keys]
+      with tf.name_scope('recons'):
+        remakes = [self.reconstruction(
+            tf.one_hot(features[key], self.num_classes), capsules)
+                   for key in keys]
     return model.Inferred(logits, remakes, capsules)

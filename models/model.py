@@ -62,24 +62,33 @@ class Model(variables.Tf1Module):
     (mean over batch and classes) and `reconstruction_error` (0.0005 * mean
     over batch of summed squared pixel error, summed over the targets).
     """
-    classification = losses.classification_loss_elements(
-        inferred.logits, features['labels'], self.hparams.loss_type)
-    if classification.shape.rank == 2:  # margin, sigmoid: mean over classes.
-      classification = tf.reduce_mean(classification, axis=1)
-    reconstruction = tf.zeros_like(classification)
-    for remake, key in zip(inferred.remakes or [],
-                           ('recons_image', 'spare_image')):
-      target = tf.reshape(features[key], tf.shape(remake))
-      reconstruction += RECONSTRUCTION_BALANCE * tf.reduce_sum(
-          tf.square(remake - target), axis=1)
+    with tf.name_scope('losses'):
+      classification = losses.classification_loss_elements(
+          inferred.logits, features['labels'], self.hparams.loss_type)
+      if classification.shape.rank == 2:  # margin, sigmoid: over classes.
+        classification = tf.reduce_mean(classification, axis=1)
+      reconstruction = tf.zeros_like(classification)
+      for remake, key in zip(inferred.remakes or [],
+                             ('recons_image', 'spare_image')):
+        target = tf.reshape(features[key], tf.shape(remake))
+        reconstruction += RECONSTRUCTION_BALANCE * tf.reduce_sum(
+            tf.square(remake - target), axis=1)
     return classification, reconstruction
 
   def set_conv_dtype(self, dtype):
     """Runs the model's convolutions in dtype (bfloat16 or float16: mixed
     precision); routing, losses and the optimiser stay float32."""
-    for module in self.submodules:
+    self._set_on_layers('compute_dtype', tf.as_dtype(dtype))
+
+  def set_cpu_kernels(self, enabled):
+    """Uses (or not) the layers' CPU formulations: the same computation,
+    written for TensorFlow's CPU kernels (models/layers/cpu_kernels.py)."""
+    self._set_on_layers('cpu_kernels', bool(enabled))
+
+  def _set_on_layers(self, name, value):
+    for module in (self,) + tuple(self.submodules):
       if isinstance(module, variables.Tf1Module):
-        module.compute_dtype = tf.as_dtype(dtype)
+        setattr(module, name, value)
 
   def num_params(self):
     return int(sum(v.shape.num_elements() for v in self.trainable_variables))

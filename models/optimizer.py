@@ -66,9 +66,10 @@ class Adam(tf.Module):
     non-finite gradients is skipped without letting a NaN reach the weights
     or the moments.
     """
-    apply = tf.convert_to_tensor(apply)
-    return tf.distribute.get_replica_context().merge_call(
-        self._apply, args=(grads, lr, apply))
+    with tf.name_scope('adam'):  # The group runner/op_profile.py reports.
+      apply = tf.convert_to_tensor(apply)
+      return tf.distribute.get_replica_context().merge_call(
+          self._apply, args=(grads, lr, apply))
 
   def _apply(self, strategy, grads, lr, apply):
     reduced = strategy.extended.batch_reduce_to(

@@ -194,7 +194,8 @@ class FastPathTest(tf.test.TestCase):
     self.assertEqual(m.primary_capsules.compute_dtype, tf.bfloat16)
     traced = tf.function(m.inference)
     self.assertEqual(testing.compiled_graph_facts(traced, features),
-                     {'xla': False, 'conv_dtypes': ['bfloat16']})
+                     {'xla': False, 'compiled_routing': False,
+                      'conv_dtypes': ['bfloat16']})
     mixed = m.inference(features)
     self.assertEqual(mixed.logits.dtype, tf.float32)
     # bfloat16 keeps 8 bits of mantissa: scores within 2e-2 absolute.

@@ -110,16 +110,21 @@ def make_train_step(model, optimizer, strategy, global_batch_size,
 def compiled_graph_facts(function, *args):
   """What a tf.function traced for args really runs, read from its graph
   (and the graphs of the functions it calls), not from our code:
-  {'xla': whether some function in it is marked for XLA compilation,
+  {'xla': whether its convolutions are in a function marked for XLA
+   compilation (the whole step compiled, as --xla asks),
+   'compiled_routing': whether a marked function without convolutions is
+   (the CPU formulation's votes and routing, models/layers/cpu_kernels.py),
    'conv_dtypes': the sorted dtype names of its Conv2D ops}."""
   graph_def = function.get_concrete_function(*args).graph.as_graph_def()
   functions = list(graph_def.library.function)
-  xla = any(f.attr['_XlaMustCompile'].b for f in functions
-            if '_XlaMustCompile' in f.attr)
+  marked = [f for f in functions if '_XlaMustCompile' in f.attr and
+            f.attr['_XlaMustCompile'].b]
+  with_convs = [any(n.op == 'Conv2D' for n in f.node_def) for f in marked]
   nodes = list(graph_def.node) + [n for f in functions for n in f.node_def]
   conv_dtypes = sorted({tf.as_dtype(n.attr['T'].type).name for n in nodes
                         if n.op == 'Conv2D'})
-  return {'xla': xla, 'conv_dtypes': conv_dtypes}
+  return {'xla': any(with_convs), 'compiled_routing': not all(with_convs),
+          'conv_dtypes': conv_dtypes}
 
 
 # The authors' TF1 variable names of the capsule model (their capsule_model.py

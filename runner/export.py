@@ -77,6 +77,10 @@ def export_saved_model(model, directory, class_names=None):
   serving = _Serving(model, class_names)
   directory = directory.rstrip('/')
   temporary = '%s.tmp-%d' % (directory, os.getpid())
+  # The portable graph: the CPU formulations (an XLA-compiled routing)
+  # are for training and evaluation here, not for wherever it is served.
+  cpu_kernels = model.cpu_kernels
+  model.set_cpu_kernels(False)
   try:
     tf.saved_model.save(serving, temporary,
                         signatures={'serving_default': serving.serve})
@@ -84,6 +88,7 @@ def export_saved_model(model, directory, class_names=None):
       shutil.rmtree(directory)
     os.rename(temporary, directory)
   finally:
+    model.set_cpu_kernels(cpu_kernels)
     shutil.rmtree(temporary, ignore_errors=True)
   return directory
 

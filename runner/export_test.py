@@ -60,8 +60,14 @@ class ExportTest(tf.test.TestCase):
     model = capsule_model.CapsuleModel(hparams_lib.HParams(), 20, 3, 4,
                                        **testing.TINY['capsule'])
     names = ['ant', 'bee', 'cat', 'dog']
+    # Trained here: with the CPU formulations, which the SavedModel has not
+    # (a portable graph: no XLA-compiled routing), and which stay on.
+    model.set_cpu_kernels(True)
     directory = export.export_saved_model(
         model, os.path.join(self.create_tempdir().full_path, 'own'), names)
+    self.assertTrue(model.digit_capsules.cpu_kernels)
+    with open(os.path.join(directory, 'saved_model.pb'), 'rb') as f:
+      self.assertNotIn(b'_XlaMustCompile', f.read())
     images = np.random.RandomState(0).randint(0, 256, [6, 20, 20, 3]).astype(
         np.uint8)
     served = export.Served(directory)

@@ -9,6 +9,8 @@ models.hparams.PAPER_OVERRIDES.
 
 import os
 
+import tensorflow as tf
+
 from input_data import datasets
 from input_data import errors
 from models import capsule_model
@@ -70,6 +72,9 @@ def build_model(model_name, hparams, info, conv_dtype=None):
                              info.num_classes, info.num_targets)
   if conv_dtype:
     model.set_conv_dtype(conv_dtype)
+  # The one choice of formulation: a GPU keeps cuDNN's gradients and XLA
+  # as --xla asks (models/layers/cpu_kernels.py).
+  model.set_cpu_kernels(not tf.config.list_logical_devices('GPU'))
   return model
 
 

@@ -115,6 +115,21 @@ class RegistryTest(tf.test.TestCase, parameterized.TestCase):
     with self.assertRaisesRegex(ExperimentError, '--model=resnet is unknown'):
       registry.build_model('resnet', None, None)
 
+  def test_the_cpu_formulations_are_chosen_where_no_gpu_is(self):
+    info = source_lib.DatasetInfo(28, 1, 10, 1)
+    hparams = hparams_lib.default_hparams('capsule')
+
+    def layers_flags(model):
+      return {m.cpu_kernels for m in (model,) + tuple(model.submodules)
+              if hasattr(m, 'cpu_kernels')}
+    self.assertEqual(layers_flags(registry.build_model(
+        'capsule', hparams, info)), {True})
+    gpu = tf.config.LogicalDevice('/device:GPU:0', 'GPU')
+    with mock.patch.object(tf.config, 'list_logical_devices',
+                           lambda kind=None: [gpu]):
+      self.assertEqual(layers_flags(registry.build_model(
+          'capsule', hparams, info)), {False})
+
 
 if __name__ == '__main__':
   tf.test.main()

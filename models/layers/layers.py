@@ -21,6 +21,7 @@ explains.
 
 import tensorflow as tf
 
+from models.layers import cpu_kernels
 from models.layers import routing
 from models.layers import variables
 
@@ -51,19 +52,37 @@ class Capsule(variables.Tf1Module):
 
   def votes_by_input(self, input_tensor):
     """[batch, input_dim, input_atoms] -> [in, batch, out, out_atoms]."""
-    # One [batch, in_atoms] x [in_atoms, out*atoms] matmul per input capsule,
-    # batched over input capsules: no tiled copy of the input.
-    inputs_t = tf.transpose(input_tensor, [1, 0, 2])  # [in, batch, in_atoms]
-    votes = tf.matmul(inputs_t, self.weights)  # [in, batch, out*atoms]
-    return tf.reshape(votes, [self.input_dim, -1, self.output_dim,
-                              self.output_atoms])
+    return _votes_by_input(input_tensor, self.weights, self.output_dim,
+                           self.output_atoms)
 
   def __call__(self, input_tensor):
-    # Straight to the output-major layout routing wants: one transpose.
-    votes_t = tf.transpose(self.votes_by_input(input_tensor),
-                           [1, 2, 0, 3])  # [batch, out, in, out_atoms]
-    return routing.route_output_major(votes_t, self.biases, self.num_routing,
-                               self.leaky)
+    """[batch, input_dim, input_atoms] -> [batch, output_dim, output_atoms]."""
+    forward = (cpu_kernels.compiled(_votes_and_routing) if self.cpu_kernels
+               else _votes_and_routing)
+    # Tensors in (the variables read here): the compiled function is one
+    # for every layer, replica and strategy.
+    return forward(input_tensor, tf.convert_to_tensor(self.weights),
+                   tf.convert_to_tensor(self.biases), self.output_dim,
+                   self.output_atoms, self.num_routing, self.leaky)
+
+
+def _votes_by_input(input_tensor, weights, output_dim, output_atoms):
+  # One [batch, in_atoms] x [in_atoms, out*atoms] matmul per input capsule,
+  # batched over input capsules: no tiled copy of the input.
+  inputs_t = tf.transpose(input_tensor, [1, 0, 2])  # [in, batch, in_atoms]
+  votes = tf.matmul(inputs_t, weights)  # [in, batch, out*atoms]
+  return tf.reshape(votes, [inputs_t.shape[0], -1, output_dim, output_atoms])
+
+
+def _votes_and_routing(input_tensor, weights, biases, output_dim,
+                       output_atoms, num_routing, leaky):
+  """`Capsule`'s computation (a function of tensors and Python values, so
+  that `cpu_kernels.compiled` can compile it once for every layer)."""
+  # Straight to the output-major layout routing wants: one transpose.
+  votes_t = tf.transpose(
+      _votes_by_input(input_tensor, weights, output_dim, output_atoms),
+      [1, 2, 0, 3])  # [batch, out, in, out_atoms]
+  return routing.route_output_major(votes_t, biases, num_routing, leaky)
 
 
 class ConvSlimCapsule(variables.Tf1Module):
@@ -106,7 +125,8 @@ class ConvSlimCapsule(variables.Tf1Module):
       [batch, output_dim, output_atoms, out_height, out_width].
     """
     conv = _conv2d(input_tensor, self.weights, self.stride, self.padding,
-                   self.compute_dtype)  # [b*in, oh, ow, out*atoms]
+                   self.compute_dtype,
+                   self.cpu_kernels)  # [b*in, oh, ow, out*atoms]
     out_h, out_w = conv.shape[1], conv.shape[2]
     # _update_routing's num_dims=6 layout with the positions in one axis
     # (rank 5 throughout, see routing.route_positions).
@@ -164,13 +184,16 @@ class Conv2D(variables.Tf1Module):
     return tf.nn.relu(y) if self.relu else y
 
 
-def _conv2d(x, kernel, stride, padding, compute_dtype):
-  """NHWC conv2d in compute_dtype (e.g. bfloat16), float32 result."""
-  if compute_dtype == tf.float32:
-    return tf.nn.conv2d(x, kernel, strides=stride, padding=padding)
-  y = tf.nn.conv2d(tf.cast(x, compute_dtype), tf.cast(kernel, compute_dtype),
-                   strides=stride, padding=padding)
-  return tf.cast(y, tf.float32)
+def _conv2d(x, kernel, stride, padding, compute_dtype, cpu=False):
+  """NHWC conv2d in compute_dtype (e.g. bfloat16), float32 result; cpu:
+  with cpu_kernels.conv2d's gradient."""
+  if compute_dtype != tf.float32:
+    x, kernel = tf.cast(x, compute_dtype), tf.cast(kernel, compute_dtype)
+  if cpu:
+    y = cpu_kernels.conv2d(x, kernel, stride, padding)
+  else:
+    y = tf.nn.conv2d(x, kernel, strides=stride, padding=padding)
+  return tf.cast(y, tf.float32)  # No op for float32.
 
 
 def conv_output_size(size, kernel_size, stride, padding):

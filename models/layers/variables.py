@@ -25,12 +25,15 @@ class Tf1Module(tf.Module):
 
   `compute_dtype` (float32 unless changed) is the dtype the convolutions of
   the layers that honour it run in; their outputs are float32 again.
+  `cpu_kernels` (False unless changed): the layers that have one use their
+  CPU formulation (models/layers/cpu_kernels.py).
   """
 
   def __init__(self, scope, name=None):
     super().__init__(name=name or scope.replace('/', '_'))
     self.scope = scope
     self.compute_dtype = tf.float32
+    self.cpu_kernels = False
 
   def tf1_variables(self):
     """{TF1 variable name: tf.Variable}, e.g. 'conv1/weights'.
