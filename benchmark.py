@@ -156,7 +156,8 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
   model = registry.build_model(model_name, hparams, info, conv_dtype)
   if not cpu_kernels:
     model.set_cpu_kernels(False)
-  optimizer = optimizer_lib.Adam(model.trainable_variables)
+  optimizer = optimizer_lib.Adam(model.trainable_variables,
+                                 compiled=model.cpu_kernels)
   strategy = tf.distribute.get_strategy()
   gpus = tf.config.list_logical_devices('GPU')
   # float16 trains with dynamic loss scaling, as training.train does.

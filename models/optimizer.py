@@ -7,6 +7,8 @@ authors' checkpoints use) cannot change under us.
 
 import tensorflow as tf
 
+from models.layers import cpu_kernels
+
 MIN_LEARNING_RATE = 1e-6  # The original's floor on the decayed rate.
 
 
@@ -37,9 +39,13 @@ class Adam(tf.Module):
   update and the checkpoint layout cannot change under us.
   """
 
-  def __init__(self, variables, beta1=0.9, beta2=0.999, epsilon=1e-8):
+  def __init__(self, variables, beta1=0.9, beta2=0.999, epsilon=1e-8,
+               compiled=False):
+    """compiled: each variable's update XLA-compiled into one pass over its
+    slots (the models' CPU formulation, models/layers/cpu_kernels.py)."""
     super().__init__(name='Adam')
     self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+    self.compiled = compiled
     # Held outside the checkpoint's object graph: the variables are saved
     # once, under the model's own paths (model/conv1/weights, ...).
     self._variables = _Untracked(variables)
@@ -85,16 +91,15 @@ class Adam(tf.Module):
 
   def _update_one(self, var, grad, m, v, lr, apply):
     # Inside strategy.extended.update: var, m, v, lr, apply and the powers
-    # are this device's copies. Selects, not a cond: the same graph under
-    # every strategy, and a skipped step costs three elementwise selects.
-    grad = tf.where(apply, grad, tf.zeros_like(grad))
+    # are this device's copies.
     lr_t = lr * tf.sqrt(1.0 - self.beta2_power) / (1.0 - self.beta1_power)
-    m_t = self.beta1 * m + (1.0 - self.beta1) * grad
-    v_t = self.beta2 * v + (1.0 - self.beta2) * tf.square(grad)
-    return tf.group(
-        m.assign(tf.where(apply, m_t, m)), v.assign(tf.where(apply, v_t, v)),
-        var.assign(tf.where(
-            apply, var - lr_t * m_t / (tf.sqrt(v_t) + self.epsilon), var)))
+    update = (cpu_kernels.compiled(_adam_update) if self.compiled
+              else _adam_update)
+    new_var, new_m, new_v = update(
+        tf.convert_to_tensor(var), grad, tf.convert_to_tensor(m),
+        tf.convert_to_tensor(v), lr_t, apply, self.beta1, self.beta2,
+        self.epsilon)
+    return tf.group(m.assign(new_m), v.assign(new_v), var.assign(new_var))
 
   def _finish(self, beta1_power, apply):
     return tf.group(
@@ -113,3 +118,16 @@ class Adam(tf.Module):
       if id(var) in slot:
         names[name + '/Adam'], names[name + '/Adam_1'] = slot[id(var)]
     return names
+
+
+def _adam_update(var, grad, m, v, lr_t, apply, beta1, beta2, epsilon):
+  """(var, m, v) after one TF1 Adam update; unchanged where apply is false.
+
+  Selects, not a cond: the same graph under every strategy, and a skipped
+  step costs three elementwise selects (none of a non-finite gradient
+  reaches the moments)."""
+  grad = tf.where(apply, grad, tf.zeros_like(grad))
+  m_t = beta1 * m + (1.0 - beta1) * grad
+  v_t = beta2 * v + (1.0 - beta2) * tf.square(grad)
+  return (tf.where(apply, var - lr_t * m_t / (tf.sqrt(v_t) + epsilon), var),
+          tf.where(apply, m_t, m), tf.where(apply, v_t, v))

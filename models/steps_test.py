@@ -194,7 +194,7 @@ class FastPathTest(tf.test.TestCase):
     self.assertEqual(m.primary_capsules.compute_dtype, tf.bfloat16)
     traced = tf.function(m.inference)
     self.assertEqual(testing.compiled_graph_facts(traced, features),
-                     {'xla': False, 'compiled_routing': False,
+                     {'xla': False, 'compiled': [],
                       'conv_dtypes': ['bfloat16']})
     mixed = m.inference(features)
     self.assertEqual(mixed.logits.dtype, tf.float32)

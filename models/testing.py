@@ -112,18 +112,20 @@ def compiled_graph_facts(function, *args):
   (and the graphs of the functions it calls), not from our code:
   {'xla': whether its convolutions are in a function marked for XLA
    compilation (the whole step compiled, as --xla asks),
-   'compiled_routing': whether a marked function without convolutions is
-   (the CPU formulation's votes and routing, models/layers/cpu_kernels.py),
+   'compiled': which of the CPU formulations' functions are marked
+   (models/layers/cpu_kernels.py: votes and routing, the Adam update),
    'conv_dtypes': the sorted dtype names of its Conv2D ops}."""
   graph_def = function.get_concrete_function(*args).graph.as_graph_def()
   functions = list(graph_def.library.function)
   marked = [f for f in functions if '_XlaMustCompile' in f.attr and
             f.attr['_XlaMustCompile'].b]
-  with_convs = [any(n.op == 'Conv2D' for n in f.node_def) for f in marked]
   nodes = list(graph_def.node) + [n for f in functions for n in f.node_def]
   conv_dtypes = sorted({tf.as_dtype(n.attr['T'].type).name for n in nodes
                         if n.op == 'Conv2D'})
-  return {'xla': any(with_convs), 'compiled_routing': not all(with_convs),
+  return {'xla': any(n.op == 'Conv2D' for f in marked for n in f.node_def),
+          'compiled': [name for name in ('adam_update', 'votes_and_routing')
+                       if any('_%s_' % name in f.signature.name
+                              for f in marked)],
           'conv_dtypes': conv_dtypes}
 
 

@@ -237,8 +237,10 @@ class EvaluationTest(tf.test.TestCase):
     # The options took effect: the second step is XLA-compiled, its
     # convolutions run in bfloat16.
     self.assertEqual([testing.compiled_graph_facts(*m) for m in made], [
-        {'xla': False, 'compiled_routing': True, 'conv_dtypes': ['float32']},
-        {'xla': True, 'compiled_routing': True, 'conv_dtypes': ['bfloat16']}])
+        {'xla': False, 'compiled': ['votes_and_routing'],
+         'conv_dtypes': ['float32']},
+        {'xla': True, 'compiled': ['votes_and_routing'],
+         'conv_dtypes': ['bfloat16']}])
 
   def test_ensemble_memory_does_not_grow_with_the_trials(self):
     # In a process of its own with oneDNN on: TensorFlow's CPU allocator

@@ -13,6 +13,7 @@ add up to more or less than the step's wall time; their shares say which
 part to make faster.
 """
 
+import bisect
 import collections
 import glob
 import os
@@ -25,6 +26,7 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2
 from models.layers import cpu_kernels
 
 XLA_EVENT = 'CpuExecutable::ExecuteAsyncOnStream'
+ASYNC_CALL_EVENT = 'ExecutorState::ProcessAsync::Start'
 
 # Group, and how an op is recognised: its type (the part after ':' in the
 # trace, oneDNN's '_Mkl...' names included) or a name scope in its name.
@@ -36,12 +38,14 @@ GROUPS = (
     ('convolutions forward', lambda name, kind: 'Conv2D' in kind),
     ('input', lambda name, kind: 'Iterator' in kind),
     ('casts', lambda name, kind: kind == 'Cast'),
-    ('optimizer', lambda name, kind: _in_scope(name, 'adam')),
-    # On a CPU, XLA compiles the votes and routing alone (cpu_kernels.py).
-    ('votes and routing (XLA)', lambda name, kind: kind == 'XLA'),
-    ('votes and routing', lambda name, kind: _in_scope(name, 'capsule2')),
+    ('optimizer', lambda name, kind: _in_scope(name, 'adam') or (
+        '_adam_update' in kind)),
+    ('votes and routing', lambda name, kind: _in_scope(name, 'capsule2') or (
+        '_votes_and_routing' in kind)),
     ('decoder', lambda name, kind: _in_scope(name, 'recons')),
     ('losses', lambda name, kind: _in_scope(name, 'losses')),
+    # XLA-compiled functions of no group above (--xla's whole step).
+    ('XLA, other', lambda name, kind: kind.startswith('XLA')),
     ('other', lambda name, kind: True),
 )
 
@@ -80,25 +84,54 @@ def op_times(space):
   """{(op name, op type): milliseconds} summed over an XSpace's op events.
 
   TensorFlow ops are events named 'name:type' on the executor threads
-  (lines 'tf_Compute...'); a call of an XLA-compiled function is the
-  event 'CpuExecutable::ExecuteAsyncOnStream' there, counted as op
-  ('xla', 'XLA'). Other events ('ExecutorState::Process', ...) are the
-  executor's own bookkeeping."""
+  (lines 'tf_Compute...'). A call of an XLA-compiled function is an event
+  'ExecutorState::ProcessAsync::Start' whose stat 'name' is the calling op
+  ('capsule2/PartitionedCall'); the compiled code runs in an event
+  'CpuExecutable::ExecuteAsyncOnStream' within its span, and its kernels
+  in events (on any thread) whose stat 'hlo_module' names the compiled
+  function ('a_inference__votes_and_routing_123__.1', its gradient
+  '..._backward__votes_and_routing...'). That time is counted as the
+  calling op's, of type 'XLA:' + the function's module. Other events
+  ('ExecutorState::Process', ...) are the executor's own bookkeeping."""
   times = collections.Counter()
   for plane in space.planes:
     names = plane.event_metadata
+    stat_names = {k: v.name for k, v in plane.stat_metadata.items()}
+
+    def stats(event):
+      # A string stat is held in place or, interned, by reference.
+      return {stat_names.get(s.metadata_id):
+              s.str_value or stat_names.get(s.ref_value, '')
+              for s in event.stats}
+    calls, modules, events = [], [], []
     for line in plane.lines:
-      if not line.name.startswith('tf_Compute'):
-        continue
       for event in line.events:
         label = names[event.metadata_id].name
-        if label == XLA_EVENT:
-          op = ('xla', 'XLA')
-        elif ':' in label and '::' not in label:
-          op = tuple(label.split(':', 1))
-        else:
-          continue
-        times[op] += event.duration_ps / 1e9
+        if line.name.startswith('tf_Compute'):
+          events.append((event, label))
+          if label == ASYNC_CALL_EVENT:
+            calls.append((event.offset_ps, event.offset_ps + event.duration_ps,
+                          stats(event).get('name') or 'xla'))
+        elif event.stats:
+          module = stats(event).get('hlo_module')
+          if module:
+            modules.append((event.offset_ps, module))
+    modules.sort()
+    for event, label in events:
+      if label == XLA_EVENT:
+        start, end = event.offset_ps, event.offset_ps + event.duration_ps
+        # The call that started last before it and holds it; the module of
+        # the first kernel it ran.
+        holders = [c for c in calls if c[0] <= start < c[1]]
+        first = bisect.bisect_left(modules, (start, ''))
+        module = (modules[first][1] if first < len(modules) and
+                  modules[first][0] < end else '')
+        op = (max(holders)[2] if holders else 'xla', 'XLA:' + module)
+      elif ':' in label and '::' not in label:
+        op = tuple(label.split(':', 1))
+      else:
+        continue
+      times[op] += event.duration_ps / 1e9
   return times
 
 

@@ -127,7 +127,8 @@ def _train(config, source, strategy, train_dir, chief, record, stop):
     tf.random.set_seed(config.seed)
     model = registry.build_model(config.model, config.hparams, source.info,
                                  config.conv_dtype)
-    optimizer = optimizer_lib.Adam(model.trainable_variables)
+    optimizer = optimizer_lib.Adam(model.trainable_variables,
+                                   compiled=model.cpu_kernels)
     # float16 gradients underflow without it; bfloat16's do not.
     loss_scale = loss_scale_lib.loss_scale_for(config.conv_dtype)
   print('total_params: %d' % model.num_params(), flush=True)

@@ -229,10 +229,14 @@ class TrainingTest(tf.test.TestCase):
     # On this CPU, votes and routing are compiled in every case
     # (models/layers/cpu_kernels.py); with --xla, the whole step.
     self.assertEqual(facts, [
-        {'xla': False, 'compiled_routing': True, 'conv_dtypes': ['float32']},
-        {'xla': False, 'compiled_routing': True, 'conv_dtypes': ['bfloat16']},
-        {'xla': False, 'compiled_routing': True, 'conv_dtypes': ['float16']},
-        {'xla': True, 'compiled_routing': True, 'conv_dtypes': ['float32']}])
+        {'xla': False, 'compiled': ['adam_update', 'votes_and_routing'],
+         'conv_dtypes': ['float32']},
+        {'xla': False, 'compiled': ['adam_update', 'votes_and_routing'],
+         'conv_dtypes': ['bfloat16']},
+        {'xla': False, 'compiled': ['adam_update', 'votes_and_routing'],
+         'conv_dtypes': ['float16']},
+        {'xla': True, 'compiled': ['adam_update', 'votes_and_routing'],
+         'conv_dtypes': ['float32']}])
 
   def _tiny_run(self, **config):
     """(a run directory, its IDX source, a config saving every step)."""

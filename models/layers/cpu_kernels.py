@@ -16,13 +16,16 @@ forms and slow for others (measured in docs/performance.md):
   again backward) are what XLA fuses well on a CPU; its CPU convolutions
   are not (`--xla` compiles the whole step: 4.6 examples/s), so only this
   part is compiled (`compiled`).
+- The Adam update (models/optimizer.py): ten elementwise passes over each
+  variable and its two slots, one when compiled.
 
-Both are chosen by `Model.set_cpu_kernels` (runner/registry.py turns them on
-when no GPU is visible): a GPU keeps cuDNN's convolution gradients, and
-routing there is compiled with the rest of the step by `--xla`. Exported
-models use neither (runner/export.py). The forward values are the same
-operations either way; gradients and XLA's fused routing differ only in
-float rounding (layers_test.py compares both forms).
+All are chosen by `Model.set_cpu_kernels` (runner/registry.py turns them on
+when no GPU is visible; training and benchmark.py give the optimiser the
+model's choice): a GPU keeps cuDNN's convolution gradients, and routing
+there is compiled with the rest of the step by `--xla`. Exported models use
+none (runner/export.py). The forward values are the same operations either
+way; gradients and XLA's fused loops differ only in float rounding (tested
+against the plain forms in cpu_kernels_test.py and optimizer_test.py).
 """
 
 import functools
