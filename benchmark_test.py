@@ -145,7 +145,7 @@ class BenchmarkTest(tf.test.TestCase):
     profile = result['profile_ms_per_step']
     self.assertCountEqual(profile, [g for g, _ in op_profile.GROUPS])
     for group in ('convolutions forward', 'convolutions backward',
-                  'votes and routing (XLA)', 'optimizer'):
+                  'votes and routing', 'optimizer'):
       self.assertGreater(profile[group], 0.0, group)
     self.assertTrue(result['cpu_kernels'])
     # The rate and the FLOP rate are of the same timed steps.

@@ -8,6 +8,8 @@ r"""The paper's results, one command each: runs a study and writes its report.
   python reproduce.py --study=table1 --reuse_records   # continue the
                                                        # committed runs
   python reproduce.py --study=multimnist --settings=baseline  # one row
+  python reproduce.py --study=table1 --schedule=epochs50 \
+      --settings=routing3_recon           # MNIST, 50 epochs, on a CPU
 
 Studies (studies/catalog.py): table1, multimnist, affine, ensemble, fashion,
 smallnorb, cifar10. A study runs experiment.py (and the data generators) as
@@ -26,6 +28,7 @@ import sys
 from absl import app
 from absl import flags
 
+from runner import stop_signals
 from studies import catalog
 from studies import report
 from studies import runs
@@ -39,7 +42,8 @@ def define_flags(flag_values=FLAGS):
   flags.DEFINE_enum('study', None, list(catalog.STUDIES), 'The study to run.',
                     **fv)
   flags.DEFINE_enum('schedule', 'budget', list(catalog.SCHEDULES),
-                    'budget: CPU-sized; paper: the authors\' steps and data.',
+                    'budget: CPU-sized; paper: the authors\' steps and data; '
+                    'epochs50: MNIST for 50 epochs on a CPU (table1).',
                     **fv)
   flags.DEFINE_integer('steps', None, 'Training steps of each run (default: '
                        'the schedule\'s).', **fv)
@@ -75,6 +79,10 @@ def define_flags(flag_values=FLAGS):
 
 def study_schedule(study, name, steps=None, seeds=None):
   """The study's schedule with --steps and --seeds applied."""
+  if name not in study.schedules:
+    raise runs.StudyError('reproduce.py: --schedule=%s: the study %s has no '
+                          'such schedule (it has %s)' % (
+                              name, study.name, ', '.join(study.schedules)))
   schedule = study.schedules[name]
   changes = {}
   if steps is not None:
@@ -101,14 +109,16 @@ def chosen_settings(study, names):
 
 def run_study(study, schedule_name, schedule, root, results_dir, gpus=(),
               dry_run=False, out=sys.stdout, reuse_records=False,
-              settings=()):
+              settings=(), stop_request=None):
   """Runs what the study still lacks under the schedule; returns the
   report's paths. Each run completed adds its record and rewrites the
   report; a run that fails raises StudyError (one line). reuse_records:
   the runs whose records are kept in results_dir count as done (their
   checkpoints are not there: an ensemble row of such seeds fails).
   settings: the names of the settings to run (default: all); the report
-  is the whole study's."""
+  is the whole study's. stop_request: a runner.stop_signals.StopRequest
+  whose SIGTERM is passed on to the run in flight (runs.StudyStopped
+  then)."""
   chosen = chosen_settings(study, settings)
   planned = [run for run in runs.plan(study, schedule_name, schedule, root)
              if run.setting in chosen]
@@ -129,14 +139,15 @@ def run_study(study, schedule_name, schedule, root, results_dir, gpus=(),
     runs.copy_records(planned, records_dir)
     report.write(study, results_dir)
   runs.prepare(study.prepare, out, dry_run)
-  runs.execute(planned, list(gpus) or [None], out, dry_run, publish)
+  runs.execute(planned, list(gpus) or [None], out, dry_run, publish,
+               stop_request)
   if not dry_run:
     report.write(study, results_dir)
   return [os.path.join(results_dir, study.name + ext)
           for ext in ('.md', '.csv')]
 
 
-def run_flags(values, out=sys.stdout):
+def run_flags(values, out=sys.stdout, stop_request=None):
   """What the command line in values asks: a study's runs and report, or
   the reports only; StudyError, MissingData or OSError for the user."""
   dirs = catalog.DataDirs(
@@ -162,15 +173,21 @@ def run_flags(values, out=sys.stdout):
   paths = run_study(study, values.schedule, schedule, values.root,
                     values.results_dir, values.gpus, values.dry_run, out=out,
                     reuse_records=values.reuse_records,
-                    settings=values.settings)
+                    settings=values.settings, stop_request=stop_request)
   if not values.dry_run:
     print('wrote %s' % ', '.join(paths), file=out)
 
 
 def main(argv):
   del argv
+  request = stop_signals.StopRequest()
   try:
-    run_flags(FLAGS)
+    with request.installed():
+      run_flags(FLAGS, stop_request=request)
+  except runs.StudyStopped as e:
+    # The run saved its step: exit as experiment.py does on that signal.
+    print(e, flush=True)
+    return request.exit_status()
   except (runs.StudyError, catalog.MissingData, OSError) as e:
     # OSError: a full disk or a path that cannot be written, in one line.
     sys.exit(str(e) if str(e).startswith('reproduce.py') else

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from unittest import mock
@@ -19,6 +20,7 @@ import pytest
 import tensorflow as tf
 
 from input_data import testdata
+from runner import stop_signals
 from studies import catalog
 from studies import report
 from studies import runs
@@ -217,6 +219,22 @@ class CommandsTest(tf.test.TestCase):
                      'settings: baseline, routing1_recon, routing3_recon)\n')
 
 
+  def test_fifty_epochs_of_table1(self):
+    lines = dry_run('--study=table1', '--root=/r', '--schedule=epochs50',
+                    '--settings=routing3_recon')
+    self.assertLen(lines, 2)  # One seed: its training and evaluation.
+    self.assertEqual(lines[0], (
+        'python experiment.py --data_dir=data/mnist --data_source=idx '
+        '--mixed_precision=bfloat16 --deterministic '
+        '--summary_dir=/r/table1/epochs50/routing3_recon/seed0 '
+        '--max_steps=23438 --save_step=1500 --seed=0 --log_every_secs=60'))
+    with self.assertRaisesWithLiteralMatch(
+        runs.StudyError, 'reproduce.py: --schedule=epochs50: the study '
+        'fashion has no such schedule (it has paper, budget)'):
+      reproduce.study_schedule(catalog.get('fashion', catalog.DataDirs(
+          root='/r', fashion='/f'), 'epochs50'), 'epochs50')
+
+
 class DamagedFilesTest(tf.test.TestCase):
   """A damaged record, wall time or result is one line naming the file."""
 
@@ -323,6 +341,10 @@ class FakeExperiment:
     self.wrong = 100
     self.timeouts = 0  # How many waits of each command time out first.
     self.failure = 'Traceback (most recent call last):\nValueError: boom\n'
+    # Training saves step 1 and stops when sent SIGTERM, as experiment.py.
+    self.stops_on_sigterm = False
+    self.signals = []
+    self.during_wait = None  # Called as each wait starts.
 
   def __call__(self, argv, env, stdout, stderr):
     del stderr
@@ -340,8 +362,10 @@ class FakeExperiment:
     elif value('train') != 'false':
       train = os.path.join(value('summary_dir'), 'train')
       os.makedirs(train, exist_ok=True)
-      open(os.path.join(train, 'model.ckpt-%s.index' % value('max_steps')),
-           'w').close()
+      self.stopping = self.stops_on_sigterm and (stdout, train)
+      if not self.stopping:
+        open(os.path.join(train, 'model.ckpt-%s.index' % value('max_steps')),
+             'w').close()
       with open(os.path.join(train, 'run.json'), 'w') as f:
         json.dump({'starts': [{'host': 'h', 'python': '3.11.2',
                                # Which run's record this is.
@@ -367,9 +391,20 @@ class FakeExperiment:
 
   def wait(self, timeout=None):
     self.waits += 1
-    if timeout is not None and self.waits <= self.timeouts:
+    if self.during_wait:
+      self.during_wait()
+    if timeout is not None and (self.waits <= self.timeouts or (
+        getattr(self, 'stopping', None) and not self.signals and
+        self.waits < 5)):  # Waits for a signal, a few times.
       raise subprocess.TimeoutExpired('experiment.py', timeout)
     return self.returncode
+
+  def send_signal(self, signum):
+    self.signals.append(signum)
+    stdout, train = self.stopping
+    open(os.path.join(train, 'model.ckpt-1.index'), 'w').close()
+    stdout.write('stopped at step 1 on SIGTERM; checkpoint %s; the same '
+                 'command resumes\n' % os.path.join(train, 'model.ckpt-1'))
 
   def poll(self):
     return self.returncode
@@ -550,6 +585,37 @@ class StudyLogicTest(tf.test.TestCase):
     with open(log, 'wb') as f:  # Output that is not UTF-8.
       f.write(b'first\nbad byte \xff\n')
     self.assertEqual(runs._last_line(log), 'bad byte \ufffd')
+
+  def test_sigterm_is_passed_on_and_the_same_command_continues(self):
+    _, planned = self._plan('fashion')
+    request = stop_signals.StopRequest()
+    # The signal comes while the first training runs, to reproduce.py's
+    # handler.
+    self.fake.during_wait = lambda: request._handle(signal.SIGTERM, None)
+    self.fake.stops_on_sigterm = True
+    with self.assertRaises(runs.StudyStopped) as raised:
+      runs.execute(planned, [None], io.StringIO(), stop_request=request)
+    run = planned[0]
+    self.assertEqual(self.fake.signals, [signal.SIGTERM])
+    self.assertEqual(str(raised.exception), (
+        'reproduce.py: run fashion/budget/baseline/seed0 stopped before its '
+        'last step: stopped at step 1 on SIGTERM; checkpoint %s; the same '
+        'command resumes; the same reproduce.py command continues it') %
+                     os.path.join(run.directory, 'train', 'model.ckpt-1'))
+    self.assertLen(self.fake.calls, 1)  # Not evaluated; nothing else run.
+    self.assertIsNone(runs.read_record(run))
+    # Asked to stop between runs: none starts.
+    with self.assertRaisesWithLiteralMatch(
+        runs.StudyStopped, 'reproduce.py: stopped on SIGTERM before run '
+        'fashion/budget/baseline/seed0; the same reproduce.py command '
+        'continues the study'):
+      runs.execute(planned, [None], io.StringIO(), stop_request=request)
+    self.assertLen(self.fake.calls, 1)
+    # The same command, no signal: the run is trained and evaluated.
+    self.fake.stops_on_sigterm = False
+    runs.execute(planned[:1], [None], io.StringIO(),
+                 stop_request=stop_signals.StopRequest())
+    self.assertEqual(runs.read_record(run)['results']['test']['wrong'], 101)
 
   def test_prepare_runs_a_missing_generator_once(self):
     study, _ = self._plan('multimnist', schedule='paper')

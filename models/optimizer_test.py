@@ -39,8 +39,11 @@ class AdamTest(tf.test.TestCase):
     # The CPU formulation: each variable's update XLA-compiled. Three steps,
     # the middle one skipped (apply false: nothing but the step may change).
     results = []
+    compiled_update = cpu_kernels.compiled(optimizer_lib._adam_update)
+    traces = compiled_update.experimental_get_tracing_count()
     for compiled in (False, True):
-      var = tf.Variable([[1.0, -2.0, 0.25], [3.0, 0.0, -1.0]])
+      # Rank 3: a shape no other test compiles the update for.
+      var = tf.Variable([[[1.0], [-2.0], [0.25]], [[3.0], [0.0], [-1.0]]])
       adam = optimizer_lib.Adam([var], compiled=compiled)
 
       @tf.function
@@ -50,13 +53,14 @@ class AdamTest(tf.test.TestCase):
       for grad, apply in (([[0.5, 0.0, -1.0], [2.0, 1e-3, 0.1]], True),
                           ([[np.nan, 1.0, 1.0], [1.0, 1.0, 1.0]], False),
                           ([[-0.5, 0.25, 1.0], [0.0, 4.0, -0.1]], True)):
-        update([tf.constant(grad)], tf.constant(0.01), tf.constant(apply))
+        update([tf.constant(grad)[:, :, None]], tf.constant(0.01),
+               tf.constant(apply))
         values.append([var.numpy(), adam.m[0].numpy(), adam.v[0].numpy()])
       self.assertAllEqual(values[0], values[1])  # The skipped step.
       results.append(values)
     self.assertAllClose(results[0], results[1], rtol=1e-6, atol=0)
-    self.assertEqual(cpu_kernels.compiled(
-        optimizer_lib._adam_update).experimental_get_tracing_count(), 1)
+    self.assertEqual(compiled_update.experimental_get_tracing_count(),
+                     traces + 1)
 
   def test_epsilon_is_added_to_the_root_of_v(self):
     # A gradient so small that sqrt(v) (3.2e-12) is below epsilon (1e-8):

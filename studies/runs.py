@@ -14,6 +14,7 @@ the row of all seeds together is run after them (ROOT/.../ensemble).
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ from typing import Optional
 
 from runner import config as config_lib
 from runner import files
+from runner import stop_signals
 from studies import catalog
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,10 +34,16 @@ ENSEMBLE = 'ensemble'
 # How often a running command's wall time is saved (a killed study loses
 # at most this much of it).
 WALL_EVERY_SECS = 30.0
+POLL_SECS = 1.0  # How soon a stop request reaches the command in flight.
 
 
 class StudyError(Exception):
   """A run failed, or the study cannot start: one line for the user."""
+
+
+class StudyStopped(StudyError):
+  """A training run stopped at a saved step before its last (SIGTERM,
+  Ctrl-C): the same reproduce.py command continues it."""
 
 
 @dataclasses.dataclass
@@ -189,11 +197,14 @@ class Executor:
   """Runs commands for one GPU slot (or the default devices), logging to
   the run's log and timing them into its wall.json."""
 
-  def __init__(self, gpu, out, stop, on_done=None):
+  def __init__(self, gpu, out, stop, on_done=None, stop_request=None):
     self.gpu = gpu
     self.out = out
     self.stop = stop  # threading.Event: another run failed.
     self.on_done = on_done  # Called with each run completed.
+    # runner.stop_signals.StopRequest of reproduce.py, or None: a SIGTERM
+    # it receives is passed on to the command in flight.
+    self.stop_request = stop_request
     self.proc = None
 
   def _wall(self, run, kind, seconds):
@@ -220,15 +231,29 @@ class Executor:
                                    list(argv[2:]), env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
       saved = time.time()
+      passed_on = False
       while True:
         try:
-          code = self.proc.wait(timeout=WALL_EVERY_SECS)
+          code = self.proc.wait(timeout=POLL_SECS)
           break
         except subprocess.TimeoutExpired:
           now = time.time()
-          self._wall(run, kind, now - saved)
-          saved = now
+          if now - saved >= WALL_EVERY_SECS:
+            self._wall(run, kind, now - saved)
+            saved = now
+        # Ctrl-C reaches every process of the terminal's group by itself (a
+        # second would stop the run at once); a SIGTERM sent to reproduce.py
+        # alone is passed on, and the run saves its step.
+        if (not passed_on and self.stop_request is not None and
+            self.stop_request.reason == 'SIGTERM'):
+          self.proc.send_signal(signal.SIGTERM)
+          passed_on = True
       self._wall(run, kind, time.time() - saved)
+    if (kind == 'train' and code in stop_signals.EXIT_STATUS.values() and
+        not os.path.exists(run.checkpoint + '.index')):
+      raise StudyStopped('reproduce.py: run %s stopped before its last step: '
+                         '%s; the same reproduce.py command continues it' %
+                         (run.name, _last_line(log_path)))
     if code and not self.stop.is_set():
       raise StudyError('reproduce.py: run %s failed (%s exit %d): %s; its log '
                        'is %s' % (run.name, kind, code, _last_line(log_path),
@@ -319,7 +344,8 @@ def prepare(steps, out, dry_run):
     Executor(None, out, stop).command(data_run, 'prepare', argv)
 
 
-def execute(runs, gpus, out, dry_run=False, on_done=None):
+def execute(runs, gpus, out, dry_run=False, on_done=None,
+            stop_request=None):
   """Runs the runs without records, one per GPU at a time (gpus: list of
   ids, or [None]: one at a time on the default devices); the ensemble rows
   after the rest; on_done(run) after each run completes (one at a time).
@@ -338,10 +364,10 @@ def execute(runs, gpus, out, dry_run=False, on_done=None):
   singles = [r for r in pending if r.seed is not None]
   ensembles = [r for r in pending if r.seed is None]
   for group in (singles, ensembles):
-    _execute_parallel(group, gpus, out, on_done)
+    _execute_parallel(group, gpus, out, on_done, stop_request)
 
 
-def _execute_parallel(runs, gpus, out, on_done):
+def _execute_parallel(runs, gpus, out, on_done, stop_request):
   queue = list(runs)
   lock = threading.Lock()
   stop = threading.Event()
@@ -351,12 +377,20 @@ def _execute_parallel(runs, gpus, out, on_done):
     with lock:
       if on_done:
         on_done(run)
-  executors = [Executor(gpu, out, stop, done) for gpu in gpus]
+  executors = [Executor(gpu, out, stop, done, stop_request) for gpu in gpus]
 
   def work(executor):
     while not stop.is_set():
       with lock:
         if not queue:
+          return
+        if stop_request is not None and stop_request.reason:
+          # Asked to stop between runs: none is started.
+          errors.append(StudyStopped(
+              'reproduce.py: stopped on %s before run %s; the same '
+              'reproduce.py command continues the study' % (
+                  stop_request.reason, queue[0].name)))
+          stop.set()
           return
         run = queue.pop(0)
       try:
