@@ -321,6 +321,34 @@ class DeterminismTest(tf.test.TestCase):
     resumed = _variables(os.path.join(run, 'train', 'model.ckpt-4'))
     self._assert_same_variables(resumed, whole)
 
+  @runner_testing.tiny_models()
+  def test_a_sigterm_while_a_checkpoint_is_written(self):
+    # The signal arrives in the middle of saving step 2 (every second step
+    # is saved): that checkpoint is written whole, the run ends there, and
+    # the same command ends with the weights of a run never stopped.
+    d = testdata.write_mnist(self.create_tempdir().full_path, 20, 4)
+    config = config_lib.RunConfig(
+        data_dir=d, data_source='idx', save_step=2, batch_size=4, seed=5,
+        log_every_secs=1e9, max_steps=4)
+    source = registry.get_source(config, 'train')
+    whole = self._variables_after(config, source, [4])
+    run = self.create_tempdir().full_path
+    save = checkpoints.save
+
+    def signalled_save(manager, step):
+      os.kill(os.getpid(), signal.SIGTERM)  # Handled while this saves.
+      return save(manager, step)
+    with mock.patch.object(checkpoints, 'save', signalled_save):
+      stopped = training.train(config.replace(summary_dir=run), source)
+    self.assertEqual((stopped[0], stopped[2]), (2, 'SIGTERM'))
+    self.assertEqual(checkpoints.newest_intact(os.path.join(run, 'train'),
+                                               10 ** 9),
+                     os.path.join(run, 'train', 'model.ckpt-2'))
+    self.assertEqual(training.train(config.replace(summary_dir=run),
+                                    source)[0], 4)
+    self._assert_same_variables(
+        _variables(os.path.join(run, 'train', 'model.ckpt-4')), whole)
+
   def test_generator_is_reproducible(self):
     d = testdata.write_mnist(
         self.create_tempdir().full_path)

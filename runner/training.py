@@ -207,6 +207,9 @@ def _train(config, source, strategy, train_dir, chief, record, stop):
         summaries.write_reconstructions(
             writer, step, model, source.info,
             source_lib.first_examples(source, summaries.RECONSTRUCTION_IMAGES))
+    # A request that came while the checkpoint was written: it holds this
+    # step, so the run ends here rather than a step later.
+    stopping = stopping or (saving and stop.due() and step < config.max_steps)
     if stopping:
       print('stopped at step %d on %s; checkpoint %s; the same command '
             'resumes' % (step, stop.reason, manager.latest_checkpoint),
