@@ -31,7 +31,6 @@ import time
 
 from absl import app
 from absl import flags
-import numpy as np
 
 from input_data import datasets
 from runner import command_line
@@ -56,33 +55,6 @@ def input_info(dataset, num_targets=1):
   if num_targets == 2:
     size = MULTIMNIST_SIZE
   return source.DatasetInfo(size, depth, classes, num_targets)
-
-
-def forward_flops(model):
-  """Multiply-adds x 2 of one example's forward pass (convs and matmuls)."""
-  from models import capsule_model  # pylint: disable=g-import-not-at-top
-  from models.layers import layers  # pylint: disable=g-import-not-at-top
-  flops = 0
-  size = model.image_size
-  if isinstance(model, capsule_model.CapsuleModel):
-    h = model.hparams
-    conv1 = layers.conv_output_size(size, 9, 1, h.padding)
-    flops += conv1 ** 2 * 81 * model.image_depth * 256 * 2
-    flops += model.primary_size ** 2 * 81 * 256 * h.num_prime_capsules * 8 * 2
-    caps = model.digit_capsules
-    flops += caps.input_dim * 8 * caps.output_dim * 16 * 2
-    flops += h.routing * 2 * caps.input_dim * caps.output_dim * 16 * 2
-    dense = model.reconstruction.layers if model.reconstruction else []
-    for layer in dense:
-      flops += 2 * int(np.prod(layer.weights.shape)) * model.num_targets
-    return flops
-  for conv in (model.conv1, model.conv2):
-    size = layers.conv_output_size(size, 5, 1, model.hparams.padding)
-    flops += size ** 2 * int(np.prod(conv.weights.shape)) * 2
-    size = layers.conv_output_size(size, 2, 2, 'SAME')
-  for dense in (model.fc1, model.softmax_layer):
-    flops += 2 * int(np.prod(dense.weights.shape))
-  return flops
 
 
 def matmul_peak_gflops(tf, dtype='float32', n=2048, repeats=10):
@@ -195,7 +167,7 @@ def run_tensorflow(model_name, dataset, batch_size, eval_batch_size, steps,
         tf.config.list_physical_devices('GPU')[0]).get('device_name', 'GPU')
   else:
     device = 'CPU (%d cores)' % os.cpu_count()
-  flops = 3 * forward_flops(model)  # Backward ~ 2x forward.
+  flops = 3 * model.forward_flops()  # Backward ~ 2x forward.
   return {
       'train_examples_per_sec': train_secs and batch_size / train_secs,
       'eval_examples_per_sec': eval_batch_size / eval_secs,

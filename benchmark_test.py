@@ -26,20 +26,6 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 
 class BenchmarkTest(tf.test.TestCase):
 
-  def test_forward_flops_by_hand(self):
-    info = source.DatasetInfo(28, 1, 10, 1)
-    capsule = registry.build_model('capsule', hparams_lib.default_hparams(),
-                                     info)
-    # conv1 20*20*81*256*2 + primary 6*6*81*256*256*2 + votes 1152*8*160*2
-    # + routing 3*2*1152*160*2 + decoder 2*(160*512+512*1024+1024*784).
-    self.assertEqual(benchmark.forward_flops(capsule),
-                     16588800 + 382205952 + 2949120 + 2211840 + 2818048)
-    baseline = registry.build_model(
-        'baseline', hparams_lib.default_hparams('baseline'), info)
-    # conv1 24*24*25*512*2 + conv2 8*8*25*512*256*2 + fc 2*(4096*1024+10240).
-    self.assertEqual(benchmark.forward_flops(baseline),
-                     14745600 + 419430400 + 8409088)
-
   def test_synthetic_two_targets(self):
     features = source.synthetic_batch(5, benchmark.input_info('mnist', 2))
     self.assertAllEqual(features['recons_label'], [0, 1, 2, 3, 4])

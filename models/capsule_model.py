@@ -72,6 +72,15 @@ class CapsuleModel(model.Model):
         [self.conv1, self.primary_capsules, self.digit_capsules,
          self.reconstruction])
 
+  def forward_flops(self):
+    conv1, size = self.conv1.forward_flops(self.image_size)
+    primary, _ = self.primary_capsules.forward_flops(size)
+    flops = conv1 + primary + self.digit_capsules.forward_flops()
+    if self.reconstruction is not None:  # Once per target.
+      flops += self.num_targets * sum(
+          layer.forward_flops() for layer in self.reconstruction.layers)
+    return flops
+
   def activations(self, features):
     """{TF1 scope: ReLU output}: conv1's, the original's verbose
     `conv1/activation` histogram."""

@@ -61,6 +61,21 @@ class CapsuleModelTest(tf.test.TestCase, parameterized.TestCase):
       self.assertEqual((m.primary_capsules.leaky, m.digit_capsules.leaky),
                        (leaky, leaky))
 
+  def test_forward_flops_by_hand(self):
+    h = hparams_lib.default_hparams()
+    # conv1 20*20*81*256*2 + primary 6*6*81*256*256*2 + votes 1152*8*160*2
+    # + routing 3*2*1152*160*2 + decoder 2*(160*512+512*1024+1024*784).
+    self.assertEqual(
+        capsule_model.CapsuleModel(h, 28, 1, 10).forward_flops(),
+        16588800 + 382205952 + 2949120 + 2211840 + 2818048)
+    # The tiny widths, RGB 20x20 and two targets: conv1 12*12*81*3*16*2,
+    # primary 2*2*81*16*128*2 (32 types of 4 atoms), votes 128*4*40*2,
+    # routing 3*2*128*40*2, decoder twice 2*(40*16+16*16+16*1200).
+    self.assertEqual(
+        capsule_model.CapsuleModel(h, 20, 3, 10, 2, **testing.TINY[
+            'capsule']).forward_flops(),
+        1119744 + 1327104 + 40960 + 61440 + 2 * 40192)
+
   def test_tf1_names(self):
     names = set(_model().tf1_variables())
     self.assertEqual(names, {

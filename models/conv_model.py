@@ -47,6 +47,15 @@ class ConvModel(model.Model):
     return variables.merge_tf1_variables(
         [self.conv1, self.conv2, self.fc1, self.softmax_layer])
 
+  def forward_flops(self):
+    flops, size = 0, self.image_size
+    for conv in (self.conv1, self.conv2):
+      conv_flops, size = conv.forward_flops(size)
+      flops += conv_flops
+      size = layers.conv_output_size(size, 2, 2, 'SAME')  # The pooling.
+    return (flops + self.fc1.forward_flops() +
+            self.softmax_layer.forward_flops())
+
   def _convs(self, features):
     """({TF1 scope: ReLU output}, last pooled map [b, 4, 4, 256])."""
     x = self.images_nhwc(features['images'])

@@ -27,6 +27,16 @@ class ConvModelTest(tf.test.TestCase):
     # No decoder: the export, the training summaries and the figures ask.
     self.assertIsNone(m.reconstruction)
 
+  def test_forward_flops_by_hand(self):
+    h = hparams_lib.default_hparams('baseline')
+    # conv1 24*24*25*512*2 + conv2 8*8*25*512*256*2 + fc 2*(4096*1024+10240).
+    self.assertEqual(conv_model.ConvModel(h, 28, 1, 10).forward_flops(),
+                     14745600 + 419430400 + 8409088)
+    # Tiny widths on 32x32x3: conv1 28*28*25*3*8*2, pooled to 14, conv2
+    # 10*10*25*8*8*2, pooled to 5, fc 2*(5*5*8*16 + 16*10).
+    self.assertEqual(conv_model.ConvModel(h, 32, 3, 10, **testing.TINY[
+        'baseline']).forward_flops(), 940800 + 320000 + 6720)
+
   def test_flattened_size_for_other_images_and_padding(self):
     # fc1's input, worked out by hand: two 5x5 convolutions (stride 1) each
     # followed by a 2x2 max pool of stride 2 with SAME padding (ceil(s/2)).

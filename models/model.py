@@ -51,6 +51,11 @@ class Model(variables.Tf1Module):
   def inference(self, features):
     raise NotImplementedError
 
+  def forward_flops(self):
+    """Multiply-adds x 2 of one example's forward pass (convolutions and
+    matrix products), from the layers' shapes."""
+    raise NotImplementedError
+
   def activations(self, features):
     """{TF1 scope: activation} for the verbose histograms."""
     raise NotImplementedError

@@ -50,6 +50,14 @@ class Capsule(variables.Tf1Module):
           [input_dim, input_atoms, output_dim * output_atoms])
       self.biases = variables.bias_variable([output_dim, output_atoms])
 
+  def forward_flops(self):
+    """Multiply-adds x 2 of one example: the votes, and each routing
+    iteration's weighted sum and agreement."""
+    votes = 2 * self.weights.shape.num_elements()
+    routing = self.num_routing * 2 * 2 * (
+        self.input_dim * self.output_dim * self.output_atoms)
+    return votes + routing
+
   def votes_by_input(self, input_tensor):
     """[batch, input_dim, input_atoms] -> [in, batch, out, out_atoms]."""
     return _votes_by_input(input_tensor, self.weights, self.output_dim,
@@ -114,6 +122,13 @@ class ConvSlimCapsule(variables.Tf1Module):
           [kernel_size, kernel_size, input_atoms, output_dim * output_atoms])
       self.biases = variables.bias_variable([output_dim, output_atoms, 1, 1])
 
+  def forward_flops(self, size):
+    """(multiply-adds x 2 of one example on size x size inputs, the output
+    size): the convolution of each input capsule."""
+    out = conv_output_size(size, self.kernel_size, self.stride, self.padding)
+    return (self.input_dim * out * out * 2 *
+            self.weights.shape.num_elements()), out
+
   def call_nhwc(self, input_tensor):
     """Capsule activations from a channels-last input.
 
@@ -159,6 +174,10 @@ class Dense(variables.Tf1Module):
                                                stddev=stddev)
       self.biases = variables.bias_variable([output_size])
 
+  def forward_flops(self):
+    """Multiply-adds x 2 of one example."""
+    return 2 * self.weights.shape.num_elements()
+
   def __call__(self, x):
     y = tf.matmul(x, self.weights) + self.biases
     return self.activation(y) if self.activation else y
@@ -177,6 +196,12 @@ class Conv2D(variables.Tf1Module):
           [kernel_size, kernel_size, input_channels, output_channels],
           stddev=stddev)
       self.biases = variables.bias_variable([output_channels])
+
+  def forward_flops(self, size):
+    """(multiply-adds x 2 of one example on a size x size input, the output
+    size)."""
+    out = conv_output_size(size, self.weights.shape[0], 1, self.padding)
+    return out * out * 2 * self.weights.shape.num_elements(), out
 
   def __call__(self, x):
     y = _conv2d(x, self.weights, 1, self.padding, self.compute_dtype)
