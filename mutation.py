@@ -25,13 +25,15 @@ The tests run in processes forked from a server that has imported
 TensorFlow but run none of it (its threads would not survive a fork).
 """
 
-import argparse
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+
+from absl import app
+from absl import flags
 
 import source_tree
 
@@ -194,19 +196,23 @@ def report(modules):
   return '\n'.join(rows)
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--modules', default=','.join(CORE),
-                      help='Comma-separated core modules (default: all).')
-  parser.add_argument('--max_children', type=int, default=os.cpu_count(),
-                      help='Mutants tested at once.')
-  parser.add_argument('--report', action='store_true',
-                      help='Print the table of earlier runs only.')
-  parser.add_argument('--survivors', action='store_true',
-                      help='Print each surviving mutant of earlier runs with '
-                      'the lines it changes.')
-  args = parser.parse_args(argv)
-  modules = [m for m in args.modules.split(',') if m]
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_list('modules', list(CORE), 'Core modules (default: all).')
+  flags.DEFINE_integer('max_children', os.cpu_count(),
+                       'Mutants tested at once.')
+  flags.DEFINE_boolean('report', False, 'Print the table of earlier runs '
+                       'only.')
+  flags.DEFINE_boolean('survivors', False, 'Print each surviving mutant of '
+                       'earlier runs with the lines it changes.')
+
+
+def main(argv):
+  del argv
+  args = FLAGS
+  modules = [m for m in args.modules if m]
   unknown = [m for m in modules if m not in CORE]
   if unknown:
     sys.exit('mutation.py: --modules: %s is not a core module (%s)' % (
@@ -239,4 +245,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  define_flags()
+  app.run(main)
