@@ -26,7 +26,21 @@ from models.layers import routing
 from models.layers import variables
 
 
-class Capsule(variables.Tf1Module):
+class _CapsuleLayer(variables.Tf1Module):
+  """What both capsule layers are given: capsule counts, atoms, routing."""
+
+  def __init__(self, layer_name, input_dim, output_dim, input_atoms,
+               output_atoms, num_routing, leaky):
+    super().__init__(layer_name)
+    self.input_dim = input_dim
+    self.output_dim = output_dim
+    self.input_atoms = input_atoms
+    self.output_atoms = output_atoms
+    self.num_routing = num_routing
+    self.leaky = leaky
+
+
+class Capsule(_CapsuleLayer):
   """Fully connected capsule layer (the original `capsule`).
 
   Input [batch, input_dim, input_atoms] -> votes [batch, input_dim,
@@ -38,13 +52,8 @@ class Capsule(variables.Tf1Module):
 
   def __init__(self, input_dim, output_dim, layer_name, input_atoms=8,
                output_atoms=8, num_routing=3, leaky=False):
-    super().__init__(layer_name)
-    self.input_dim = input_dim
-    self.output_dim = output_dim
-    self.input_atoms = input_atoms
-    self.output_atoms = output_atoms
-    self.num_routing = num_routing
-    self.leaky = leaky
+    super().__init__(layer_name, input_dim, output_dim, input_atoms,
+                     output_atoms, num_routing, leaky)
     with self.name_scope:
       self.weights = variables.weight_variable(
           [input_dim, input_atoms, output_dim * output_atoms])
@@ -93,7 +102,7 @@ def _votes_and_routing(input_tensor, weights, biases, output_dim,
   return routing.route_output_major(votes_t, biases, num_routing, leaky)
 
 
-class ConvSlimCapsule(variables.Tf1Module):
+class ConvSlimCapsule(_CapsuleLayer):
   """Convolutional capsule layer (the original `conv_slim_capsule`).
 
   One conv kernel shared over positions and input capsules; output channel
@@ -107,16 +116,11 @@ class ConvSlimCapsule(variables.Tf1Module):
   def __init__(self, input_dim, output_dim, layer_name, input_atoms=8,
                output_atoms=8, stride=2, kernel_size=5, padding='SAME',
                num_routing=3, leaky=False):
-    super().__init__(layer_name)
-    self.input_dim = input_dim
-    self.output_dim = output_dim
-    self.input_atoms = input_atoms
-    self.output_atoms = output_atoms
+    super().__init__(layer_name, input_dim, output_dim, input_atoms,
+                     output_atoms, num_routing, leaky)
     self.stride = stride
     self.kernel_size = kernel_size
     self.padding = padding
-    self.num_routing = num_routing
-    self.leaky = leaky
     with self.name_scope:
       self.weights = variables.weight_variable(
           [kernel_size, kernel_size, input_atoms, output_dim * output_atoms])
