@@ -15,8 +15,9 @@ The rest of the original's `models/layers/layers.py` is beside this file:
 
 Differences from the original that do not change results beyond float noise:
 votes are a batched matmul instead of a tiled elementwise product (the tile
-needed 4.4 GiB on CIFAR-10), and routing runs in the layouts `routing.py`
-explains.
+needed 4.4 GiB on CIFAR-10), routing runs in the layouts `routing.py`
+explains, and on a CPU the primary capsules' kernel gradient and the votes
+and routing take the forms of `cpu_kernels.py`.
 """
 
 import tensorflow as tf
