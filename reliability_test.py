@@ -229,6 +229,14 @@ class DeterminismTest(tf.test.TestCase):
     for name in expected:
       self.assertAllEqual(got[name], expected[name], msg=name)
 
+  def _digits(self, **config):
+    """A config over 20 IDX digits (batch 4: an epoch is 5 steps; seed 5;
+    no logs) with config's changes, and its training source."""
+    d = testdata.write_mnist(self.create_tempdir().full_path, 20, 4)
+    config = config_lib.RunConfig(data_dir=d, data_source='idx', batch_size=4,
+                                  seed=5, log_every_secs=1e9, **config)
+    return config, registry.get_source(config, 'train')
+
   def _variables_after(self, config, source, stops, strategy=None):
     """All saved variables (model and Adam) at the last of `stops`, trained
     in one run per stop, each resuming from the one before."""
@@ -243,11 +251,7 @@ class DeterminismTest(tf.test.TestCase):
     # 20 digits, batch 4: an epoch is 5 steps. Stopped at step 3 (mid
     # epoch) and resumed, or stopped at 2 and 5, the run ends with the
     # weights and Adam moments of the run that never stopped, to the bit.
-    d = testdata.write_mnist(self.create_tempdir().full_path, 20, 4)
-    config = config_lib.RunConfig(
-        data_dir=d, data_source='idx', save_step=1, batch_size=4, seed=5,
-        log_every_secs=1e9)
-    source = registry.get_source(config, 'train')
+    config, source = self._digits(save_step=1)
     whole = self._variables_after(config, source, [7])
     for stops in ([3, 7], [2, 5, 7]):
       resumed = self._variables_after(config, source, stops)
@@ -270,11 +274,7 @@ class DeterminismTest(tf.test.TestCase):
 
   @runner_testing.tiny_models()
   def test_two_replicas_resume_the_same_stream(self):
-    d = testdata.write_mnist(self.create_tempdir().full_path, 20, 4)
-    config = config_lib.RunConfig(
-        data_dir=d, data_source='idx', save_step=1, batch_size=4, seed=5,
-        log_every_secs=1e9)
-    source = registry.get_source(config, 'train')
+    config, source = self._digits(save_step=1)
     strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
     whole = self._variables_after(config, source, [4], strategy)
     resumed = self._variables_after(config, source, [3, 4], strategy)
@@ -305,11 +305,7 @@ class DeterminismTest(tf.test.TestCase):
     # --max_train_secs smaller than a step: each start trains one step,
     # saves it (no --save_step falls there) and stops; four starts end with
     # the weights of the run that never stopped, to the bit.
-    d = testdata.write_mnist(self.create_tempdir().full_path, 20, 4)
-    config = config_lib.RunConfig(
-        data_dir=d, data_source='idx', save_step=100, batch_size=4, seed=5,
-        log_every_secs=1e9)
-    source = registry.get_source(config, 'train')
+    config, source = self._digits(save_step=100)
     whole = self._variables_after(config, source, [4])
     run = self.create_tempdir().full_path
     stops = [tuple(training.train(config.replace(
@@ -326,11 +322,7 @@ class DeterminismTest(tf.test.TestCase):
     # The signal arrives in the middle of saving step 2 (every second step
     # is saved): that checkpoint is written whole, the run ends there, and
     # the same command ends with the weights of a run never stopped.
-    d = testdata.write_mnist(self.create_tempdir().full_path, 20, 4)
-    config = config_lib.RunConfig(
-        data_dir=d, data_source='idx', save_step=2, batch_size=4, seed=5,
-        log_every_secs=1e9, max_steps=4)
-    source = registry.get_source(config, 'train')
+    config, source = self._digits(save_step=2, max_steps=4)
     whole = self._variables_after(config, source, [4])
     run = self.create_tempdir().full_path
     save = checkpoints.save
