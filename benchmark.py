@@ -232,8 +232,8 @@ def define_flags():
                        'op group (runner/op_profile.py).')
   flags.DEFINE_boolean('cpu_kernels', True, 'On a CPU, the layers\' CPU '
                        'formulations (models/layers/cpu_kernels.py); '
-                       '--nocpu_kernels times TensorFlow\'s own gradients and '
-                       'routing unfused, as a GPU runs them.')
+                       '--nocpu_kernels times TensorFlow\'s own gradients, '
+                       'routing and Adam unfused, as a GPU runs them.')
   flags.DEFINE_boolean('eval_only', False, 'Time (and measure the memory of) '
                        'evaluation alone.')
   flags.DEFINE_string('data_dir', None, 'Also time the real training input '
