@@ -2,9 +2,10 @@
 
 Each worker gets the standard TF_CONFIG; they train a few steps of the MNIST
 capsule model on tiny IDX files, save their final weights, and must agree.
-Only the chief keeps checkpoints and summaries. A second run resumes both
-workers from the chief's checkpoint, and they end where two workers that
-never stopped end.
+One worker is sent SIGTERM: both stop at the same step, which the chief
+saves. Only the chief keeps checkpoints and summaries. A second run resumes
+both workers from the chief's checkpoint, and they end where two workers
+that never stopped end.
 """
 
 import json
@@ -34,11 +35,23 @@ WORKER = textwrap.dedent('''
     from runner import training
     logging.set_verbosity(logging.INFO)  # The progress lines, as under app.run.
     strategy = distribution.make_strategy(1)  # TF_CONFIG: multi-worker.
+    if distribution.task_id(strategy) == {sigterm_worker}:
+      # This worker is sent SIGTERM during its first step (seen after it).
+      import os, signal
+      make_loop = training.steps_lib.make_train_loop
+      def signalled_loop(*args):
+        loop = make_loop(*args)
+        def run(*loop_args):
+          os.kill(os.getpid(), signal.SIGTERM)
+          return loop(*loop_args)
+        return run
+      training.steps_lib.make_train_loop = signalled_loop
     config = config_lib.RunConfig(
         data_dir={data!r}, data_source='idx', summary_dir={run!r},
         max_steps={steps}, save_step=2, batch_size=8, log_every_secs=0.0)
     result = training.train(config, registry.get_source(config, 'train'),
                             strategy)
+    print('stopped:', result.stopped)
     np.savez({out!r}, step=result.step,
              *[v.numpy() for v in result.model.trainable_variables])
 ''')
@@ -54,11 +67,12 @@ def _free_ports(count):
   return ports
 
 
-def _run_workers(tmp, data, run, steps):
+def _run_workers(tmp, data, run, steps, sigterm_worker=None):
   workers = ['127.0.0.1:%d' % p for p in _free_ports(2)]
   procs = []
   for index in range(2):
     script = WORKER.format(root=ROOT, data=data, run=run, steps=steps,
+                           sigterm_worker=sigterm_worker,
                            out=os.path.join(tmp, 'worker%d.npz' % index))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', CUDA_VISIBLE_DEVICES='',
                TF_CONFIG=json.dumps({'cluster': {'worker': workers},
@@ -83,13 +97,20 @@ class MultiWorkerTest(tf.test.TestCase):
     tmp = self.create_tempdir().full_path
     data = testdata.write_mnist(os.path.join(tmp, 'idx'), n_train=32)
     run = os.path.join(tmp, 'run')
-    outputs, weights = _run_workers(tmp, data, run, steps=2)
-    self.assertEqual([int(w['step']) for w in weights], [2, 2])
+    # Worker 1 is sent SIGTERM in its first step: both workers agree to stop
+    # after it, the chief saves that step, and both end with status 0.
+    outputs, weights = _run_workers(tmp, data, run, steps=4, sigterm_worker=1)
+    self.assertEqual([int(w['step']) for w in weights], [1, 1])
+    train_dir = os.path.join(run, 'train')
+    self.assertEqual(
+        [out.splitlines()[-1] for out, _ in outputs],
+        ['stopped: a stop request on another worker', 'stopped: SIGTERM'])
+    for _, err in outputs:
+      self.assertIn('stopped at step 1 on', err)
     for name in weights[0].files:
       self.assertAllClose(weights[0][name], weights[1][name], atol=1e-6)
-    train_dir = os.path.join(run, 'train')
     files = sorted(os.listdir(train_dir))
-    self.assertIn('model.ckpt-2.index', files)
+    self.assertIn('model.ckpt-1.index', files)
     self.assertFalse([f for f in files if f.startswith('workertemp')], files)
     self.assertLen([f for f in files if f.startswith('events.out')], 1)
     for out, _ in outputs:
@@ -99,7 +120,7 @@ class MultiWorkerTest(tf.test.TestCase):
     outputs, weights = _run_workers(tmp, data, run, steps=4)
     for _, log in outputs:  # absl.logging's progress lines.
       self.assertIn('resumed from %s' % os.path.join(train_dir,
-                                                     'model.ckpt-2'), log)
+                                                     'model.ckpt-1'), log)
     self.assertEqual([int(w['step']) for w in weights], [4, 4])
     for name in weights[0].files:
       self.assertAllClose(weights[0][name], weights[1][name], atol=1e-6)

@@ -68,6 +68,24 @@ def writes_summaries(strategy):
   return strategy.extended.should_save_summary
 
 
+def any_worker(strategy):
+  """A function flag -> whether this worker's flag or any other's is set.
+
+  With several workers it is one all-reduce across them, so every worker
+  must call it at the same point of its loop (they all do, after the same
+  steps); alone it is the flag itself, and costs nothing.
+  """
+  if not is_multi_worker():
+    return bool
+
+  @tf.function
+  def summed(flag):
+    per_replica = strategy.run(lambda: tf.cast(flag, tf.int32))
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+  return lambda flag: int(summed(tf.constant(bool(flag)))) > 0
+
+
 def task_id(strategy):
   """This worker's index in a multi-worker cluster, else 0."""
   resolver = getattr(strategy, 'cluster_resolver', None)

@@ -88,13 +88,11 @@ def train(config, source, strategy=None, record=None):
   chief = distribution.writes_checkpoints(strategy)
   # One trainer per run directory: the chief holds its lock from before
   # anything is read there until it ends (run_lock.py).
-  # SIGTERM, Ctrl-C and --max_train_secs stop at a step, saved. Not with
-  # several workers: one that stopped alone would leave the others waiting
-  # in their collectives.
+  # SIGTERM, Ctrl-C and --max_train_secs stop at a step, saved. With
+  # several workers, all stop at the step where any one asked (_stop_due).
   stop = stop_signals.StopRequest(config.max_train_secs)
   with (run_lock.hold(train_dir) if chief else contextlib.nullcontext()), (
-      stop.installed() if not distribution.is_multi_worker()
-      else contextlib.nullcontext()):
+      stop.installed()):
     return _train(config, source, strategy, train_dir, chief, record, stop)
 
 
@@ -172,6 +170,7 @@ def _train(config, source, strategy, train_dir, chief, record, stop):
   # activations those of the training split's first examples.
   verbose_probe = (source_lib.first_examples(source, VERBOSE_EXAMPLES)
                    if config.hparams.verbose and chief else None)
+  any_worker = distribution.any_worker(strategy)
   start_step, start_time = step, time.time()
   last_log, logged_step, window = start_time, step, None
   while step < config.max_steps:
@@ -188,7 +187,7 @@ def _train(config, source, strategy, train_dir, chief, record, stop):
     now = time.time()
     # A stop request (SIGTERM, Ctrl-C, --max_train_secs) seen after the
     # step: logged and saved at this step, then the run ends.
-    stopping = stop.due() and step < config.max_steps
+    stopping = step < config.max_steps and _stop_due(stop, any_worker)
     saving = (step % config.save_step == 0 or step == config.max_steps or
               stopping)
     if now - last_log >= config.log_every_secs or saving:
@@ -209,13 +208,25 @@ def _train(config, source, strategy, train_dir, chief, record, stop):
             source_lib.first_examples(source, summaries.RECONSTRUCTION_IMAGES))
     # A request that came while the checkpoint was written: it holds this
     # step, so the run ends here rather than a step later.
-    stopping = stopping or (saving and stop.due() and step < config.max_steps)
+    stopping = stopping or (saving and step < config.max_steps and
+                            _stop_due(stop, any_worker))
     if stopping:
       print('stopped at step %d on %s; checkpoint %s; the same command '
             'resumes' % (step, stop.reason, manager.latest_checkpoint),
             file=sys.stderr, flush=True)
       return TrainResult(step, model, stop.reason)
   return TrainResult(step, model)
+
+
+def _stop_due(stop, any_worker):
+  """Whether the run stops at this step: asked here, or on another worker
+  (all workers call this at the same steps, and agree)."""
+  # The agreed answer, never a request that came after the vote: every
+  # worker must return the same.
+  agreed = any_worker(stop.due())
+  if agreed and stop.reason is None:
+    stop.reason = 'a stop request on another worker'
+  return agreed
 
 
 def _damaged_resume(error, train_dir):
