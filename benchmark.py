@@ -308,7 +308,7 @@ def main(argv):
     if (FLAGS.dataset != 'mnist' or FLAGS.model != 'capsule' or
         FLAGS.num_targets != 1):
       sys.exit('benchmark.py: --compare_pytorch times the MNIST capsule model')
-    import torch_capsnet  # pylint: disable=g-import-not-at-top
+    from models import torch_capsnet  # pylint: disable=g-import-not-at-top
     torch_result = torch_capsnet.run_pytorch(FLAGS.batch_size, FLAGS.steps, FLAGS.warmup,
                                FLAGS.mixed_precision)
     if torch_result is None:

@@ -12,11 +12,11 @@ import pytest
 import tensorflow as tf
 
 import benchmark
-import torch_capsnet
 from input_data import source
 from input_data import testdata
 from models import hparams as hparams_lib
 from models import testing
+from models import torch_capsnet
 from runner import config as config_lib
 from runner import op_profile
 from runner import registry

@@ -1,10 +1,10 @@
 r"""Mutation testing of the core: each module against its own tests (mutmut 3).
 
   pip install -r requirements-dev.txt
-  python mutation.py                                  # every core module
-  python mutation.py --modules=runner/config.py       # one (or a list)
-  python mutation.py --report                         # the table only
-  python mutation.py --survivors                      # what survived
+  python -m dev.mutation                              # every core module
+  python -m dev.mutation --modules=runner/config.py   # one (or a list)
+  python -m dev.mutation --report                     # the table only
+  python -m dev.mutation --survivors                  # what survived
 
 A mutant is the module with one small change (an operator, a constant, a
 string, a removed argument, ...). It is *killed* when one of the module's
@@ -35,9 +35,9 @@ import sys
 from absl import app
 from absl import flags
 
-import source_tree
+from dev import source_tree
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
+ROOT = source_tree.ROOT
 WORK = os.path.join(ROOT, 'runs', 'mutation')
 # The modules where a silent bug changes results, each with its own tests.
 CORE = {
@@ -71,7 +71,7 @@ CORE = {
     # Not the end-to-end StudyRunTest: a minute of experiment.py a mutant.
     'studies/runs.py': ['reproduce_test.py::CommandsTest',
                         'reproduce_test.py::DamagedFilesTest',
-                        'reproduce_test.py::StudyLogicTest'],
+                        'studies/runs_test.py::StudyLogicTest'],
 }
 PACKAGES = ('models', 'input_data', 'runner', 'studies')
 # Imported once by mutmut's fork server, not once per mutant (5 s each):
@@ -215,11 +215,11 @@ def main(argv):
   modules = [m for m in args.modules if m]
   unknown = [m for m in modules if m not in CORE]
   if unknown:
-    sys.exit('mutation.py: --modules: %s is not a core module (%s)' % (
+    sys.exit('dev/mutation.py: --modules: %s is not a core module (%s)' % (
         ', '.join(unknown), ', '.join(CORE)))
   mutmut = shutil.which('mutmut', path=os.path.dirname(sys.executable))
   if (args.survivors or not args.report) and not mutmut:
-    sys.exit('mutation.py: mutmut is not installed (pip install -r '
+    sys.exit('dev/mutation.py: mutmut is not installed (pip install -r '
              'requirements-dev.txt)')
   if args.survivors:
     for module in modules:
@@ -228,7 +228,7 @@ def main(argv):
   if not args.report:
     for module in modules:
       directory = work_dir(module)
-      print('mutation.py: %s against %s' % (module, ', '.join(CORE[module])),
+      print('dev/mutation.py: %s against %s' % (module, ', '.join(CORE[module])),
             flush=True)
       env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
       for command in ([mutmut, 'run', '--max-children',
@@ -237,7 +237,7 @@ def main(argv):
         proc = subprocess.run(command, cwd=directory, env=env,
                               stdout=subprocess.DEVNULL)
         if proc.returncode:
-          sys.exit('mutation.py: %s failed for %s (exit %d); its state is in '
+          sys.exit('dev/mutation.py: %s failed for %s (exit %d); its state is in '
                    '%s' % (' '.join(command[1:2]), module, proc.returncode,
                            directory))
   print(report(modules))

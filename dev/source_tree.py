@@ -1,11 +1,12 @@
 """The project's own Python files and the project files each imports, read
-from their source (ast): what build_test.py checks BUILD against and what
-mutation.py fingerprints. Imports nothing of the project."""
+from their source (ast): what dev/build_file.py writes BUILD from and what
+dev/mutation.py fingerprints. Imports nothing of the project."""
 
 import ast
 import os
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
+# The project's root: this file's folder's parent.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKIP_DIRS = ('.venv', '.git', 'runs', 'mutants')
 
 

@@ -1,8 +1,11 @@
-"""Checks BUILD against the tree, since Bazel cannot run offline here.
+"""BUILD is what dev/build_file.py writes from the tree, and it is right.
 
-Every Python file is in some target's srcs, every *_test.py is a py_test,
-srcs exist, deps name targets of this BUILD, and each project module a file
-imports is provided by its own target or a transitive dependency.
+The generator is checked on a tiny tree (literal BUILD text); the committed
+BUILD must equal its output for this tree, and is checked as Bazel would
+see it, since Bazel cannot run offline here: every Python file is in some
+target's srcs, every *_test.py is a py_test, srcs exist, deps name library
+targets of this BUILD, and each project module a file imports is provided
+by its own target or a transitive dependency.
 """
 
 import ast
@@ -10,12 +13,73 @@ import glob
 import os
 import subprocess
 import sys
+import tempfile
+import textwrap
 import unittest
 
-from source_tree import project_imports
-from source_tree import python_files
+from dev import build_file
+from dev.source_tree import project_imports
+from dev.source_tree import python_files
+from dev.source_tree import ROOT
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
+TINY_TREE = {
+    'pkg/__init__.py': '',
+    'pkg/a.py': 'X = 1\n',
+    'pkg/a_test.py': textwrap.dedent("""\
+        import pytest
+        from pkg import a
+        @pytest.mark.slow
+        def test():
+          pass
+        if __name__ == '__main__':
+          pass
+        """),
+    'run.py': "from pkg import a\nif __name__ == '__main__':\n  pass\n",
+    'run_test.py': "import run\nPROGRAM = 'run.py'\n",
+}
+
+TINY_BUILD = build_file.HEADER + textwrap.dedent('''
+    py_library(
+        name = "pkg_init",
+        srcs = ["pkg/__init__.py"],
+    )
+
+    py_library(
+        name = "pkg_a",
+        srcs = ["pkg/a.py"],
+        deps = [":pkg_init"],
+    )
+
+    py_test(
+        name = "pkg_a_test",
+        size = "large",
+        srcs = ["pkg/a_test.py"],
+        main = "pkg/a_test.py",
+        deps = [
+            ":pkg_a",
+            ":pkg_init",
+        ],
+    )
+
+    py_library(
+        name = "run_lib",
+        srcs = ["run.py"],
+        deps = [":pkg_a"],
+    )
+
+    py_binary(
+        name = "run",
+        srcs = ["run.py"],
+        deps = [":run_lib"],
+    )
+
+    py_test(
+        name = "run_test",
+        srcs = ["run_test.py"],
+        data = [":run"],
+        deps = [":run_lib"],
+    )
+    ''')
 
 
 def load_build(path):
@@ -36,6 +100,22 @@ def load_build(path):
   with open(path) as f:
     exec(compile(f.read(), path, 'exec'), env)  # pylint: disable=exec-used
   return targets
+
+
+class GeneratorTest(unittest.TestCase):
+
+  def test_a_tiny_tree(self):
+    root = self.enterContext(tempfile.TemporaryDirectory())
+    for path, text in TINY_TREE.items():
+      os.makedirs(os.path.join(root, os.path.dirname(path)), exist_ok=True)
+      with open(os.path.join(root, path), 'w') as f:
+        f.write(text)
+    self.assertEqual(build_file.render(root), TINY_BUILD)
+
+  def test_the_committed_build_is_generated(self):
+    proc = subprocess.run([sys.executable, '-m', 'dev.build_file', '--check'],
+                          cwd=ROOT, capture_output=True, text=True)
+    self.assertEqual((proc.returncode, proc.stderr), (0, ''))
 
 
 class BuildTest(unittest.TestCase):

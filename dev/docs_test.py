@@ -15,7 +15,7 @@ import unittest
 
 from runner import command_line
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # The root.
 _SKIP_DIRS = {'.git', '.venv', 'runs', 'mutants', '.pytest_cache'}
 # absl's own flags, which every absl program accepts.
 ABSL_FLAGS = {'help', 'helpfull', 'helpshort', 'helpxml', 'flagfile', 'undefok',
@@ -85,7 +85,13 @@ def defined_flags(script):
 
 def script_flags(command):
   """(script, [flag names]) of a `python SCRIPT.py --flag=...` command, or
-  None if the command does not run a .py script."""
+  of `python -m PACKAGE.MODULE --flag=...` for a module of this project
+  (script: PACKAGE/MODULE.py); None if the command runs neither."""
+  module = re.search(r'(?:^|\s|/)python3?\s+-m\s+(\w+\.[\w.]+)(.*)', command)
+  if module:
+    script = module.group(1).replace('.', '/') + '.py'
+    if os.path.isfile(os.path.join(ROOT, script)):
+      return script, re.findall(r'(?:^|\s|\[)--(\w+)', module.group(2))
   match = re.search(r'(?:^|\s|/)python3?\s+(?:-m\s+\S+\s+)?(\S+\.py)\b(.*)',
                     command)
   if not match:
