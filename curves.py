@@ -130,7 +130,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  from runner import quiet  # pylint: disable=g-import-not-at-top
+  from common import quiet  # pylint: disable=g-import-not-at-top
   quiet.import_tensorflow()  # Before anything else imports TensorFlow.
   define_flags()
   app.run(main)

@@ -184,7 +184,7 @@ def main(argv):
     if (config.train or not config.checkpoint) and not config.summary_dir:
       raise ValueError('--summary_dir is required to train or to run the '
                        'validation job')
-    from runner import quiet
+    from common import quiet
     quiet.import_tensorflow()  # Before anything else imports TensorFlow.
     from runner import evaluation
     _configure_devices(config)

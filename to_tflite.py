@@ -69,9 +69,9 @@ def main(argv):
              FLAGS.num_examples)
   # pylint: disable=g-import-not-at-top
   from input_data import errors
+  from common import files
   from input_data import idx
   from runner import export
-  from runner import files
   from runner import tflite
   try:
     export.check_saved_model(FLAGS.saved_model, '--saved_model')
@@ -106,7 +106,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  from runner import quiet  # pylint: disable=g-import-not-at-top
+  from common import quiet  # pylint: disable=g-import-not-at-top
   quiet.import_tensorflow()  # Before anything else imports TensorFlow.
   define_flags()
   app.run(main)

@@ -114,11 +114,14 @@ def load_mnist(data_dir, split):
   return images, labels
 
 
-def write_idx(path, array):
-  """Writes a uint8 array as IDX (gzip if path ends in .gz); for tests/tools."""
+def write_idx(path, array, gzipped=None):
+  """Writes a uint8 array as IDX, gzipped if asked (None: if path ends in
+  .gz); for tests and tools."""
   array = np.asarray(array, np.uint8)
   header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(
       array.shape, '>u4').tobytes()
-  opener = gzip.open if path.endswith('.gz') else open
+  if gzipped is None:
+    gzipped = path.endswith('.gz')
+  opener = gzip.open if gzipped else open
   with opener(path, 'wb') as f:
     f.write(header + array.tobytes())

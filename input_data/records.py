@@ -5,6 +5,7 @@ Writers never leave a half-written file under a final name: they write to
 shards of a sharded set), and delete the temporaries on any error.
 """
 
+import contextlib
 import glob
 import os
 import re
@@ -12,6 +13,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from common import files
 from input_data.errors import DataError
 
 
@@ -47,29 +49,16 @@ def shard_name(prefix, index, num_shards):
   return '%s-%05d-of-%05d' % (prefix, index, num_shards)
 
 
-class _AtomicWriters:
+@contextlib.contextmanager
+def _atomic_writers(paths):
   """TFRecord writers to temporary names, renamed together on success."""
-
-  def __init__(self, paths):
-    self.paths = paths
-    self.temps = ['%s.tmp-%d' % (p, os.getpid()) for p in paths]
-    self.writers = []
-
-  def __enter__(self):
-    self.writers = [tf.io.TFRecordWriter(t) for t in self.temps]
-    return self.writers
-
-  def __exit__(self, exc_type, exc, tb):
-    for writer in self.writers:
-      writer.close()
-    if exc_type is None:
-      for temp, path in zip(self.temps, self.paths):
-        os.replace(temp, path)
-    else:
-      for temp in self.temps:
-        if os.path.exists(temp):
-          os.remove(temp)
-    return False
+  with files.replaced_together(paths) as temporaries:
+    writers = [tf.io.TFRecordWriter(t) for t in temporaries]
+    try:
+      yield writers
+    finally:  # Closed (flushed) before they are renamed or removed.
+      for writer in writers:
+        writer.close()
 
 
 def write_records(path, examples, num_shards=0, total=None):
@@ -79,7 +68,7 @@ def write_records(path, examples, num_shards=0, total=None):
   each shard. Returns the list of paths written.
   """
   if not num_shards:
-    with _AtomicWriters([path]) as (writer,):
+    with _atomic_writers([path]) as (writer,):
       for example in examples:
         writer.write(example)
     return [path]
@@ -91,7 +80,7 @@ def write_records(path, examples, num_shards=0, total=None):
 def write_sharded(prefix, shard_examples, num_shards):
   """Writes (shard index, serialized example) pairs; returns the shard paths."""
   paths = [shard_name(prefix, i, num_shards) for i in range(num_shards)]
-  with _AtomicWriters(paths) as writers:
+  with _atomic_writers(paths) as writers:
     for shard, example in shard_examples:
       writers[shard].write(example)
   return paths

@@ -19,13 +19,14 @@ import numpy as np
 
 if __name__ == '__main__':
   # Run as a script: the repository root on the path, and TensorFlow's C++
-  # start-up notices hidden unless the user chose a level (runner/quiet.py).
+  # start-up notices hidden unless the user chose a level (common/quiet.py).
   sys.path.insert(0, os.path.abspath(os.path.join(
       os.path.dirname(__file__), '..')))
-  from runner import quiet  # pylint: disable=g-import-not-at-top
+  from common import quiet  # pylint: disable=g-import-not-at-top
   quiet.import_tensorflow()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from common import files
 from input_data import errors
 from input_data import idx
 from input_data.cifar10 import cifar10_input
@@ -72,10 +73,7 @@ def write_cifar10_bin(output_dir, data_dir=None):
     records = np.concatenate([labels.astype(np.uint8)[:, None], planes], 1)
     for name, part in zip(names, np.array_split(records, len(names))):
       path = os.path.join(directory, name)
-      with open(path + '.tmp', 'wb') as f:
-        f.write(part.tobytes())
-      os.replace(path + '.tmp', path)
-      paths.append(path)
+      paths.append(files.write_whole(path, part.tobytes()))
   return paths
 
 

@@ -49,6 +49,17 @@ class TfdsExportTest(tf.test.TestCase):
     self.assertAllEqual(image, images[0])
     self.assertEqual(int(label), labels[0])
 
+  def test_a_file_that_cannot_be_written_leaves_no_temporary_file(self):
+    out = self.create_tempdir().full_path
+    directory = os.path.join(out, 'cifar-10-batches-bin')
+    os.makedirs(os.path.join(directory, 'test_batch.bin'))  # Not a file.
+    with _mock(num_examples=10):
+      with self.assertRaises(OSError):
+        tfds_export.export('cifar10', out)
+    self.assertEqual(sorted(os.listdir(directory)),
+                     ['data_batch_%d.bin' % i for i in range(1, 6)] +
+                     ['test_batch.bin'])
+
   def test_smallnorb_records(self):
     out = self.create_tempdir().full_path
     with _mock(num_examples=3):

@@ -14,9 +14,9 @@ import json
 import os
 from typing import Any, Optional
 
+from common import files
 from input_data import datasets
 from models import hparams as hparams_lib
-from runner import files
 from runner.errors import ExperimentError
 
 CONFIG_FILE = 'config.json'

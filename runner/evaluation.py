@@ -14,13 +14,13 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from common import files
 from input_data import errors
 from models import steps as steps_lib
 from models.layers import metrics
 from runner import checkpoints
 from runner import config as config_lib
 from runner import export
-from runner import files
 from runner import registry
 from runner import run_record
 from runner import stop_signals

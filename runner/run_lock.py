@@ -23,7 +23,7 @@ import socket
 
 from absl import logging
 
-from runner import files
+from common import files
 from runner.errors import ExperimentError
 
 LOCK_FILE = 'trainer.lock'

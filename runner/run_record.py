@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 
-from runner import files
+from common import files
 
 RUN_FILE = 'run.json'
 FLAGS_FILE = 'flags.txt'

@@ -48,5 +48,5 @@ def mnist_digits(n):
 
 def quiet_env():
   """os.environ without TF_CPP_MIN_LOG_LEVEL: a command run with it starts
-  quietly (runner/quiet.py), so its stderr holds its own lines only."""
+  quietly (common/quiet.py), so its stderr holds its own lines only."""
   return {k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'}

@@ -18,7 +18,7 @@ import os
 import statistics
 import textwrap
 
-from runner import files
+from common import files
 from studies import catalog
 from studies import runs
 

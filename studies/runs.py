@@ -21,8 +21,8 @@ import threading
 import time
 from typing import Optional
 
+from common import files
 from runner import config as config_lib
-from runner import files
 from runner import stop_signals
 from studies import catalog
 

@@ -57,6 +57,7 @@ if __name__ == '__main__':
       os.path.dirname(__file__), '..', '..')))
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from common import files
 from input_data import errors
 from input_data import idx
 # pylint: enable=g-import-not-at-top,wrong-import-position
@@ -154,16 +155,10 @@ def transform_images(images, rng):
 
 
 def _replace(path, write):
-  """write(a temporary path of the same extension), then rename it over
-  path: never a half-written file."""
-  root, extension = os.path.splitext(path)
-  tmp = '%s.tmp-%d%s' % (root, os.getpid(), extension)
-  try:
-    write(tmp)
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
+  """write(a temporary path), then rename it over path: never a
+  half-written file."""
+  with files.replaced(path) as temporary:
+    write(temporary)
   return path
 
 
@@ -185,9 +180,9 @@ def generate(data_dir, output_dir, seed=0, limit=None):
 
   return [
       _replace(os.path.join(output_dir, IMAGES),
-               lambda tmp: idx.write_idx(tmp, warped)),
+               lambda tmp: idx.write_idx(tmp, warped, gzipped=True)),
       _replace(os.path.join(output_dir, LABELS),
-               lambda tmp: idx.write_idx(tmp, labels)),
+               lambda tmp: idx.write_idx(tmp, labels, gzipped=True)),
       _replace(os.path.join(output_dir, TRANSFORMS), write_csv)]
 
 

@@ -29,10 +29,10 @@ import numpy as np
 
 if __name__ == '__main__':
   # Run as a script: the repository root on the path, and TensorFlow's C++
-  # start-up notices hidden unless the user chose a level (runner/quiet.py).
+  # start-up notices hidden unless the user chose a level (common/quiet.py).
   sys.path.insert(0, os.path.abspath(os.path.join(
       os.path.dirname(__file__), '..', '..')))
-  from runner import quiet  # pylint: disable=g-import-not-at-top
+  from common import quiet  # pylint: disable=g-import-not-at-top
   quiet.import_tensorflow()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position

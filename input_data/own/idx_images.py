@@ -26,10 +26,11 @@ import numpy as np
 if __name__ == '__main__':
   sys.path.insert(0, os.path.abspath(os.path.join(
       os.path.dirname(__file__), '..', '..')))
-  from runner import quiet  # pylint: disable=g-import-not-at-top
+  from common import quiet  # pylint: disable=g-import-not-at-top
   quiet.import_tensorflow()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from common import files
 from input_data import errors
 from input_data import idx
 # pylint: enable=g-import-not-at-top,wrong-import-position
@@ -54,9 +55,7 @@ def write_folder(splits, names, output_dir):
       for i in np.flatnonzero(labels == label):
         path = os.path.join(folder, '%05d.png' % i)
         data = tf.io.encode_png(images[i][..., None]).numpy()
-        with open(path + '.tmp', 'wb') as f:
-          f.write(data)
-        os.replace(path + '.tmp', path)
+        files.write_whole(path, data)
       yield folder
 
 
