@@ -22,6 +22,7 @@ Example (train on MNIST, shifted on the fly from the shipped IDX files):
     --summary_dir=/tmp/caps --max_steps=300
 """
 
+import dataclasses
 import sys
 
 from absl import app
@@ -100,38 +101,24 @@ def _fail(message):
 
 
 def run_config():
-  """The one RunConfig of this run, from the flags (nothing else reads
-  them); ExperimentError or HParamsError (ValueErrors) for bad values."""
+  """The one RunConfig of this run (nothing else reads the flags): each
+  field from the flag of its name, but for those built here; ExperimentError
+  or HParamsError (ValueErrors) for bad values."""
   # pylint: disable=g-import-not-at-top
   from models import hparams as hparams_lib
   from runner import config as config_lib
   # pylint: enable=g-import-not-at-top
-  return config_lib.RunConfig(
-      model=FLAGS.model,
+  fields = {f.name for f in dataclasses.fields(config_lib.RunConfig)}
+  values = {name: FLAGS[name].value for name in fields if name in FLAGS}
+  values.update(
       hparams=hparams_lib.default_hparams(FLAGS.model).parse(
           FLAGS.hparams_override or ''),
-      dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
-      data_source=FLAGS.data_source, num_targets=FLAGS.num_targets,
-      validate=FLAGS.validate, seed=FLAGS.seed, summary_dir=FLAGS.summary_dir,
-      max_steps=FLAGS.max_steps, save_step=FLAGS.save_step,
-      num_gpus=FLAGS.num_gpus, keep_checkpoints=FLAGS.keep_checkpoints,
-      log_every_secs=FLAGS.log_every_secs,
-      max_train_secs=FLAGS.max_train_secs,
-      steps_per_loop=FLAGS.steps_per_loop,
-      skip_nonfinite=FLAGS.skip_nonfinite, xla=FLAGS.xla,
-      mixed_precision=FLAGS.mixed_precision,
       eval_size=_eval_size(),
-      checkpoint=FLAGS.checkpoint, num_trials=FLAGS.num_trials,
-      export_weights=FLAGS.export_weights,
-      export_saved_model=FLAGS.export_saved_model,
-      eval_timeout_secs=FLAGS.eval_timeout_secs,
-      eval_poll_secs=FLAGS.eval_poll_secs,
       # The original's validation job ran until its idle timeout.
       eval_stop_at_step=(FLAGS.max_steps if FLAGS['max_steps'].present
                          else None),
-      train=FLAGS.train, deterministic=FLAGS.deterministic,
-      cpu_threads=FLAGS.cpu_threads, max_memory_gb=FLAGS.max_memory_gb,
-      **command_line.own_data_config(FLAGS))
+      **command_line.own_data_config(FLAGS))  # ~ expanded.
+  return config_lib.RunConfig(**values)
 
 
 def _eval_size():
@@ -179,11 +166,7 @@ def main(argv):
     # pylint: disable=g-import-not-at-top
     from runner import config as config_lib
     paths = config_lib.trial_checkpoints(config.checkpoint, config.num_trials)
-    if not config.data_dir:
-      raise ValueError('--data_dir is required')
-    if (config.train or not config.checkpoint) and not config.summary_dir:
-      raise ValueError('--summary_dir is required to train or to run the '
-                       'validation job')
+    config.check_mode()
     from common import quiet
     quiet.import_tensorflow()  # Before anything else imports TensorFlow.
     from runner import evaluation

@@ -60,6 +60,44 @@ class ExperimentCliTest(tf.test.TestCase):
             'save_step': '1500', 'summary_dir': '', 'checkpoint': '',
             'train': 'true', 'validate': 'false', 'keep_checkpoints': '1000'})
 
+  def test_each_flag_reaches_the_saved_configuration(self):
+    # No step is trained (--max_steps=0): the configuration is saved first.
+    tmp = self.create_tempdir().full_path
+    data = testdata.write_mnist(os.path.join(tmp, 'idx'), n_train=8, n_test=4)
+    run = os.path.join(tmp, 'run')
+    flags = {
+        'data_dir': data, 'data_source': 'idx', 'summary_dir': run,
+        'max_steps': '0', 'seed': '5', 'save_step': '3',
+        'keep_checkpoints': '4', 'log_every_secs': '2.5',
+        'max_train_secs': '99', 'steps_per_loop': '2',
+        'skip_nonfinite': 'true', 'xla': 'true', 'mixed_precision': 'float16',
+        'eval_size': '50', 'eval_timeout_secs': '7', 'eval_poll_secs': '8',
+        'deterministic': 'true', 'cpu_threads': '1', 'max_memory_gb': '20',
+        'max_shift': '1', 'random_flip': 'true', 'cache_dir': '~/c',
+        'hparams_override': 'routing=2'}
+    run_experiment(*['--%s=%s' % item for item in flags.items()])
+    with open(os.path.join(run, 'train', 'config.json')) as f:
+      saved = json.load(f)
+    self.assertEqual({k: saved[k] for k in (
+        'data_dir', 'data_source', 'summary_dir', 'max_steps', 'seed',
+        'save_step', 'keep_checkpoints', 'log_every_secs', 'max_train_secs',
+        'steps_per_loop', 'skip_nonfinite', 'xla', 'mixed_precision',
+        'eval_size', 'eval_timeout_secs', 'eval_poll_secs', 'deterministic',
+        'cpu_threads', 'max_memory_gb', 'max_shift', 'random_flip',
+        'cache_dir', 'eval_stop_at_step', 'train', 'model', 'batch_size')}, {
+            'data_dir': data, 'data_source': 'idx', 'summary_dir': run,
+            'max_steps': 0, 'seed': 5, 'save_step': 3, 'keep_checkpoints': 4,
+            'log_every_secs': 2.5, 'max_train_secs': 99.0,
+            'steps_per_loop': 2, 'skip_nonfinite': True, 'xla': True,
+            'mixed_precision': 'float16', 'eval_size': 50,
+            'eval_timeout_secs': 7, 'eval_poll_secs': 8,
+            'deterministic': True, 'cpu_threads': 1, 'max_memory_gb': 20.0,
+            'max_shift': 1, 'random_flip': True,
+            'cache_dir': os.path.expanduser('~/c'),
+            'eval_stop_at_step': 0,  # --max_steps was given.
+            'train': True, 'model': 'capsule', 'batch_size': 128})
+    self.assertEqual(saved['hparams']['routing'], 2)
+
   def test_the_run_record_and_its_replay(self):
     tmp = self.create_tempdir().full_path
     data = testdata.make_mnist_records(tmp)

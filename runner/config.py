@@ -27,6 +27,12 @@ MODEL_KEYS = ('model', 'dataset', 'num_targets', 'image_size', 'channels',
               'class_names') + tuple(
     'hparams.' + f.name for f in dataclasses.fields(hparams_lib.HParams))
 MIXED_PRECISIONS = ('none', 'bfloat16', 'float16')
+# The fields a mode needs (RunConfig.require), and the line when one is unset.
+REQUIRED = {
+    'data_dir': '--data_dir is required',
+    'summary_dir': ('--summary_dir is required to train or to run the '
+                    'validation job'),
+}
 # Datasets whose readers only scale the pixels (runner/export.py does the
 # same in the SavedModel's serving signature).
 SERVED_DATASETS = datasets.served()
@@ -147,6 +153,20 @@ class RunConfig:
     for ok, message in checks:
       if not ok:
         raise ExperimentError(message)
+
+  def require(self, name):
+    """ExperimentError naming the flag when field `name` (data_dir or
+    summary_dir) is not set."""
+    if not getattr(self, name):
+      raise ExperimentError(REQUIRED[name])
+
+  def check_mode(self):
+    """What the run's mode needs: data, and a run directory to train or to
+    run the validation job (experiment.py checks before TensorFlow starts;
+    the library checks what it uses)."""
+    self.require('data_dir')
+    if self.train or not self.checkpoint:
+      self.require('summary_dir')
 
   @property
   def conv_dtype(self):

@@ -65,6 +65,25 @@ class RunConfigTest(tf.test.TestCase):
                  dict(mixed_precision='float16')):
       config_lib.RunConfig(**edge)
 
+  def test_what_each_mode_requires(self):
+    summary = ('--summary_dir is required to train or to run the validation '
+               'job')
+    for fields, message in (
+        (dict(), '--data_dir is required'),
+        (dict(data_dir='d'), summary),  # Training.
+        (dict(data_dir='d', train=False), summary),  # The validation job.
+        (dict(data_dir='d', summary_dir='s'), None),
+        (dict(data_dir='d', train=False, checkpoint='c'), None)):  # One.
+      config = config_lib.RunConfig(**fields)
+      if message:
+        with self.assertRaisesWithLiteralMatch(ExperimentError, message):
+          config.check_mode()
+      else:
+        config.check_mode()
+    with self.assertRaisesWithLiteralMatch(ExperimentError, summary):
+      config_lib.RunConfig(data_dir='d').require('summary_dir')
+    config_lib.RunConfig(summary_dir='s').require('summary_dir')
+
   def test_what_a_resumed_run_may_not_change(self):
     # What defines the model and its objective, literally: every hparam
     # too. Everything else may change, and is recorded.

@@ -190,9 +190,7 @@ def evaluate_continuously(config, source):
   Returns:
     {step: wrong predictions} of the checkpoints evaluated.
   """
-  if not config.summary_dir:
-    raise ExperimentError('--summary_dir is required to run the validation '
-                          'job')
+  config.require('summary_dir')
   train_dir = os.path.join(config.summary_dir, 'train')
   results = {}
   stop = stop_signals.StopRequest()

@@ -485,7 +485,7 @@ class EvaluationTest(tf.test.TestCase):
 
   def test_the_validation_job_needs_a_summary_dir(self):
     with self.assertRaisesRegex(ExperimentError, '^--summary_dir is required '
-                                'to run the validation job$'):
+                                'to train or to run the validation job$'):
       evaluation.evaluate_continuously(config_lib.RunConfig(), None)
 
   def test_the_validation_job_stops_after_its_timeout(self):

@@ -51,8 +51,7 @@ def get_source(config, split):
         '--validate=true is only defined for MNIST and %s, not --dataset=%s'
         % (', '.join(name for name, s in datasets.DATASETS.items()
                      if s.validate and name != 'mnist'), config.dataset))
-  if not config.data_dir:
-    raise ExperimentError('--data_dir is required')
+  config.require('data_dir')
   # The original's ensemble evaluation (evaluate_ensemble) always read the
   # test split, whatever --validate said.
   validate = config.validate and not (split == 'test' and

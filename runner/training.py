@@ -82,8 +82,7 @@ def train(config, source, strategy=None, record=None):
   """
   strategy = strategy or tf.distribute.get_strategy()
   config = config_lib.with_data(config, source)  # Saved, checked on resume.
-  if not config.summary_dir:
-    raise ExperimentError('--summary_dir is required to train')
+  config.require('summary_dir')
   train_dir = os.path.join(config.summary_dir, 'train')
   chief = distribution.writes_checkpoints(strategy)
   # One trainer per run directory: the chief holds its lock from before
