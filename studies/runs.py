@@ -14,6 +14,7 @@ the row of all seeds together is run after them (ROOT/.../ensemble).
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from studies import catalog
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECORD = 'record.json'
+CHECKPOINT_PREFIX = 'model.ckpt-'  # experiment.py's: train/model.ckpt-STEP.
 WALL = 'wall.json'
 LOG = 'log.txt'
 ENSEMBLE = 'ensemble'
@@ -302,6 +304,22 @@ def _environment(run):
                                     'devices', 'cpu')}
 
 
+def progress(run):
+  """'RUN at step N of STEPS (P%), T of training so far' for a run that
+  trained part of its steps (its newest checkpoint), else None."""
+  train_dir = os.path.join(run.directory, 'train')
+  steps = [int(name[len(CHECKPOINT_PREFIX):-len('.index')])
+           for name in (os.listdir(train_dir) if os.path.isdir(train_dir)
+                        else ())
+           if re.fullmatch(re.escape(CHECKPOINT_PREFIX) + r'\d+\.index', name)]
+  if not steps or max(steps) >= run.steps:
+    return None
+  minutes = round(wall_seconds(run).get('train', 0.0) / 60)
+  return '%s at step %d of %d (%d%%), %d h %02d min of training so far' % (
+      run.name, max(steps), run.steps, 100 * max(steps) // run.steps,
+      minutes // 60, minutes % 60)
+
+
 def wall_seconds(run):
   """{kind: seconds} the run's commands took so far."""
   path = os.path.join(run.directory, WALL)
@@ -358,6 +376,8 @@ def execute(runs, gpus, out, dry_run=False, on_done=None,
   if dry_run:
     for i, r in enumerate(pending):
       gpu = gpus[i % len(gpus)]
+      if progress(r):
+        print('# under way: %s' % progress(r), file=out, flush=True)
       for _, argv, _ in r.commands:
         print(shown(argv, gpu), file=out, flush=True)
     return

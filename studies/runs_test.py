@@ -194,6 +194,28 @@ class StudyLogicTest(tf.test.TestCase):
                      {'train': 20.0, 'test': 10.0})
     self.assertTrue(text.startswith('{\n  "batch_size": 128,\n  "commands"'))
 
+  def test_a_dry_run_shows_the_progress_of_runs_under_way(self):
+    _, planned = self._plan('fashion')
+    first, second = planned[0], planned[1]
+    for run, steps in ((first, (5, 10)), (second, (20,))):
+      train = os.path.join(run.directory, 'train')
+      os.makedirs(train)
+      for step in steps:  # A checkpoint's index (and a file to ignore).
+        open(os.path.join(train, 'model.ckpt-%d.index' % step), 'w').close()
+      open(os.path.join(train, 'model.ckpt-99.data-00000-of-00001'),
+           'w').close()
+    with open(os.path.join(first.directory, runs.WALL), 'w') as f:
+      json.dump({'train': 3725.0, 'test': 50.0}, f)
+    out = io.StringIO()
+    runs.execute(planned, [None], out, dry_run=True)
+    lines = out.getvalue().splitlines()
+    self.assertEqual(
+        [l for l in lines if l.startswith('#')],
+        ['# under way: fashion/budget/baseline/seed0 at step 10 of 20 (50%), '
+         '1 h 02 min of training so far'])
+    self.assertEqual(lines[1], runs.shown(first.commands[0][1]))
+    self.assertEqual(self.fake.calls, [])  # Nothing was run.
+
   def test_a_run_without_its_evaluation_is_continued(self):
     _, planned = self._plan('fashion')
     run = planned[0]
