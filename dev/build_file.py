@@ -20,6 +20,7 @@ import sys
 from absl import app
 from absl import flags
 
+from common import files
 from dev import source_tree
 
 # Files other than Python a target reads (globs from the root).
@@ -139,13 +140,11 @@ def targets(root=source_tree.ROOT):
   return result
 
 
-def _strings(values, indent):
-  if not values:
-    return '[]'
+def _strings(values):
+  """A Starlark list of strings inside a target: one line if one value."""
   if len(values) == 1:
     return '["%s"]' % values[0]
-  return '[\n%s%s]' % (''.join('%s    "%s",\n' % (indent, v) for v in values),
-                       indent)
+  return '[\n%s    ]' % ''.join('        "%s",\n' % v for v in values)
 
 
 def render(root=source_tree.ROOT):
@@ -161,21 +160,24 @@ def render(root=source_tree.ROOT):
     data_targets, data_globs = t['data']
     data = []
     if data_targets:
-      data.append(_strings(data_targets, '    '))
+      data.append(_strings(data_targets))
     if data_globs:
-      data.append('glob(%s)' % _strings(data_globs, '    '))
+      data.append('glob(%s)' % _strings(data_globs))
     if data:
       lines.append('    data = %s,' % ' + '.join(data))
     if t['deps']:
-      lines.append('    deps = %s,' % _strings(t['deps'], '    '))
+      lines.append('    deps = %s,' % _strings(t['deps']))
     lines.append(')')
     blocks.append('\n'.join(lines) + '\n')
   return '\n'.join(blocks)
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_bool('check', False, 'Write nothing; exit 1 if BUILD is not '
-                  'what this program would write.')
+
+
+def define_flags():
+  flags.DEFINE_bool('check', False, 'Write nothing; exit 1 if BUILD is not '
+                    'what this program would write.')
 
 
 def main(argv):
@@ -188,9 +190,9 @@ def main(argv):
         sys.exit('BUILD is not generated from the tree: run python -m '
                  'dev.build_file')
     return
-  with open(path, 'w') as f:
-    f.write(text)
+  files.write_whole(path, text)
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
