@@ -376,8 +376,9 @@ def execute(runs, gpus, out, dry_run=False, on_done=None,
   if dry_run:
     for i, r in enumerate(pending):
       gpu = gpus[i % len(gpus)]
-      if progress(r):
-        print('# under way: %s' % progress(r), file=out, flush=True)
+      under_way = progress(r)
+      if under_way:
+        print('# under way: %s' % under_way, file=out, flush=True)
       for _, argv, _ in r.commands:
         print(shown(argv, gpu), file=out, flush=True)
     return
