@@ -211,28 +211,27 @@ def define_flags():
 
 def main(argv):
   del argv
-  args = FLAGS
-  modules = [m for m in args.modules if m]
+  modules = [m for m in FLAGS.modules if m]
   unknown = [m for m in modules if m not in CORE]
   if unknown:
     sys.exit('dev/mutation.py: --modules: %s is not a core module (%s)' % (
         ', '.join(unknown), ', '.join(CORE)))
   mutmut = shutil.which('mutmut', path=os.path.dirname(sys.executable))
-  if (args.survivors or not args.report) and not mutmut:
+  if (FLAGS.survivors or not FLAGS.report) and not mutmut:
     sys.exit('dev/mutation.py: mutmut is not installed (pip install -r '
              'requirements-dev.txt)')
-  if args.survivors:
+  if FLAGS.survivors:
     for module in modules:
       print(survivors(module, mutmut))
     return 0
-  if not args.report:
+  if not FLAGS.report:
     for module in modules:
       directory = work_dir(module)
       print('dev/mutation.py: %s against %s' % (module, ', '.join(CORE[module])),
             flush=True)
       env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
       for command in ([mutmut, 'run', '--max-children',
-                       str(args.max_children)],
+                       str(FLAGS.max_children)],
                       [mutmut, 'export-cicd-stats']):
         proc = subprocess.run(command, cwd=directory, env=env,
                               stdout=subprocess.DEVNULL)

@@ -78,7 +78,7 @@ def plan(study, schedule_name, schedule, root):
     for setting in study.settings:
       directory = os.path.join(setting_dir(setting), 'seed%d' % seed)
       checkpoint = os.path.join(directory, 'train',
-                                'model.ckpt-%d' % schedule.steps)
+                                CHECKPOINT_PREFIX + str(schedule.steps))
       train = ('python', 'experiment.py', *study.train_flags,
                *setting.model_flags, *schedule.extra_flags,
                '--summary_dir=' + directory, '--max_steps=%d' % schedule.steps,
@@ -92,7 +92,7 @@ def plan(study, schedule_name, schedule, root):
           _eval_keys(study, 1), checkpoint))
   for setting in study.settings if study.ensemble else ():
     pattern = os.path.join(setting_dir(setting), 'seed{}', 'train',
-                           'model.ckpt-%d' % schedule.steps)
+                           CHECKPOINT_PREFIX + str(schedule.steps))
     directory = os.path.join(setting_dir(setting), ENSEMBLE)
     ensembles.append(Run(
         '/'.join((study.name, schedule_name, setting.name, ENSEMBLE)),
