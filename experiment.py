@@ -184,11 +184,13 @@ def main(argv):
       # Stopped on SIGTERM or --max_train_secs: 0; on Ctrl-C: 130.
       return stop_signals.EXIT_STATUS.get(result.stopped, 0)
     source = registry.get_source(config, 'test')
+    # SIGTERM or Ctrl-C: the evaluation in flight finishes and is recorded.
+    stop = stop_signals.StopRequest()
     if config.checkpoint:
-      evaluation.evaluate_checkpoints(config, source, paths)
-      return 0
-    evaluation.evaluate_continuously(config, source)
-    return 0
+      evaluation.evaluate_to_the_end(config, source, paths, stop)
+    else:
+      evaluation.evaluate_continuously(config, source, stop)
+    return stop.exit_status()
   except (ValueError, OSError) as e:  # ExperimentError, DataError, ...
     _fail(str(e))
   raise AssertionError('unreachable: no mode matched the flags')

@@ -446,6 +446,47 @@ class StopSignalTest(tf.test.TestCase):
               tf.train.load_variable(os.path.join(
                   whole, 'train', 'model.ckpt-12'), name_), msg=name_)
 
+  def test_an_evaluation_sent_a_stop_finishes_and_records_its_result(self):
+    # A single-checkpoint evaluation and the validation job, each sent
+    # SIGTERM or Ctrl-C once its evaluation is under way: that evaluation
+    # finishes on the whole test set, its result is recorded, one line
+    # says so, and the exit status is that of the signal.
+    tmp = self.create_tempdir().full_path
+    data = testdata.write_mnist(os.path.join(tmp, 'idx'), 4, 500)
+    common = ['--data_dir=' + data, '--data_source=idx', '--eval_size=500',
+              '--hparams_override=num_prime_capsules=2']
+    run_experiment(*common, '--summary_dir=' + tmp, '--max_steps=1',
+                   '--save_step=1')
+    checkpoint = os.path.join(tmp, 'train', 'model.ckpt-1')
+    results = os.path.join(tmp, 'test', 'results.jsonl')
+    whole = _wrong(run_experiment(*common, '--train=false',
+                                  '--checkpoint=' + checkpoint).stdout)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', CUDA_VISIBLE_DEVICES='')
+    for mode, sig, status, name in (
+        ('--checkpoint=' + checkpoint, signal.SIGTERM, 0, 'SIGTERM'),
+        ('--checkpoint=' + checkpoint, signal.SIGINT, 130, 'SIGINT'),
+        ('--summary_dir=' + tmp, signal.SIGTERM, 0, 'SIGTERM'),
+        ('--summary_dir=' + tmp, signal.SIGINT, 130, 'SIGINT')):
+      proc = subprocess.Popen(
+          [sys.executable, os.path.join(ROOT, 'experiment.py'), *common,
+           '--train=false', '--eval_timeout_secs=3600', mode],
+          stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+      for line in proc.stderr:  # Sent as the evaluation starts.
+        if 'evaluating %s on 500 examples' % checkpoint in line:
+          proc.send_signal(sig)
+          break
+      out, err = proc.communicate(timeout=300)
+      self.assertEqual(proc.returncode, status, (mode, err[-2000:]))
+      self.assertEqual(_wrong(out), whole)
+      with open(results) as f:
+        last = json.loads(f.readlines()[-1])
+      self.assertEqual((last['examples'], last['wrong']), (500, whole[0]))
+      if mode.startswith('--checkpoint'):
+        self.assertIn('stopped on %s after the evaluation in flight; its '
+                      'result is in %s\n' % (name, results), out)
+      else:
+        self.assertIn('stopped on %s after 1 evaluation(s)' % name, err)
+
 
 if __name__ == '__main__':
   tf.test.main()

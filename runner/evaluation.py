@@ -2,6 +2,8 @@
 
 evaluate_checkpoints:  one checkpoint, or the summed class scores of several
                        (the original's ensemble evaluation).
+evaluate_to_the_end:   the same, as a mode of its own: a stop signal lets it
+                       finish and record its result first.
 evaluate_continuously: the validation job: evaluates each new checkpoint of
                        a training directory as it appears.
 """
@@ -75,6 +77,7 @@ def evaluate_checkpoints(config, source, paths=None):
   start = time.time()
   for path in paths:
     checkpoints.restore_model(model, path)
+    logging.info('evaluating %s on %d examples', path, eval_size)
     if config.export_weights:
       logging.info('wrote %s', checkpoints.export_weights(
           model, config.export_weights))
@@ -120,6 +123,29 @@ def evaluate_checkpoints(config, source, paths=None):
     summaries.write_reconstructions(writer, step, model, source.info,
                                     next(iter(dataset)))
   return wrong, eval_size
+
+
+def evaluate_to_the_end(config, source, paths, stop):
+  """The single-checkpoint and ensemble modes: evaluate_checkpoints, with
+  SIGTERM and a first Ctrl-C held until its result is recorded (a score of
+  part of the test set would be a wrong result, and the whole of it is
+  seconds to minutes away); then one line says what arrived. A second
+  Ctrl-C stops at once.
+
+  Args:
+    config, source, paths: as evaluate_checkpoints.
+    stop: a stop_signals.StopRequest; its reason is the signal that came,
+      if one did (the caller's exit status).
+
+  Returns:
+    (wrong, eval_size), as evaluate_checkpoints.
+  """
+  with stop.installed():
+    result = evaluate_checkpoints(config, source, paths)
+    if stop.due():
+      print('stopped on %s after the evaluation in flight; its result is in '
+            '%s' % (stop.reason, results_path(config, paths)), flush=True)
+  return result
 
 
 RESULTS_FILE = 'results.jsonl'
@@ -176,7 +202,7 @@ def _write_eval_summaries(writer, step, totals, correct, almost, eval_size):
       'almost_wrong_prediction': eval_size - almost})
 
 
-def evaluate_continuously(config, source):
+def evaluate_continuously(config, source, stop=None):
   """The validation job: evaluates each new checkpoint of summary_dir/train.
 
   A damaged checkpoint (its data does not read back) is skipped with one
@@ -185,7 +211,8 @@ def evaluate_continuously(config, source):
   --max_steps only when that flag is given), also after evaluating a
   checkpoint at or past that step. SIGTERM or Ctrl-C end it after the
   evaluation in flight (its result recorded), or within a second while it
-  waits.
+  waits; `stop` (a stop_signals.StopRequest, default a new one) then holds
+  the reason (the caller's exit status).
 
   Returns:
     {step: wrong predictions} of the checkpoints evaluated.
@@ -193,7 +220,7 @@ def evaluate_continuously(config, source):
   config.require('summary_dir')
   train_dir = os.path.join(config.summary_dir, 'train')
   results = {}
-  stop = stop_signals.StopRequest()
+  stop = stop or stop_signals.StopRequest()
   with stop.installed():
     for path in new_checkpoints(train_dir, config.eval_poll_secs,
                                 config.eval_timeout_secs, stop.due):
