@@ -401,7 +401,8 @@ class CommittedResultsTest(tf.test.TestCase):
 
   def test_the_readme_quotes_the_reports(self):
     # README rows whose model cell links a report: "[table1](docs/results/
-    # table1.md): SETTING" must give that report's budget numbers.
+    # table1.md): SETTING" must give that report's numbers, of the
+    # schedule whose row of SETTING has the quoted steps.
     results = os.path.join(ROOT, 'docs', 'results')
     with open(os.path.join(ROOT, 'README.md')) as f:
       lines = [l for l in f.read().splitlines() if '](docs/results/' in l
@@ -415,11 +416,13 @@ class CommittedResultsTest(tf.test.TestCase):
         continue
       name, label = link.groups()
       study = catalog.get(name, report.REPORT_DIRS, 'budget')
-      by_label = {r['setting']: r for r in report.rows(
-          study, report.load(os.path.join(results, 'records',
-                                          name))['budget'])}
-      self.assertIn(label, by_label, line)
-      row = by_label[label]
+      by_schedule = report.load(os.path.join(results, 'records', name))
+      found = [r for records in by_schedule.values()
+               for r in report.rows(study, records)
+               if r['setting'] == label and
+               '{:,}'.format(r['steps']) == cells[2]]
+      self.assertLen(found, 1, line)
+      row = found[0]
       ev = study.evals[0].name
       error = row[ev][0] + '%'
       if row['n'] > 1:
