@@ -25,14 +25,32 @@ from runner import events
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
+def _env():
+  return dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', CUDA_VISIBLE_DEVICES='')
+
+
 def run_experiment(*args, check=True):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', CUDA_VISIBLE_DEVICES='')
   proc = subprocess.run([sys.executable, os.path.join(ROOT, 'experiment.py')]
-                        + list(args), capture_output=True, text=True, env=env,
-                        timeout=600)
+                        + list(args), capture_output=True, text=True,
+                        env=_env(), timeout=600)
   if check and proc.returncode:
     raise AssertionError('experiment.py %s failed:\n%s' % (args, proc.stderr))
   return proc
+
+
+def signalled_experiment(args, when, signum):
+  """Runs experiment.py with args and sends it signum once a line of its
+  stderr matches the regex `when`: (exit status, stdout, stderr after that
+  line)."""
+  proc = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'experiment.py'), *args],
+      stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env())
+  for line in proc.stderr:
+    if re.search(when, line):
+      proc.send_signal(signum)
+      break
+  out, err = proc.communicate(timeout=300)
+  return proc.returncode, out, err
 
 
 
@@ -369,11 +387,10 @@ class OwnImagesTest(tf.test.TestCase):
     self.assertIn('wrote %s' % exported, proc.stdout)
     digit = os.path.join(data, 'test', 'two', sorted(os.listdir(
         os.path.join(data, 'test', 'two')))[0])
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', CUDA_VISIBLE_DEVICES='')
     predicted = subprocess.run(
         [sys.executable, os.path.join(ROOT, 'predict.py'),
          '--model=' + exported, digit], capture_output=True, text=True,
-        env=env, timeout=300)
+        env=_env(), timeout=300)
     self.assertEqual(predicted.returncode, 0, predicted.stderr)
     self.assertRegex(predicted.stdout, r'^%s: (one|two|zero) \(score '
                      r'0\.\d{3}\)\n$' % re.escape(digit))
@@ -410,21 +427,13 @@ class StopSignalTest(tf.test.TestCase):
               '--hparams_override=num_prime_capsules=2']
     whole = os.path.join(tmp, 'whole')
     run_experiment(*common, '--summary_dir=' + whole)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', CUDA_VISIBLE_DEVICES='')
     for sig, status, name in ((signal.SIGTERM, 0, 'SIGTERM'),
                               (signal.SIGINT, 130, 'SIGINT')):
       run = os.path.join(tmp, name)
-      command = [sys.executable, os.path.join(ROOT, 'experiment.py'), *common,
-                 '--summary_dir=' + run]
-      proc = subprocess.Popen(command, stderr=subprocess.PIPE,
-                              stdout=subprocess.DEVNULL, text=True, env=env)
-      for line in proc.stderr:  # Sent once the first step is logged.
-        if re.search(r'\] step \d+: loss', line):
-          proc.send_signal(sig)
-          break
-      rest = proc.stderr.read()
-      proc.wait(timeout=300)
-      self.assertEqual(proc.returncode, status, rest[-2000:])
+      # Sent once the first step is logged.
+      code, _, rest = signalled_experiment(
+          [*common, '--summary_dir=' + run], r'\] step \d+: loss', sig)
+      self.assertEqual(code, status, rest[-2000:])
       match = re.search(r'^stopped at step (\d+) on %s; checkpoint (\S+); the '
                         r'same command resumes$' % name, rest, re.M)
       self.assertIsNotNone(match, rest[-2000:])
@@ -461,22 +470,16 @@ class StopSignalTest(tf.test.TestCase):
     results = os.path.join(tmp, 'test', 'results.jsonl')
     whole = _wrong(run_experiment(*common, '--train=false',
                                   '--checkpoint=' + checkpoint).stdout)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', CUDA_VISIBLE_DEVICES='')
     for mode, sig, status, name in (
         ('--checkpoint=' + checkpoint, signal.SIGTERM, 0, 'SIGTERM'),
         ('--checkpoint=' + checkpoint, signal.SIGINT, 130, 'SIGINT'),
         ('--summary_dir=' + tmp, signal.SIGTERM, 0, 'SIGTERM'),
         ('--summary_dir=' + tmp, signal.SIGINT, 130, 'SIGINT')):
-      proc = subprocess.Popen(
-          [sys.executable, os.path.join(ROOT, 'experiment.py'), *common,
-           '--train=false', '--eval_timeout_secs=3600', mode],
-          stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-      for line in proc.stderr:  # Sent as the evaluation starts.
-        if 'evaluating %s on 500 examples' % checkpoint in line:
-          proc.send_signal(sig)
-          break
-      out, err = proc.communicate(timeout=300)
-      self.assertEqual(proc.returncode, status, (mode, err[-2000:]))
+      # Sent as the evaluation starts.
+      code, out, err = signalled_experiment(
+          [*common, '--train=false', '--eval_timeout_secs=3600', mode],
+          re.escape('evaluating %s on 500 examples' % checkpoint), sig)
+      self.assertEqual(code, status, (mode, err[-2000:]))
       self.assertEqual(_wrong(out), whole)
       with open(results) as f:
         last = json.loads(f.readlines()[-1])
